@@ -1,0 +1,329 @@
+//! The local backend: Argo's own code at the exact version, in a private network + mount namespace
+//! holding the fake cloud. Needs Go, Python with moto, `ip`, and root or user namespaces.
+
+mod cell;
+mod namespaces;
+pub mod network;
+pub mod probes;
+pub mod protocol;
+mod sandbox;
+pub mod sandbox_child;
+
+use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
+use crate::fakes::ca::Ca;
+use crate::fakes::oidc::OidcKeys;
+use crate::fakes::world;
+use crate::matrix::tags::ArgoTag;
+use crate::redact::Redactor;
+use crate::scenario::{AgentState, Component, Scenario};
+use probes::{ProbeBuild, ProbeBuilder};
+use protocol::{Reply, Request, RunRequest, SandboxConfig};
+use sandbox::Sandbox;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct LocalOptions {
+    /// The `authmatrix` binary, which serves the sandbox (`authmatrix sandbox-serve`).
+    pub sandbox_exe: PathBuf,
+    /// The project checkout: `probes/` (committed checksums) and `.venv`.
+    pub project_root: PathBuf,
+    /// Where probe builds are cached across runs.
+    pub cache_dir: PathBuf,
+    pub probe_timeout: Duration,
+}
+
+impl LocalOptions {
+    /// `$AUTHMATRIX_CACHE`, else `$XDG_CACHE_HOME/authmatrix`, else `~/.cache/authmatrix`.
+    pub fn default_cache_dir() -> PathBuf {
+        if let Some(p) = std::env::var_os("AUTHMATRIX_CACHE") {
+            return PathBuf::from(p);
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("authmatrix")
+    }
+}
+
+pub struct LocalBackend {
+    opts: LocalOptions,
+    builds: HashMap<(String, Component), Result<ProbeBuild, String>>,
+    run_dir: tempfile::TempDir,
+    ca_file: PathBuf,
+    oidc: OidcKeys,
+    sandbox: Result<Sandbox, String>,
+    agent_running: bool,
+    redactor: Redactor,
+}
+
+impl LocalBackend {
+    /// Checks the tools and creates the run's private directory; nothing runs yet.
+    pub fn new(opts: LocalOptions) -> anyhow::Result<Self> {
+        crate::tools::go()?;
+        crate::tools::ip()?;
+        crate::tools::python(&opts.project_root)?;
+        let run_dir = tempfile::Builder::new()
+            .prefix("authmatrix-run-")
+            .tempdir()?;
+        crate::cleanup::register(run_dir.path());
+        let ca = Ca::new()?;
+        let ca_file = run_dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem())?;
+        let oidc = OidcKeys::generate()?;
+        let mut redactor = Redactor::default();
+        redactor.add(&oidc.private_pem);
+        let sts_cert = ca.issue(network::STS_NAMES)?;
+        let config_path = run_dir.path().join("sts-cert.json");
+        std::fs::write(&config_path, serde_json::to_string(&sts_cert)?)?;
+        Ok(LocalBackend {
+            opts,
+            builds: HashMap::new(),
+            run_dir,
+            ca_file,
+            oidc,
+            sandbox: Err("the sandbox has not been started".into()),
+            agent_running: true,
+            redactor,
+        })
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        self.run_dir.path()
+    }
+
+    fn start_sandbox(&mut self, scenarios: &[Scenario]) -> Result<Sandbox, String> {
+        let mut objects: Vec<_> = scenarios.iter().filter_map(cell::seed_object).collect();
+        objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+        objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
+        let sts_cert = serde_json::from_str(
+            &std::fs::read_to_string(self.run_dir.path().join("sts-cert.json"))
+                .map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let work_dir = self.run_dir.path().join("sandbox");
+        std::fs::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
+        let config = SandboxConfig {
+            python: crate::tools::python(&self.opts.project_root).map_err(|e| e.to_string())?,
+            work_dir,
+            oidc: self.oidc.clone(),
+            sts_cert,
+            objects,
+        };
+        let sandbox = Sandbox::start(&self.opts.sandbox_exe, &config).map_err(|e| e.to_string())?;
+        self.redactor
+            .add(&sandbox.ready.static_key.secret_access_key);
+        Ok(sandbox)
+    }
+
+    fn set_agent(&mut self, running: bool) -> Result<(), String> {
+        if self.agent_running == running {
+            return Ok(());
+        }
+        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
+        match sandbox
+            .request(&Request::Agent { running })
+            .map_err(|e| e.to_string())?
+        {
+            Reply::Done => {
+                self.agent_running = running;
+                Ok(())
+            }
+            Reply::Failed { message } => Err(message),
+            Reply::Ran(_) => Err("unexpected reply".into()),
+        }
+    }
+
+    fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
+        let build = match self.builds.get(&(tag.tag.clone(), scenario.component)) {
+            Some(Ok(b)) => b.clone(),
+            Some(Err(e)) => return Err(format!("no probe for {tag}: {e}")),
+            None => return Err(format!("{tag} was not prepared")),
+        };
+        let seed =
+            cell::seed_object(scenario).ok_or("the scenario's artifact has no s3 bucket/key")?;
+        self.set_agent(scenario.cloud.pod_identity_agent == AgentState::Running)?;
+        let static_key = self
+            .sandbox
+            .as_ref()
+            .map_err(|e| e.clone())?
+            .ready
+            .static_key
+            .clone();
+
+        let cell_dir = self
+            .run_dir
+            .path()
+            .join("cells")
+            .join(&scenario.id)
+            .join(&tag.tag);
+        std::fs::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
+        let token_file = match cell::token(&self.oidc, scenario.auth.mode, scenario.auth.token) {
+            Some(token) => {
+                self.redactor.add(&token);
+                let path = cell_dir.join("token");
+                // No trailing newline: the kubelet writes none, and SDKs reject one.
+                std::fs::write(&path, token).map_err(|e| e.to_string())?;
+                Some(path)
+            }
+            None => None,
+        };
+        let role_arn = world::role_arn(world::ARTIFACT_ROLE);
+        let env = cell::pod_env(
+            scenario,
+            &cell_dir,
+            &self.ca_file,
+            token_file.as_deref(),
+            &role_arn,
+        );
+        let secrets = cell::resolve_secrets(scenario, &static_key);
+        let request = serde_json::json!({ "artifact": cell::artifact(scenario), "secrets": secrets, "workDir": cell_dir });
+        std::fs::write(cell_dir.join("request.json"), request.to_string())
+            .map_err(|e| e.to_string())?;
+        let result_path = cell_dir.join("result.json");
+
+        let run = RunRequest {
+            program: build.binary.clone(),
+            args: vec![
+                cell_dir.join("request.json").display().to_string(),
+                result_path.display().to_string(),
+            ],
+            env: env.clone(),
+            cwd: cell_dir.clone(),
+            timeout_ms: self.opts.probe_timeout.as_millis() as u64,
+        };
+        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
+        let ran = match sandbox
+            .request(&Request::Run(run))
+            .map_err(|e| e.to_string())?
+        {
+            Reply::Ran(r) => r,
+            Reply::Failed { message } => return Err(message),
+            Reply::Done => return Err("unexpected reply".into()),
+        };
+        let r = &self.redactor;
+        let mut evidence = Evidence {
+            probe: format!(
+                "{} ({}, {})",
+                scenario.component.as_str(),
+                build.go_version,
+                build.binary.display()
+            ),
+            stage: None,
+            exit_code: ran.exit_code,
+            elapsed_ms: ran.elapsed_ms,
+            env: env.into_iter().map(|(k, v)| (k, r.redact(&v))).collect(),
+            stdout: r.redact(&ran.stdout),
+            stderr: r.redact(&ran.stderr),
+            fake_events: ran
+                .events
+                .into_iter()
+                .map(|mut e| {
+                    e.detail = r.redact(&e.detail);
+                    e
+                })
+                .collect(),
+        };
+        let problem = ran.timed_out.then(|| {
+            format!(
+                "the probe did not finish within {:?}",
+                self.opts.probe_timeout
+            )
+        });
+        let result = std::fs::read(&result_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let (outcome, message) = cell::judge(result, &seed.body, &mut evidence, problem);
+        Ok(Observation {
+            outcome,
+            message: r.redact(&message),
+            evidence,
+        })
+    }
+}
+
+impl Backend for LocalBackend {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn prepare(
+        &mut self,
+        tags: &[ArgoTag],
+        components: &[Component],
+        scenarios: &[Scenario],
+    ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
+        let builder = ProbeBuilder::new(
+            self.opts.cache_dir.join("probes"),
+            self.opts.project_root.join("probes"),
+        )?;
+        std::fs::create_dir_all(&builder.cache_dir)?;
+        let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
+        for tag in tags {
+            for &component in components {
+                let started = std::time::Instant::now();
+                let result = builder.build(component, tag).map_err(|e| e.to_string());
+                let info = match &result {
+                    Ok(b) => {
+                        let how = if started.elapsed().as_secs_f64() < 1.0 {
+                            "cached".to_string()
+                        } else {
+                            format!("built in {:.0} s", b.build_seconds)
+                        };
+                        crate::progress::line(&format!(
+                            "probe {} for {tag}: {how} with {}",
+                            component.as_str(),
+                            b.go_version
+                        ));
+                        TagInfo {
+                            go_version: b.go_version.clone(),
+                            checksums: b.checksums.clone(),
+                            required: b.required.clone(),
+                            linked: b.linked.clone(),
+                            error: None,
+                        }
+                    }
+                    Err(e) => {
+                        crate::progress::line(&format!(
+                            "probe {} for {tag}: FAILED: {}",
+                            component.as_str(),
+                            e.lines().next().unwrap_or_default()
+                        ));
+                        TagInfo {
+                            error: Some(e.clone()),
+                            ..Default::default()
+                        }
+                    }
+                };
+                infos
+                    .entry(tag.tag.clone())
+                    .or_default()
+                    .insert(component, info);
+                self.builds.insert((tag.tag.clone(), component), result);
+            }
+        }
+        let started = std::time::Instant::now();
+        self.sandbox = self.start_sandbox(scenarios);
+        match &self.sandbox {
+            Ok(_) => crate::progress::line(&format!(
+                "sandbox ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            )),
+            Err(e) => crate::progress::line(&format!("sandbox FAILED: {e}")),
+        }
+        Ok(infos)
+    }
+
+    fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
+        self.observe(scenario, tag)
+            .unwrap_or_else(|message| Observation {
+                outcome: ObservedOutcome::Error,
+                message,
+                evidence: Evidence {
+                    probe: scenario.component.as_str().into(),
+                    ..Default::default()
+                },
+            })
+    }
+}

@@ -1,0 +1,20 @@
+//! Where each fake lives inside the sandbox's private network namespace, and the names that
+//! resolve to it there (through a private /etc/hosts). Fixed ports are safe: the namespace is ours.
+
+pub const AGENT_ADDR: &str = "169.254.170.23:80";
+pub const AGENT_URL: &str = "http://169.254.170.23/v1/credentials";
+
+pub const S3_HOST: &str = "s3.authmatrix.test";
+pub const S3_IP: &str = "127.0.0.1";
+pub const S3_PORT: u16 = 9000;
+
+pub const STS_IP: &str = "127.0.0.2";
+pub const STS_NAMES: &[&str] = &["sts.amazonaws.com", "sts.us-east-1.amazonaws.com"];
+
+/// The /etc/hosts the sandbox mounts over the real one.
+pub fn hosts_file() -> String {
+    let mut s = String::from("127.0.0.1 localhost\n::1 localhost\n");
+    s.push_str(&format!("{S3_IP} {S3_HOST}\n"));
+    s.push_str(&format!("{STS_IP} {}\n", STS_NAMES.join(" ")));
+    s
+}

@@ -1,0 +1,236 @@
+//! The sandbox process (`authmatrix sandbox-serve`). Started by [`super::sandbox::Sandbox`] already
+//! inside fresh network and mount namespaces; it sets up loopback and the link-local agent address,
+//! mounts a private /etc/hosts, starts the fake cloud, then runs probes on request until stdin closes.
+
+use super::network::*;
+use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig};
+use crate::fakes::events::EventLog;
+use crate::fakes::issuer::CredentialIssuer;
+use crate::fakes::moto::Moto;
+use crate::fakes::pod_identity::{self, PodIdentityAgent};
+use crate::fakes::{serve, sts, world};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// Most of a probe's output worth keeping as evidence.
+const OUTPUT_LIMIT: usize = 64 * 1024;
+
+pub fn main() -> Result<(), String> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let first = lines
+        .next()
+        .ok_or("no configuration on stdin")?
+        .map_err(|e| e.to_string())?;
+    let config: SandboxConfig =
+        serde_json::from_str(&first).map_err(|e| format!("bad configuration: {e}"))?;
+
+    let hosts = config.work_dir.join("hosts");
+    std::fs::write(&hosts, hosts_file()).map_err(|e| e.to_string())?;
+    let resolv = config.work_dir.join("resolv.conf");
+    // No resolver is reachable in the namespace; say so rather than let lookups wander.
+    std::fs::write(&resolv, "nameserver 127.0.0.1\n").map_err(|e| e.to_string())?;
+    let mut binds = vec![(hosts.as_path(), "/etc/hosts")];
+    if std::path::Path::new("/etc/resolv.conf").exists() {
+        binds.push((resolv.as_path(), "/etc/resolv.conf"));
+    }
+    super::namespaces::make_private_and_bind(&binds)
+        .map_err(|e| format!("mount namespace: {e}"))?;
+    ip(&["link", "set", "lo", "up"])?;
+    ip(&["addr", "add", "169.254.170.23/32", "dev", "lo"])?;
+
+    let moto_log = config.work_dir.join("moto.log");
+    let moto = Moto::start(
+        &config.python,
+        &config.work_dir,
+        S3_IP,
+        S3_PORT,
+        &config.objects,
+        &[world::ARTIFACT_ROLE],
+        &moto_log,
+    )?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let events = EventLog::default();
+    let issuer = CredentialIssuer::new(&moto.keys.endpoint, &moto.keys.admin);
+    let role = moto
+        .keys
+        .roles
+        .get(world::ARTIFACT_ROLE)
+        .cloned()
+        .ok_or("moto created no artifact role")?;
+    let agent = Arc::new(PodIdentityAgent {
+        check_host: true,
+        oidc: config.oidc.clone(),
+        associations: BTreeMap::from([(world::subject(), role.clone())]),
+        issuer: issuer.clone(),
+        events: events.clone(),
+    });
+    let sts_fake = Arc::new(sts::Sts {
+        oidc: config.oidc.clone(),
+        trust: BTreeMap::from([(role, vec![world::subject()])]),
+        issuer,
+        events: events.clone(),
+    });
+
+    let _sts_task = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((STS_IP, 443))
+            .await
+            .map_err(|e| format!("bind STS {STS_IP}:443: {e}"))?;
+        serve::spawn_https(listener, sts::router(sts_fake), &config.sts_cert)
+    })?;
+    let mut agent_task = Some(start_agent(&runtime, &agent)?);
+
+    let ready = Ready {
+        static_key: moto.keys.static_key.clone(),
+        moto_log,
+    };
+    reply_line(&serde_json::to_string(&ready).map_err(|e| e.to_string())?)?;
+
+    for line in lines {
+        let line = line.map_err(|e| e.to_string())?;
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Err(e) => Reply::Failed {
+                message: format!("bad request: {e}"),
+            },
+            Ok(Request::Agent { running: true }) => match agent_task {
+                Some(_) => Reply::Done,
+                None => match start_agent(&runtime, &agent) {
+                    Ok(task) => {
+                        agent_task = Some(task);
+                        Reply::Done
+                    }
+                    Err(message) => Reply::Failed { message },
+                },
+            },
+            Ok(Request::Agent { running: false }) => {
+                if let Some(task) = agent_task.take() {
+                    task.abort();
+                    // Wait until the listener is really closed, so the next probe sees "connection refused".
+                    let _ = runtime.block_on(task);
+                }
+                Reply::Done
+            }
+            Ok(Request::Run(req)) => {
+                events.drain();
+                let mut ran = run(&req);
+                ran.events = events.drain();
+                Reply::Ran(ran)
+            }
+        };
+        reply_line(&serde_json::to_string(&reply).map_err(|e| e.to_string())?)?;
+    }
+    drop(moto);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+fn start_agent(
+    runtime: &tokio::runtime::Runtime,
+    agent: &Arc<PodIdentityAgent>,
+) -> Result<JoinHandle<()>, String> {
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(AGENT_ADDR)
+            .await
+            .map_err(|e| format!("bind agent {AGENT_ADDR}: {e}"))?;
+        Ok(serve::spawn_http(
+            listener,
+            pod_identity::router(agent.clone()),
+        ))
+    })
+}
+
+fn reply_line(line: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|e| e.to_string())
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run `ip` (install iproute2): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a program with exactly the given environment, killing it at the timeout.
+fn run(req: &RunRequest) -> RunReply {
+    let started = Instant::now();
+    let spawned = Command::new(&req.program)
+        .args(&req.args)
+        .env_clear()
+        .envs(&req.env)
+        .current_dir(&req.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            return RunReply {
+                exit_code: None,
+                timed_out: false,
+                stdout: String::new(),
+                stderr: format!("cannot start {}: {e}", req.program.display()),
+                elapsed_ms: 0,
+                events: vec![],
+            };
+        }
+    };
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let deadline = started + Duration::from_millis(req.timeout_ms);
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break None,
+        }
+    };
+    RunReply {
+        exit_code: status.and_then(|s| s.code()),
+        timed_out,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        events: vec![],
+    }
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        if buf.len() > OUTPUT_LIMIT {
+            let cut = buf.len() - OUTPUT_LIMIT;
+            buf.drain(..cut);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}

@@ -1,0 +1,81 @@
+//! Backends run one matrix cell: a scenario on one Argo version, against the fake cloud.
+//!
+//! `local` runs Argo's own code (probes built per tag) in a private namespace; `kind` will run
+//! Argo's release images in a kind cluster. Both produce the same [`Observation`].
+
+pub mod local;
+
+use crate::fakes::events::Event;
+use crate::matrix::tags::ArgoTag;
+use crate::scenario::{Component, Scenario};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservedOutcome {
+    /// Argo's code did what the workflow asked (and the artifact's content is the seeded one).
+    Pass,
+    /// Argo's code returned an error.
+    Fail,
+    /// The harness could not tell: probe did not build, crashed or timed out, sandbox failed.
+    Error,
+}
+
+/// What one cell showed, with everything needed to believe it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Observation {
+    pub outcome: ObservedOutcome,
+    /// The error Argo's code returned (for `fail`) or the harness problem (for `error`).
+    pub message: String,
+    pub evidence: Evidence,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    pub probe: String,
+    /// Where Argo's code stopped: `driver` (NewDriver) or `load` (Load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub elapsed_ms: u64,
+    /// The pod environment the probe ran with (values of secrets redacted).
+    pub env: BTreeMap<String, String>,
+    /// Argo's own log output.
+    pub stdout: String,
+    pub stderr: String,
+    /// Requests the fakes answered while the probe ran.
+    pub fake_events: Vec<Event>,
+}
+
+/// What a backend knows about one Argo version after preparing it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagInfo {
+    pub go_version: String,
+    pub checksums: String,
+    pub required: BTreeMap<String, String>,
+    pub linked: BTreeMap<String, String>,
+    /// Set when the version could not be prepared: every cell of it is an infra error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A way of running the matrix.
+pub trait Backend {
+    fn name(&self) -> &'static str;
+
+    /// Gets everything version-specific ready. A version that cannot be prepared is reported in its
+    /// [`TagInfo::error`], not as an `Err`: the other versions still run. `Err` means nothing can run.
+    fn prepare(
+        &mut self,
+        tags: &[ArgoTag],
+        components: &[Component],
+        scenarios: &[Scenario],
+    ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>>;
+
+    /// Runs one cell. Never panics on a product failure: that is an observation.
+    fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation;
+}

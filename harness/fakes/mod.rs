@@ -1,0 +1,15 @@
+//! The fake cloud: faithful stand-ins for the AWS endpoints Argo's code talks to.
+//!
+//! A library that knows nothing of namespaces or clusters: callers bind the listeners and choose
+//! the names. The local backend runs these inside a private network namespace; the kind backend
+//! will run the same code inside a cluster.
+
+pub mod ca;
+pub mod events;
+pub mod issuer;
+pub mod moto;
+pub mod oidc;
+pub mod pod_identity;
+pub mod serve;
+pub mod sts;
+pub mod world;

@@ -1,0 +1,28 @@
+//! authmatrix: which Argo Workflows authentication setups break on which Argo version.
+//!
+//! scenario model → matrix → backend (local | kind) → fakes → report.
+
+pub mod backend;
+pub mod cleanup;
+pub mod fakes;
+pub mod matrix;
+pub mod progress;
+pub mod redact;
+pub mod report;
+pub mod scenario;
+pub mod tools;
+
+use std::path::PathBuf;
+
+/// The project checkout (scenarios, probes, .venv): `$AUTHMATRIX_ROOT`, else the source tree this
+/// binary was built from, else the current directory.
+pub fn project_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("AUTHMATRIX_ROOT") {
+        return PathBuf::from(p);
+    }
+    let built_from = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if built_from.join("scenarios").is_dir() {
+        return built_from;
+    }
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}

@@ -1,0 +1,167 @@
+//! The `authmatrix` command: a thin layer over the library.
+
+use anyhow::{Context, bail};
+use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::matrix::{self, plan, tags::ArgoTag};
+use authmatrix::scenario;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "authmatrix",
+    version,
+    about = "Which Argo Workflows auth setups break on which Argo version"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Argo tags, comma-separated (default: v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.7.18).
+    #[arg(long, env = "AUTHMATRIX_ARGO")]
+    argo: Option<String>,
+    /// Only scenarios whose id matches this glob; repeatable.
+    #[arg(long = "scenario", value_name = "GLOB")]
+    scenarios: Vec<String>,
+    /// Directory of scenario files (default: the project's scenarios/).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    scenario_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the matrix and write report.json, report.md and junit.xml.
+    Run {
+        #[arg(long, default_value = "local")]
+        backend: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// Output directory for the reports.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Seconds one probe may run.
+        #[arg(long, default_value_t = 60)]
+        probe_timeout: u64,
+    },
+    /// Build (or find cached) probes for the selected tags, without running anything.
+    Prepare {
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Validate the scenario catalogue and list it.
+    Scenarios {
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+    },
+    /// Internal: the sandbox process, started by the local backend inside its namespaces.
+    #[command(hide = true)]
+    SandboxServe,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("authmatrix: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::SandboxServe => {
+            authmatrix::backend::local::sandbox_child::main().map_err(|e| anyhow::anyhow!(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scenarios { scenario_dir } => {
+            let scenarios = load(scenario_dir.as_ref())?;
+            for s in &scenarios {
+                println!("{:<36} {:<14} {}", s.id, s.component.as_str(), s.title);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prepare { selection } => {
+            let (scenarios, tags) = select(&selection)?;
+            let mut backend = local_backend(60)?;
+            let components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
+            use authmatrix::backend::Backend;
+            let infos = backend.prepare(&tags, &components, &[])?;
+            let failed: Vec<_> = infos
+                .iter()
+                .flat_map(|(t, c)| {
+                    c.values()
+                        .filter_map(move |i| i.error.as_ref().map(|e| format!("{t}: {e}")))
+                })
+                .collect();
+            if !failed.is_empty() {
+                bail!("some probes did not build:\n{}", failed.join("\n"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            backend,
+            selection,
+            out,
+            probe_timeout,
+        } => {
+            if backend != "local" {
+                bail!(
+                    "backend `{backend}` is not available yet: only `local` runs today (the kind backend is planned)"
+                );
+            }
+            let (scenarios, tags) = select(&selection)?;
+            let mut backend = local_backend(probe_timeout)?;
+            let report = matrix::run(&mut backend, &scenarios, &tags)?;
+            report
+                .write(&out)
+                .with_context(|| format!("writing reports to {}", out.display()))?;
+            print!("{}", report.matrix_text());
+            println!(
+                "{} cells; reports in {}",
+                report.summary.cells,
+                out.display()
+            );
+            Ok(if report.summary.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn load(dir: Option<&PathBuf>) -> anyhow::Result<Vec<scenario::Scenario>> {
+    let dir = dir
+        .cloned()
+        .unwrap_or_else(|| authmatrix::project_root().join("scenarios"));
+    Ok(scenario::load_dir(&dir)?)
+}
+
+fn select(selection: &Selection) -> anyhow::Result<(Vec<scenario::Scenario>, Vec<ArgoTag>)> {
+    let scenarios = plan::select(load(selection.scenario_dir.as_ref())?, &selection.scenarios)?;
+    let tags = match &selection.argo {
+        Some(list) => ArgoTag::parse_list(list)?,
+        None => ArgoTag::defaults(),
+    };
+    if tags.is_empty() {
+        bail!("--argo names no tag");
+    }
+    Ok((scenarios, tags))
+}
+
+fn local_backend(probe_timeout: u64) -> anyhow::Result<LocalBackend> {
+    authmatrix::cleanup::install();
+    LocalBackend::new(LocalOptions {
+        sandbox_exe: std::env::current_exe()?,
+        project_root: authmatrix::project_root(),
+        cache_dir: LocalOptions::default_cache_dir(),
+        probe_timeout: Duration::from_secs(probe_timeout),
+    })
+}

@@ -1,0 +1,70 @@
+//! Argo versions, named by their git tags.
+
+use semver::Version;
+use std::fmt;
+
+/// The versions a run covers when `--argo` is not given: the last 3.5 patches, the 3.6 releases
+/// around each known auth regression and fix, and the newest 3.7 release the module proxy serves.
+pub const DEFAULT_TAGS: &[&str] = &[
+    "v3.5.11", "v3.5.12", "v3.6.0", "v3.6.2", "v3.6.4", "v3.6.5", "v3.7.18",
+];
+
+/// Where a user finds the tags that exist.
+pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags https://github.com/argoproj/argo-workflows 'v3.*'` \
+or see https://github.com/argoproj/argo-workflows/releases (note: there is no v3.6.1; v3.6.0 is followed by v3.6.2)";
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArgoTag {
+    pub version: Version,
+    pub tag: String,
+}
+
+impl fmt::Display for ArgoTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    #[error(
+        "`{0}` is not an Argo tag: write it as vMAJOR.MINOR.PATCH, e.g. v3.6.5; {HOW_TO_FIND_TAGS}"
+    )]
+    Malformed(String),
+    #[error("Argo {0} is older than 3.5.0, which this harness does not cover")]
+    TooOld(String),
+}
+
+impl ArgoTag {
+    pub fn parse(tag: &str) -> Result<ArgoTag, TagError> {
+        let tag = tag.trim();
+        let version = crate::scenario::range::tag_version(tag)
+            .ok_or_else(|| TagError::Malformed(tag.to_string()))?;
+        if version < Version::new(3, 5, 0) {
+            return Err(TagError::TooOld(tag.to_string()));
+        }
+        Ok(ArgoTag {
+            version,
+            tag: tag.to_string(),
+        })
+    }
+
+    /// Parses a comma-separated list, sorted by version, without duplicates.
+    pub fn parse_list(list: &str) -> Result<Vec<ArgoTag>, TagError> {
+        let mut tags = list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(ArgoTag::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    pub fn defaults() -> Vec<ArgoTag> {
+        DEFAULT_TAGS
+            .iter()
+            .map(|t| ArgoTag::parse(t).expect("default tags are well-formed"))
+            .collect()
+    }
+}

@@ -1,0 +1,151 @@
+//! Comparing what was observed with what the scenario file expects.
+
+use crate::backend::{Observation, ObservedOutcome};
+use crate::scenario::{Expectation, ExpectedOutcome};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    AsExpected,
+    /// Expected to pass, failed.
+    Regression,
+    /// Expected to fail, passed (a fix landed, or the expectation is stale).
+    UnexpectedPass,
+    /// Failed as expected, but with another error than the scenario names.
+    SignatureMismatch,
+    /// The harness could not observe the cell.
+    InfraError,
+    /// No expectation: the observation is reported, not judged.
+    Exploratory,
+}
+
+impl Verdict {
+    /// Whether the cell lets a run succeed.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Verdict::AsExpected | Verdict::Exploratory)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::AsExpected => "as-expected",
+            Verdict::Regression => "regression",
+            Verdict::UnexpectedPass => "unexpected-pass",
+            Verdict::SignatureMismatch => "signature-mismatch",
+            Verdict::InfraError => "infra-error",
+            Verdict::Exploratory => "exploratory",
+        }
+    }
+}
+
+pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict {
+    if observed.outcome == ObservedOutcome::Error {
+        return Verdict::InfraError;
+    }
+    let Some(e) = expected else {
+        return Verdict::Exploratory;
+    };
+    match (e.outcome, observed.outcome) {
+        (ExpectedOutcome::Unknown, _) => Verdict::Exploratory,
+        (ExpectedOutcome::Pass, ObservedOutcome::Pass) => Verdict::AsExpected,
+        (ExpectedOutcome::Pass, _) => Verdict::Regression,
+        (ExpectedOutcome::Fail, ObservedOutcome::Pass) => Verdict::UnexpectedPass,
+        (ExpectedOutcome::Fail, _) => {
+            let error_ok = e
+                .error
+                .as_ref()
+                .is_none_or(|re| re.is_match(&observed.message));
+            let log = format!("{}\n{}", observed.evidence.stdout, observed.evidence.stderr);
+            let log_ok = e.log.as_ref().is_none_or(|re| re.is_match(&log));
+            if error_ok && log_ok {
+                Verdict::AsExpected
+            } else {
+                Verdict::SignatureMismatch
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Evidence;
+    use crate::scenario::range::VersionRange;
+
+    fn obs(outcome: ObservedOutcome, message: &str) -> Observation {
+        Observation {
+            outcome,
+            message: message.into(),
+            evidence: Evidence::default(),
+        }
+    }
+
+    fn exp(outcome: ExpectedOutcome, error: Option<&str>) -> Expectation {
+        Expectation {
+            range: VersionRange::parse(">=3.5.0").unwrap(),
+            outcome,
+            error: error.map(|e| regex::Regex::new(e).unwrap()),
+            log: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn every_combination_has_its_verdict() {
+        let pass = exp(ExpectedOutcome::Pass, None);
+        let fail = exp(ExpectedOutcome::Fail, Some("loopback"));
+        let unknown = exp(ExpectedOutcome::Unknown, None);
+        assert_eq!(
+            judge(Some(&pass), &obs(ObservedOutcome::Pass, "")),
+            Verdict::AsExpected
+        );
+        assert_eq!(
+            judge(Some(&pass), &obs(ObservedOutcome::Fail, "x")),
+            Verdict::Regression
+        );
+        assert_eq!(
+            judge(
+                Some(&fail),
+                &obs(ObservedOutcome::Fail, "only loopback hosts")
+            ),
+            Verdict::AsExpected
+        );
+        assert_eq!(
+            judge(Some(&fail), &obs(ObservedOutcome::Fail, "403 Forbidden")),
+            Verdict::SignatureMismatch
+        );
+        assert_eq!(
+            judge(Some(&fail), &obs(ObservedOutcome::Pass, "")),
+            Verdict::UnexpectedPass
+        );
+        assert_eq!(
+            judge(Some(&pass), &obs(ObservedOutcome::Error, "probe crashed")),
+            Verdict::InfraError
+        );
+        assert_eq!(
+            judge(Some(&unknown), &obs(ObservedOutcome::Fail, "x")),
+            Verdict::Exploratory
+        );
+        assert_eq!(
+            judge(None, &obs(ObservedOutcome::Pass, "")),
+            Verdict::Exploratory
+        );
+    }
+
+    #[test]
+    fn a_log_signature_is_matched_against_argos_output() {
+        let mut e = exp(ExpectedOutcome::Fail, Some("NoCredentialProviders"));
+        e.log = Some(regex::Regex::new("only loopback hosts are allowed").unwrap());
+        let mut o = obs(
+            ObservedOutcome::Fail,
+            "NoCredentialProviders: no valid providers in chain",
+        );
+        assert_eq!(
+            judge(Some(&e), &o),
+            Verdict::SignatureMismatch,
+            "the log does not say it"
+        );
+        o.evidence.stdout = "Ignoring, HTTP credential provider invalid endpoint host, only loopback hosts are allowed.".into();
+        assert_eq!(judge(Some(&e), &o), Verdict::AsExpected);
+    }
+}

@@ -1,0 +1,168 @@
+//! The run's report: `report.json` (a contract: schema `authmatrix.report/v1`), `report.md`
+//! (for people and GitHub step summaries) and `junit.xml` (one test case per cell).
+
+pub mod junit;
+mod markdown;
+
+use crate::backend::{Evidence, ObservedOutcome, TagInfo};
+use crate::matrix::tags::ArgoTag;
+use crate::matrix::verdict::Verdict;
+use crate::scenario::{Component, ExpectedOutcome, Scenario};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+pub const SCHEMA: &str = "authmatrix.report/v1";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub backend: String,
+    /// Tags in version order: the matrix's columns.
+    pub argo: Vec<String>,
+    /// Per tag and component: toolchain and dependency versions of what ran.
+    pub versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
+    pub scenarios: Vec<ScenarioSummary>,
+    pub cells: Vec<Cell>,
+    pub summary: Summary,
+    #[serde(rename = "elapsedSeconds")]
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    pub id: String,
+    pub title: String,
+    pub component: Component,
+    pub references: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cell {
+    pub scenario: String,
+    pub argo: String,
+    pub observed: Observed,
+    pub expected: Expected,
+    pub verdict: Verdict,
+    pub evidence: Evidence,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Observed {
+    pub outcome: ObservedOutcome,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Expected {
+    pub outcome: ExpectedOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub cells: usize,
+    /// Verdict → number of cells.
+    pub verdicts: BTreeMap<String, usize>,
+    /// True when every cell is `as-expected` or `exploratory`: the run's exit status.
+    pub ok: bool,
+}
+
+impl Report {
+    pub fn new(
+        backend: &str,
+        scenarios: &[Scenario],
+        tags: &[ArgoTag],
+        versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
+        cells: Vec<Cell>,
+        elapsed: Duration,
+    ) -> Report {
+        let mut summary = Summary {
+            cells: cells.len(),
+            ok: cells.iter().all(|c| c.verdict.is_ok()),
+            ..Default::default()
+        };
+        for c in &cells {
+            *summary
+                .verdicts
+                .entry(c.verdict.as_str().to_string())
+                .or_default() += 1;
+        }
+        Report {
+            schema: SCHEMA.to_string(),
+            backend: backend.to_string(),
+            argo: tags.iter().map(|t| t.tag.clone()).collect(),
+            versions,
+            scenarios: scenarios
+                .iter()
+                .map(|s| ScenarioSummary {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    component: s.component,
+                    references: s.references.clone(),
+                })
+                .collect(),
+            cells,
+            summary,
+            elapsed_seconds: elapsed.as_secs_f64(),
+        }
+    }
+
+    pub fn cell(&self, scenario: &str, tag: &str) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|c| c.scenario == scenario && c.argo == tag)
+    }
+
+    /// Writes report.json, report.md and junit.xml into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(self)?)?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        std::fs::write(dir.join("junit.xml"), junit::render(self)?)?;
+        Ok(())
+    }
+
+    /// The matrix for a terminal: one row per scenario, one column per tag.
+    pub fn matrix_text(&self) -> String {
+        markdown::matrix(self, false)
+    }
+}
+
+/// A short word for a cell: the observed outcome, marked when the verdict is not as expected.
+pub fn cell_label(cell: &Cell, emoji: bool) -> String {
+    let outcome = match cell.observed.outcome {
+        ObservedOutcome::Pass => "pass",
+        ObservedOutcome::Fail => "fail",
+        ObservedOutcome::Error => "error",
+    };
+    let mark = match (cell.verdict, emoji) {
+        (Verdict::AsExpected, true) => {
+            if cell.observed.outcome == ObservedOutcome::Pass {
+                "✅ "
+            } else {
+                "⛔ "
+            }
+        }
+        (Verdict::AsExpected, false) => "",
+        (Verdict::Exploratory, true) => "🔍 ",
+        (Verdict::Exploratory, false) => "? ",
+        (Verdict::InfraError, true) => "⚠️ ",
+        (_, true) => "❗ ",
+        (_, false) => "!! ",
+    };
+    match cell.verdict {
+        Verdict::AsExpected | Verdict::Exploratory | Verdict::InfraError => {
+            format!("{mark}{outcome}")
+        }
+        v => format!("{mark}{outcome} ({})", v.as_str()),
+    }
+}

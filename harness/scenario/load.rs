@@ -1,0 +1,299 @@
+//! Loading and validating scenario files. Every error names file:line:column.
+
+use super::model::*;
+use super::range::VersionRange;
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A scenario file that cannot be used, with the place to fix.
+#[derive(Debug, thiserror::Error)]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawScenario {
+    id: Spanned<String>,
+    title: String,
+    component: Spanned<String>,
+    #[serde(default)]
+    references: Vec<String>,
+    auth: Spanned<RawAuth>,
+    #[serde(default)]
+    cloud: Cloud,
+    artifact: Spanned<serde_json::Value>,
+    #[serde(default)]
+    secrets: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
+    expect: Spanned<Vec<RawExpectation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAuth {
+    mode: AuthMode,
+    token: Option<TokenKind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExpectation {
+    versions: Spanned<String>,
+    outcome: Spanned<ExpectedOutcome>,
+    error: Option<Spanned<String>>,
+    log: Option<Spanned<String>>,
+    note: Option<String>,
+}
+
+/// Loads every `*.yaml` file of `dir`, sorted by file name, and checks that ids are unique.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError {
+        file: dir.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the scenario directory: {e}"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| LoadError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        let scenario = parse(&file, &text)?;
+        if let Some(first) = seen.insert(scenario.id.clone(), file.clone()) {
+            return Err(LoadError {
+                file,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "scenario id `{}` is already used by {}",
+                    scenario.id,
+                    first.display()
+                ),
+            });
+        }
+        out.push(scenario);
+    }
+    if out.is_empty() {
+        return Err(LoadError {
+            file: dir.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: "no *.yaml scenario files here".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Parses and validates one scenario file.
+pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
+    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        LoadError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: first_line(&e.to_string()),
+        }
+    })?;
+    let at = |loc: serde_saphyr::Location, message: String| LoadError {
+        file: file.to_path_buf(),
+        line: loc.line(),
+        column: loc.column(),
+        message,
+    };
+
+    let id = raw.id.value.clone();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(at(
+            raw.id.referenced,
+            format!("id `{id}` must be lower-case letters, digits and dashes"),
+        ));
+    }
+    let component = match raw.component.value.as_str() {
+        "executor-s3" => Component::ExecutorS3,
+        other => {
+            return Err(at(
+                raw.component.referenced,
+                format!("unknown component `{other}`; known: executor-s3"),
+            ));
+        }
+    };
+
+    let auth = Auth {
+        mode: raw.auth.value.mode,
+        token: match (raw.auth.value.mode, raw.auth.value.token) {
+            (AuthMode::None, Some(_)) => {
+                return Err(at(
+                    raw.auth.referenced,
+                    "auth mode `none` has no token; remove `token`".into(),
+                ));
+            }
+            (_, token) => token.unwrap_or_default(),
+        },
+    };
+
+    if component == Component::ExecutorS3
+        && raw.artifact.value.get("s3").is_none_or(|s| !s.is_object())
+    {
+        return Err(at(
+            raw.artifact.referenced,
+            "an executor-s3 scenario needs `artifact.s3` (Argo's S3 artifact)".into(),
+        ));
+    }
+    if !raw.artifact.value.is_object() {
+        return Err(at(
+            raw.artifact.referenced,
+            "`artifact` must be a mapping in Argo's Artifact schema".into(),
+        ));
+    }
+
+    let mut secrets = BTreeMap::new();
+    for (name, keys) in raw.secrets {
+        let mut values = BTreeMap::new();
+        for (key, value) in keys {
+            check_placeholders(&value.value).map_err(|m| at(value.referenced, m))?;
+            values.insert(key, value.value);
+        }
+        secrets.insert(name, values);
+    }
+
+    let mut expectations: Vec<Expectation> = Vec::new();
+    if raw.expect.value.is_empty() {
+        return Err(at(
+            raw.expect.referenced,
+            "`expect` needs at least one version range".into(),
+        ));
+    }
+    for e in raw.expect.value {
+        let range =
+            VersionRange::parse(&e.versions.value).map_err(|m| at(e.versions.referenced, m))?;
+        if let Some(prev) = expectations.iter().find(|p| p.range.overlaps(&range)) {
+            return Err(at(
+                e.versions.referenced,
+                format!("range `{range}` overlaps `{}`", prev.range),
+            ));
+        }
+        let error = match (e.outcome.value, e.error) {
+            (ExpectedOutcome::Fail, None) => {
+                return Err(at(
+                    e.outcome.referenced,
+                    "a `fail` expectation needs `error`, a regex of the error".into(),
+                ));
+            }
+            (ExpectedOutcome::Pass, Some(err)) => {
+                return Err(at(
+                    err.referenced,
+                    "a `pass` expectation takes no `error`".into(),
+                ));
+            }
+            (_, Some(err)) => Some(Regex::new(&err.value).map_err(|x| {
+                at(
+                    err.referenced,
+                    format!("bad regex: {}", first_line(&x.to_string())),
+                )
+            })?),
+            (_, None) => None,
+        };
+        let log = match e.log {
+            Some(l) if e.outcome.value != ExpectedOutcome::Fail => {
+                return Err(at(
+                    l.referenced,
+                    "`log` belongs to a `fail` expectation".into(),
+                ));
+            }
+            Some(l) => Some(Regex::new(&l.value).map_err(|x| {
+                at(
+                    l.referenced,
+                    format!("bad regex: {}", first_line(&x.to_string())),
+                )
+            })?),
+            None => None,
+        };
+        expectations.push(Expectation {
+            range,
+            outcome: e.outcome.value,
+            error,
+            log,
+            note: e.note,
+        });
+    }
+
+    Ok(Scenario {
+        id,
+        title: raw.title,
+        component,
+        references: raw.references,
+        auth,
+        cloud: raw.cloud,
+        artifact: raw.artifact.value,
+        secrets,
+        expectations,
+        source: file.to_path_buf(),
+    })
+}
+
+/// `${cloud.NAME}` must name a credential the fake cloud issues.
+fn check_placeholders(value: &str) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in `{value}`"))?;
+        let name = &rest[start + 2..start + end];
+        let known = name
+            .strip_prefix("cloud.")
+            .is_some_and(|n| CLOUD_PLACEHOLDERS.contains(&n));
+        if !known {
+            return Err(format!(
+                "unknown placeholder `${{{name}}}`; known: {}",
+                CLOUD_PLACEHOLDERS
+                    .iter()
+                    .map(|n| format!("${{cloud.{n}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        rest = &rest[start + end + 1..];
+    }
+    Ok(())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,130 @@
+//! The scenario model: what a scenario file says, after validation.
+//!
+//! A scenario is data: the auth setup, the artifact in Argo's own schema, and the expected outcome per
+//! Argo version range. Nothing here knows what any Argo version actually does.
+
+use super::range::VersionRange;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Which part of Argo a scenario exercises; each component has its own probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Component {
+    /// argoexec's init container loading an S3 input artifact (`workflow/artifacts` → S3 driver).
+    ExecutorS3,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::ExecutorS3 => "executor-s3",
+        }
+    }
+}
+
+/// The ambient AWS identity of the pod running Argo's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// No ambient identity: whatever credentials exist come from the artifact's secrets.
+    None,
+    /// IAM Roles for Service Accounts: a projected token exchanged at STS (AssumeRoleWithWebIdentity).
+    Irsa,
+    /// EKS Pod Identity: a projected token presented to the node's agent on 169.254.170.23.
+    PodIdentity,
+}
+
+/// What the projected service-account token in the pod looks like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenKind {
+    /// Signed by the cluster, right audience, not expired.
+    #[default]
+    Valid,
+    /// Right audience, `exp` in the past.
+    Expired,
+    /// `nbf` in the future.
+    NotYetValid,
+    /// Audience meant for the other mechanism (IRSA's for Pod Identity and vice versa).
+    WrongAudience,
+    /// Not a JWT at all.
+    Malformed,
+    /// An empty token file.
+    Empty,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Auth {
+    pub mode: AuthMode,
+    pub token: TokenKind,
+}
+
+/// State of the fake cloud around the pod, as opposed to the pod's own configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    #[default]
+    Running,
+    /// Nothing listens on 169.254.170.23:80 (agent DaemonSet missing or crashed).
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cloud {
+    #[serde(default)]
+    pub pod_identity_agent: AgentState,
+}
+
+/// The outcome a scenario expects on some Argo versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedOutcome {
+    Pass,
+    Fail,
+    /// Exploratory: the report shows what was observed and judges nothing.
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    pub range: VersionRange,
+    pub outcome: ExpectedOutcome,
+    /// For `fail`: a regex the observed error must match.
+    pub error: Option<Regex>,
+    /// For `fail`: a regex Argo's log output (the probe's stdout and stderr) must match, for
+    /// failures whose cause is logged rather than returned (aws-sdk-go v1 logs why it skipped a provider).
+    pub log: Option<Regex>,
+    /// Why this expectation holds (upstream reference, measured evidence).
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub component: Component,
+    pub references: Vec<String>,
+    pub auth: Auth,
+    pub cloud: Cloud,
+    /// The artifact exactly as a workflow would carry it (Argo's `Artifact` schema, as JSON).
+    pub artifact: serde_json::Value,
+    /// Kubernetes secrets the executor may read: name → key → value. Values may use
+    /// `${cloud.NAME}` placeholders for credentials the fake cloud issues at run time.
+    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    pub expectations: Vec<Expectation>,
+    pub source: PathBuf,
+}
+
+impl Scenario {
+    /// The expectation whose range contains `version`, if any (ranges never overlap).
+    pub fn expectation_for(&self, version: &semver::Version) -> Option<&Expectation> {
+        self.expectations.iter().find(|e| e.range.contains(version))
+    }
+}
+
+/// Names usable as `${cloud.NAME}` in secret values.
+pub const CLOUD_PLACEHOLDERS: &[&str] = &["staticAccessKeyId", "staticSecretAccessKey"];
