@@ -1,1 +1,142 @@
-fn main() {}
+//! `cargo test --test matrix`: the compatibility matrix on the local backend, one trial per cell,
+//! named `<scenario>::<tag>`. A trial fails with the cell's evidence when its verdict is anything
+//! but as-expected or exploratory.
+//!
+//! `AUTHMATRIX_ARGO=v3.5.11,v3.6.5` narrows the tags; the usual test filters narrow the cells, and
+//! only the tags and scenarios still selected are prepared. Needs root or user namespaces, Go and
+//! the project's Python venv (`make setup`): a missing piece fails the cells, never skips them.
+//! The report of the cells that ran is written to `target/authmatrix/`.
+
+use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::matrix::{self, tags::ArgoTag};
+use authmatrix::report::{Cell, Report, junit::evidence_text};
+use authmatrix::scenario::{self, Scenario};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenarios = match scenario::load_dir(&root.join("scenarios")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tags = match std::env::var("AUTHMATRIX_ARGO") {
+        Ok(list) => match ArgoTag::parse_list(&list) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("AUTHMATRIX_ARGO: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(_) => ArgoTag::defaults(),
+    };
+
+    // Which cells survive the filters: prepare only their tags and scenarios.
+    let cells: Vec<(Scenario, ArgoTag)> = scenarios
+        .iter()
+        .flat_map(|s| tags.iter().map(move |t| (s.clone(), t.clone())))
+        .filter(|(s, t)| {
+            !args.is_filtered_out(&Trial::test(matrix::cell_name(&s.id, &t.tag), || Ok(())))
+        })
+        .collect();
+    if args.list || cells.is_empty() {
+        let trials = cells
+            .iter()
+            .map(|(s, t)| {
+                Trial::test(matrix::cell_name(&s.id, &t.tag), || Ok(())).with_kind("local")
+            })
+            .collect();
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+
+    let started = Instant::now();
+    let mut used_tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
+    used_tags.sort();
+    used_tags.dedup();
+    let mut used: Vec<Scenario> = Vec::new();
+    for (s, _) in &cells {
+        if !used.iter().any(|u| u.id == s.id) {
+            used.push(s.clone());
+        }
+    }
+    let mut components: Vec<_> = used.iter().map(|s| s.component).collect();
+    components.sort();
+    components.dedup();
+
+    authmatrix::cleanup::install();
+    let backend = LocalBackend::new(LocalOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: root.to_path_buf(),
+        cache_dir: LocalOptions::default_cache_dir(),
+        probe_timeout: Duration::from_secs(60),
+    });
+    let mut backend = match backend {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("the local backend cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    use authmatrix::backend::Backend;
+    let versions = match backend.prepare(&used_tags, &components, &used) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("preparing the local backend failed: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let backend = Arc::new(Mutex::new(backend));
+    let done: Arc<Mutex<Vec<Cell>>> = Arc::default();
+    let trials = cells
+        .into_iter()
+        .map(|(scenario, tag)| {
+            let backend = backend.clone();
+            let done = done.clone();
+            Trial::test(matrix::cell_name(&scenario.id, &tag.tag), move || {
+                let cell = {
+                    let mut b = backend.lock().unwrap_or_else(|p| p.into_inner());
+                    matrix::run_cell(&mut *b, &scenario, &tag)
+                };
+                let ok = cell.verdict.is_ok();
+                let text = evidence_text(&cell);
+                done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
+                if ok { Ok(()) } else { Err(Failed::from(text)) }
+            })
+            .with_kind("local")
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    // Stop the sandbox before writing, so nothing outlives the test even if writing fails.
+    drop(backend);
+    let cells = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
+    let report = Report::new(
+        "local",
+        &used,
+        &used_tags,
+        versions,
+        cells,
+        started.elapsed(),
+    );
+    let out = root.join("target/authmatrix");
+    match report.write(&out) {
+        Ok(()) => eprintln!(
+            "matrix report: {}\n{}",
+            out.join("report.md").display(),
+            report.matrix_text()
+        ),
+        Err(e) => eprintln!(
+            "could not write the matrix report to {}: {e:#}",
+            out.display()
+        ),
+    }
+    conclusion.exit_code()
+}

@@ -1,1 +1,7 @@
+//! The suite: everything but the matrix, in one binary (as ripgrep does).
+//!
+//! Tiers: `scenarios` and `report` need nothing; `fakes` needs the project's Python venv (moto,
+//! boto3: `make setup`); `sandbox` needs root or user namespaces.
 
+mod fakes;
+mod util;
