@@ -90,7 +90,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Prepare { selection } => {
             let (scenarios, tags) = select(&selection)?;
             let mut backend = local_backend(60)?;
-            let components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
+            let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
+            components.sort();
+            components.dedup();
             use authmatrix::backend::Backend;
             let infos = backend.prepare(&tags, &components, &[])?;
             let failed: Vec<_> = infos

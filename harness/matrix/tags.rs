@@ -11,7 +11,7 @@ pub const DEFAULT_TAGS: &[&str] = &[
 
 /// Where a user finds the tags that exist.
 pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags https://github.com/argoproj/argo-workflows 'v3.*'` \
-or see https://github.com/argoproj/argo-workflows/releases (note: there is no v3.6.1; v3.6.0 is followed by v3.6.2)";
+or see https://github.com/argoproj/argo-workflows/releases";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ArgoTag {

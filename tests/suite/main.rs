@@ -3,5 +3,8 @@
 //! Tiers: `scenarios` and `report` need nothing; `fakes` needs the project's Python venv (moto,
 //! boto3: `make setup`); `sandbox` needs root or user namespaces.
 
+mod cli;
 mod fakes;
+mod sandbox;
+mod scenarios;
 mod util;

@@ -93,6 +93,38 @@ impl LocalBackend {
         self.run_dir.path()
     }
 
+    /// The sandbox process, once started (for checks that it leaves nothing behind).
+    pub fn sandbox_pid(&self) -> Option<u32> {
+        self.sandbox.as_ref().ok().map(Sandbox::pid)
+    }
+
+    /// Runs any program inside the sandbox with a minimal environment (for checks of the sandbox).
+    pub fn exec_in_sandbox(
+        &mut self,
+        program: &Path,
+        args: &[&str],
+    ) -> Result<protocol::RunReply, String> {
+        let run = RunRequest {
+            program: program.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: BTreeMap::from([(
+                "PATH".to_string(),
+                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string(),
+            )]),
+            cwd: self.run_dir.path().to_path_buf(),
+            timeout_ms: self.opts.probe_timeout.as_millis() as u64,
+        };
+        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
+        match sandbox
+            .request(&Request::Run(run))
+            .map_err(|e| e.to_string())?
+        {
+            Reply::Ran(r) => Ok(r),
+            Reply::Failed { message } => Err(message),
+            Reply::Done => Err("unexpected reply".into()),
+        }
+    }
+
     fn start_sandbox(&mut self, scenarios: &[Scenario]) -> Result<Sandbox, String> {
         let mut objects: Vec<_> = scenarios.iter().filter_map(cell::seed_object).collect();
         objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
@@ -260,10 +292,16 @@ impl Backend for LocalBackend {
         )?;
         std::fs::create_dir_all(&builder.cache_dir)?;
         let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
+        let mut unknown = Vec::new();
         for tag in tags {
             for &component in components {
                 let started = std::time::Instant::now();
-                let result = builder.build(component, tag).map_err(|e| e.to_string());
+                let result = builder.build(component, tag);
+                if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {
+                    unknown.push(e.to_string());
+                    continue;
+                }
+                let result = result.map_err(|e| e.to_string());
                 let info = match &result {
                     Ok(b) => {
                         let how = if started.elapsed().as_secs_f64() < 1.0 {
@@ -302,6 +340,9 @@ impl Backend for LocalBackend {
                     .insert(component, info);
                 self.builds.insert((tag.tag.clone(), component), result);
             }
+        }
+        if !unknown.is_empty() {
+            anyhow::bail!("{}", unknown.join("\n"));
         }
         let started = std::time::Instant::now();
         self.sandbox = self.start_sandbox(scenarios);

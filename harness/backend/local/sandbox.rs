@@ -61,6 +61,10 @@ impl Sandbox {
         Ok(sandbox)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn request(&mut self, req: &Request) -> Result<Reply, SandboxError> {
         self.send(&serde_json::to_string(req).expect("serializable"))?;
         let line = self.receive()?;

@@ -1,0 +1,63 @@
+//! The `authmatrix` command's answers to bad input: clear, and exit code 2.
+
+use std::process::Command;
+
+fn authmatrix(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_malformed_tag_says_how_to_find_tags() {
+    let (code, err) = authmatrix(&["run", "--argo", "3.6", "--out", "/nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("git ls-remote --tags"), "{err}");
+}
+
+#[test]
+fn a_scenario_glob_that_matches_nothing_lists_the_catalogue() {
+    let (code, err) = authmatrix(&["run", "--scenario", "s3-typo*", "--out", "/nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no scenario id matches `s3-typo*`") && err.contains("s3-static-keys"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_kind_backend_says_it_is_not_there_yet() {
+    let (code, err) = authmatrix(&["run", "--backend", "kind", "--out", "/nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only `local` runs today"), "{err}");
+}
+
+#[test]
+fn a_broken_private_catalogue_names_the_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.yaml"),
+        "id: x\ntitle: t\ncomponent: executor-s3\nauth: {mode: sideways}\n",
+    )
+    .unwrap();
+    let (code, err) = authmatrix(&["scenarios", "--scenarios", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("x.yaml:4:"), "{err}");
+}
+
+#[test]
+fn a_tag_argo_never_released_is_refused_with_where_to_find_tags() {
+    // Well-formed, but never tagged (needs Go and the module proxy).
+    let (code, err) = authmatrix(&["prepare", "--argo", "v3.6.99"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("v3.6.99 is unknown to the Go module proxy")
+            && err.contains("git ls-remote --tags"),
+        "{err}"
+    );
+}

@@ -1,0 +1,176 @@
+//! The local backend's sandbox: private network and names, and nothing left behind afterwards,
+//! also after Ctrl-C. Needs root or user namespaces, and the project's venv.
+
+use authmatrix::backend::Backend;
+use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn backend(cache: &Path) -> LocalBackend {
+    LocalBackend::new(LocalOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: crate::util::root().to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        probe_timeout: Duration::from_secs(20),
+    })
+    .unwrap()
+}
+
+fn netns_of(pid: u32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+}
+
+/// Processes still living in the given network namespace.
+fn processes_in(netns: &Path) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| netns_of(*pid).as_deref() == Some(netns))
+        .collect()
+}
+
+#[test]
+fn the_sandbox_has_its_own_network_and_names_and_leaves_nothing_behind() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut b = backend(cache.path());
+    b.prepare(&[], &[], &[]).unwrap();
+    let pid = b.sandbox_pid().expect("sandbox started");
+    let netns = netns_of(pid).unwrap();
+    assert_ne!(
+        Some(&netns),
+        netns_of(std::process::id()).as_ref(),
+        "the sandbox has its own network namespace"
+    );
+    let run_dir = b.run_dir().to_path_buf();
+
+    let addrs = b
+        .exec_in_sandbox(
+            Path::new("/bin/sh"),
+            &["-c", "ip -o addr show; cat /etc/hosts"],
+        )
+        .unwrap();
+    assert!(
+        addrs.stdout.contains("169.254.170.23/32"),
+        "{}",
+        addrs.stdout
+    );
+    assert!(
+        addrs.stdout.contains("sts.us-east-1.amazonaws.com"),
+        "{}",
+        addrs.stdout
+    );
+    let devices: Vec<&str> = addrs
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" inet"))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert!(
+        devices.iter().all(|d| *d == "lo"),
+        "only loopback exists inside: {devices:?}"
+    );
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    assert!(
+        !host_hosts.contains("sts.us-east-1.amazonaws.com"),
+        "the host's /etc/hosts is untouched"
+    );
+
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_in(&netns).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_in(&netns),
+        Vec::<u32>::new(),
+        "no process (sandbox, moto) survives the backend"
+    );
+    assert!(!run_dir.exists(), "the run directory is removed");
+}
+
+#[test]
+fn ctrl_c_during_a_run_removes_the_sandbox_and_the_temporary_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+        .args([
+            "run",
+            "--argo",
+            "v3.6.0",
+            "--scenario",
+            "s3-pod-identity-agent-down",
+            "--out",
+        ])
+        .arg(tmp.path().join("out"))
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait until the sandbox is up (the probe build comes first and may take a while cold).
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) if line.contains("sandbox ready") => break,
+            Ok(line) => seen.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => panic!(
+                "authmatrix ended before its sandbox was ready:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+    let sandbox_pids = pids_with_env("TMPDIR", tmp.path());
+    assert!(!sandbox_pids.is_empty(), "the sandbox runs with our TMPDIR");
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    // SAFETY: plain kill(2).
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids_with_env("TMPDIR", tmp.path()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        pids_with_env("TMPDIR", tmp.path()),
+        Vec::<u32>::new(),
+        "sandbox, moto and probes are gone"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.iter()
+            .all(|n| !n.to_string_lossy().starts_with("authmatrix-run-")),
+        "temporary run directory removed: {left:?}"
+    );
+}
+
+/// Processes whose environment has `key=value`.
+fn pids_with_env(key: &str, value: &Path) -> Vec<u32> {
+    let needle = format!("{key}={}", value.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .collect()
+}

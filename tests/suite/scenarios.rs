@@ -1,0 +1,116 @@
+//! The scenario loader: the catalogue loads, and every kind of bad input names file:line:column.
+
+use authmatrix::scenario::{self, ExpectedOutcome};
+use std::path::Path;
+
+const GOOD: &str = r#"id: demo
+title: demo
+component: executor-s3
+auth:
+  mode: pod-identity
+artifact:
+  s3: {bucket: b, key: k}
+expect:
+  - versions: ">=3.5.0, <3.6.0"
+    outcome: fail
+    error: "loopback"
+  - versions: ">=3.6.0"
+    outcome: pass
+"#;
+
+fn parse_err(text: &str) -> String {
+    scenario::parse(Path::new("scenarios/demo.yaml"), text)
+        .map(|_| ())
+        .expect_err("should be refused")
+        .to_string()
+}
+
+#[test]
+fn the_project_catalogue_loads() {
+    let all = scenario::load_dir(&crate::util::root().join("scenarios")).unwrap();
+    assert!(all.iter().any(|s| s.id == "s3-pod-identity-sdk-creds"));
+    for s in &all {
+        assert!(!s.expectations.is_empty(), "{}", s.id);
+        assert_eq!(
+            s.source.file_stem().unwrap().to_str().unwrap(),
+            s.id,
+            "file name and id agree"
+        );
+    }
+}
+
+#[test]
+fn a_good_file_parses_into_ranges() {
+    let s = scenario::parse(Path::new("demo.yaml"), GOOD).unwrap();
+    let v = |t| authmatrix::scenario::range::tag_version(t).unwrap();
+    assert_eq!(
+        s.expectation_for(&v("v3.5.11")).unwrap().outcome,
+        ExpectedOutcome::Fail
+    );
+    assert_eq!(
+        s.expectation_for(&v("v3.6.5")).unwrap().outcome,
+        ExpectedOutcome::Pass
+    );
+}
+
+#[test]
+fn an_unknown_field_names_its_line_and_column() {
+    let err = parse_err(&GOOD.replace("title: demo", "title: demo\ncolour: blue"));
+    assert!(err.starts_with("scenarios/demo.yaml:3:1: "), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn overlapping_ranges_are_refused_at_the_second_range() {
+    let err = parse_err(&GOOD.replace(r#"">=3.6.0""#, r#"">=3.5.12""#));
+    assert!(err.starts_with("scenarios/demo.yaml:12:15: "), "{err}");
+    assert!(err.contains("overlaps"), "{err}");
+}
+
+#[test]
+fn a_bad_range_is_refused_where_it_stands() {
+    let err = parse_err(&GOOD.replace(r#"">=3.6.0""#, r#""^3.6""#));
+    assert!(err.starts_with("scenarios/demo.yaml:12:15: "), "{err}");
+}
+
+#[test]
+fn a_fail_without_an_error_signature_is_refused() {
+    let err = parse_err(&GOOD.replace("    error: \"loopback\"\n", ""));
+    assert!(err.contains("a `fail` expectation needs `error`"), "{err}");
+    assert!(err.starts_with("scenarios/demo.yaml:10:"), "{err}");
+}
+
+#[test]
+fn a_bad_regex_an_unknown_component_and_an_unknown_placeholder_are_refused() {
+    assert!(parse_err(&GOOD.replace("\"loopback\"", "\"(unclosed\"")).contains("bad regex"));
+    assert!(
+        parse_err(&GOOD.replace("executor-s3", "executor-gcs"))
+            .contains("unknown component `executor-gcs`")
+    );
+    let with_secret = GOOD.replace("expect:", "secrets:\n  c:\n    k: ${cloud.nope}\nexpect:");
+    let err = parse_err(&with_secret);
+    assert!(
+        err.contains("unknown placeholder `${cloud.nope}`")
+            && err.starts_with("scenarios/demo.yaml:10:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_yaml_names_its_place() {
+    let err = parse_err("id: [unclosed\n");
+    assert!(err.starts_with("scenarios/demo.yaml:"), "{err}");
+    assert!(!err.starts_with("scenarios/demo.yaml:0:0"), "{err}");
+}
+
+#[test]
+fn a_duplicate_id_names_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), GOOD).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), GOOD).unwrap();
+    let err = scenario::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("b.yaml") && err.contains("a.yaml") && err.contains("already used"),
+        "{err}"
+    );
+}
