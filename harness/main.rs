@@ -52,6 +52,9 @@ enum Command {
     Prepare {
         #[command(flatten)]
         selection: Selection,
+        /// Also copy each probe's go.sum into probes/<probe>/sums/<tag>.sum (to commit).
+        #[arg(long)]
+        write_sums: bool,
     },
     /// Validate the scenario catalogue and list it.
     Scenarios {
@@ -87,7 +90,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Prepare { selection } => {
+        Command::Prepare {
+            selection,
+            write_sums,
+        } => {
             let (scenarios, tags) = select(&selection)?;
             let mut backend = local_backend(60)?;
             let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
@@ -104,6 +110,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .collect();
             if !failed.is_empty() {
                 bail!("some probes did not build:\n{}", failed.join("\n"));
+            }
+            if write_sums {
+                for path in backend.write_sums()? {
+                    println!("wrote {}", path.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -93,6 +93,27 @@ impl LocalBackend {
         self.run_dir.path()
     }
 
+    /// Copies the go.sum of every probe built so far to `probes/<probe>/sums/<tag>.sum`, so that
+    /// later builds verify against checksums the project carries.
+    pub fn write_sums(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for ((tag, component), build) in &self.builds {
+            let Ok(build) = build else { continue };
+            let dir = self
+                .opts
+                .project_root
+                .join("probes")
+                .join(probes::probe_name(*component))
+                .join("sums");
+            std::fs::create_dir_all(&dir)?;
+            let dest = dir.join(format!("{tag}.sum"));
+            std::fs::copy(build.binary.with_file_name("go.sum"), &dest)?;
+            written.push(dest);
+        }
+        written.sort();
+        Ok(written)
+    }
+
     /// The sandbox process, once started (for checks that it leaves nothing behind).
     pub fn sandbox_pid(&self) -> Option<u32> {
         self.sandbox.as_ref().ok().map(Sandbox::pid)

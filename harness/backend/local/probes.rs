@@ -32,7 +32,7 @@ fn sources(component: Component, _tag: &ArgoTag) -> Vec<(&'static str, &'static 
     }
 }
 
-fn probe_name(component: Component) -> &'static str {
+pub fn probe_name(component: Component) -> &'static str {
     match component {
         Component::ExecutorS3 => "s3",
     }

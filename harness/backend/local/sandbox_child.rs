@@ -89,6 +89,10 @@ pub fn main() -> Result<(), String> {
     })?;
     let mut agent_task = Some(start_agent(&runtime, &agent)?);
 
+    let mut s3_log = MotoLog {
+        path: moto_log.clone(),
+        offset: 0,
+    };
     let ready = Ready {
         static_key: moto.keys.static_key.clone(),
         moto_log,
@@ -121,8 +125,10 @@ pub fn main() -> Result<(), String> {
             }
             Ok(Request::Run(req)) => {
                 events.drain();
+                s3_log.read_new();
                 let mut ran = run(&req);
                 ran.events = events.drain();
+                ran.events.extend(s3_log.read_new());
                 Reply::Ran(ran)
             }
         };
@@ -233,4 +239,69 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<St
         }
         String::from_utf8_lossy(&buf).into_owned()
     })
+}
+
+/// New request lines of moto's log (werkzeug's `"GET /bucket/key HTTP/1.1" 403 -`), as events, so a
+/// cell's evidence shows what the S3 server answered too.
+struct MotoLog {
+    path: std::path::PathBuf,
+    offset: u64,
+}
+
+impl MotoLog {
+    fn read_new(&mut self) -> Vec<crate::fakes::events::Event> {
+        use std::io::{Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return vec![];
+        };
+        let mut text = String::new();
+        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_string(&mut text).is_err() {
+            return vec![];
+        }
+        self.offset += text.len() as u64;
+        text.lines().filter_map(parse_werkzeug_line).collect()
+    }
+}
+
+fn parse_werkzeug_line(line: &str) -> Option<crate::fakes::events::Event> {
+    let plain: String = strip_ansi(line);
+    let start = plain.find('"')?;
+    let end = start + 1 + plain[start + 1..].find('"')?;
+    let request = plain[start + 1..end]
+        .trim_end_matches(" HTTP/1.1")
+        .to_string();
+    let status = plain[end + 1..].split_whitespace().next()?.parse().ok()?;
+    Some(crate::fakes::events::Event {
+        fake: "s3 (moto)".into(),
+        request,
+        status,
+        detail: String::new(),
+    })
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn werkzeug_lines_become_events_with_or_without_colour() {
+        let e = super::parse_werkzeug_line("127.0.0.1 - - [23/Nov/2026 09:03:54] \"\u{1b}[31m\u{1b}[1mGET /b/k HTTP/1.1\u{1b}[0m\" 403 -").unwrap();
+        assert_eq!((e.request.as_str(), e.status), ("GET /b/k", 403));
+        assert!(super::parse_werkzeug_line("Traceback (most recent call last):").is_none());
+    }
 }
