@@ -10,6 +10,7 @@ pub mod issuer;
 pub mod moto;
 pub mod oidc;
 pub mod pod_identity;
+pub mod registry;
 pub mod serve;
 pub mod sts;
 pub mod world;

@@ -5,6 +5,7 @@
 
 mod cli;
 mod fakes;
+mod registry;
 mod sandbox;
 mod scenarios;
 mod util;
