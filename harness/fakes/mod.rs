@@ -5,6 +5,7 @@
 //! will run the same code inside a cluster.
 
 pub mod ca;
+pub mod ecr_api;
 pub mod events;
 pub mod issuer;
 pub mod moto;

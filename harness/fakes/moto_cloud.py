@@ -26,6 +26,10 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 ALLOW_S3 = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+# The workflow role reads artifacts and pulls images (ECR's managed read-only policy grants the latter).
+ALLOW_ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+    {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": "*"}]})
 # On AWS the role trusts pods.eks.amazonaws.com (Pod Identity) and the cluster's OIDC provider (IRSA).
 # Here the harness's Pod Identity agent and STS emulator check the token and the subject themselves,
 # then assume the role as the admin user; moto evaluates only AWS principals (a Service or Federated
@@ -66,7 +70,7 @@ def main():
     roles = {}
     for role in cfg.get("roles", []):
         arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(admin_arn))["Role"]["Arn"]
-        iam.put_role_policy(RoleName=role, PolicyName="s3", PolicyDocument=ALLOW_S3)
+        iam.put_role_policy(RoleName=role, PolicyName="artifacts-and-images", PolicyDocument=ALLOW_ROLE)
         roles[role] = arn
     s3 = client("s3", endpoint, admin_raw)
     buckets = set()

@@ -15,12 +15,16 @@ use std::path::PathBuf;
 pub enum Component {
     /// argoexec's init container loading an S3 input artifact (`workflow/artifacts` → S3 driver).
     ExecutorS3,
+    /// The workflow-controller looking up the entrypoint of an image without `command`
+    /// (`workflow/controller/entrypoint` → k8schain → registry).
+    ControllerEntrypoint,
 }
 
 impl Component {
     pub fn as_str(self) -> &'static str {
         match self {
             Component::ExecutorS3 => "executor-s3",
+            Component::ControllerEntrypoint => "controller-entrypoint",
         }
     }
 }

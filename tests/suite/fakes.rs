@@ -283,6 +283,51 @@ fn s3_server_rejects_a_wrong_secret_and_an_unknown_key() {
     }
 }
 
+#[test]
+fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
+    let cloud = Cloud::start();
+    let tokens = authmatrix::fakes::registry::EcrTokens::default();
+    let url = cloud.ecr_api(tokens);
+    let key = cloud.moto.keys.static_key.clone();
+    let env = |secret: &str| {
+        let mut env = cloud.base_env();
+        env.push(("TEST_ECR_ENDPOINT".into(), url.clone()));
+        env.push(("AWS_CA_BUNDLE".into(), cloud.ca_file.display().to_string()));
+        env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), secret.into()));
+        env
+    };
+    // The static user may read S3 only: IAM refuses it ECR tokens. The admin may.
+    let admin = cloud.moto.keys.admin.clone();
+    let mut ok_env = env(&admin.secret_access_key);
+    ok_env.retain(|(k, _)| k != "AWS_ACCESS_KEY_ID");
+    ok_env.push(("AWS_ACCESS_KEY_ID".into(), admin.access_key_id.clone()));
+    let r = crate::util::python_client("ecr_token.py", &ok_env);
+    assert_eq!(r.access_key_id.as_deref(), Some("AWS"), "{r:?}");
+    assert!(
+        r.body
+            .as_deref()
+            .is_some_and(|p| p.starts_with("authmatrix-ecr-")),
+        "{r:?}"
+    );
+    let err = error_of(
+        "boto3",
+        &crate::util::python_client("ecr_token.py", &env("wrong-secret")),
+    );
+    assert!(
+        err.contains("ClientError") && (err.contains("signature") || err.contains("Signature")),
+        "{err}"
+    );
+    let err = error_of(
+        "boto3",
+        &crate::util::python_client("ecr_token.py", &env(&key.secret_access_key)),
+    );
+    assert!(
+        err.contains("AccessDenied") || err.contains("not authorized"),
+        "{err}"
+    );
+}
+
 /// The AWS SDK for Rust as a client process: `util::rust_sdk` re-runs this test binary with only
 /// this test selected and the environment under test.
 #[test]

@@ -119,6 +119,29 @@ impl Cloud {
         format!("https://localhost:{port}")
     }
 
+    /// The ECR API emulator over TLS on `https://localhost:PORT`, sharing `tokens` with a registry.
+    pub fn ecr_api(&self, tokens: authmatrix::fakes::registry::EcrTokens) -> String {
+        let ca = Ca::new().unwrap();
+        std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
+        let cert = ca.issue(&["localhost"]).unwrap();
+        let api = Arc::new(authmatrix::fakes::ecr_api::EcrApi {
+            iam_endpoint: self.moto.keys.endpoint.clone(),
+            account: world::ACCOUNT.into(),
+            region: world::REGION.into(),
+            tokens,
+            token_lifetime_secs: 12 * 3600,
+            events: self.events.clone(),
+        });
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _guard = self.runtime.enter();
+        serve::spawn_https(listener, authmatrix::fakes::ecr_api::router(api), &cert).unwrap();
+        format!("https://localhost:{port}")
+    }
+
     /// Writes a token file (exactly these bytes) and returns its path.
     pub fn token_file(&self, name: &str, contents: &str) -> String {
         let p = self.dir.path().join(name);
@@ -170,8 +193,13 @@ pub struct ClientResult {
 
 /// boto3, with exactly `env`.
 pub fn boto3(env: &[(String, String)]) -> ClientResult {
+    python_client("boto3_client.py", env)
+}
+
+/// One of the Python clients in tests/suite/clients, with exactly `env`.
+pub fn python_client(script: &str, env: &[(String, String)]) -> ClientResult {
     let out = Command::new(python())
-        .arg(root().join("tests/suite/clients/boto3_client.py"))
+        .arg(root().join("tests/suite/clients").join(script))
         .env_clear()
         .envs(env.iter().cloned())
         .output()
