@@ -48,6 +48,9 @@ pub struct Evidence {
     pub stderr: String,
     /// Requests the fakes answered while the probe ran.
     pub fake_events: Vec<Event>,
+    /// A second look at a failure (e.g. the ECR credential helper's own error behind a 401).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
 }
 
 /// What a backend knows about one Argo version after preparing it.

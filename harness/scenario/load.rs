@@ -42,7 +42,12 @@ struct RawScenario {
     auth: Spanned<RawAuth>,
     #[serde(default)]
     cloud: Cloud,
-    artifact: Spanned<serde_json::Value>,
+    artifact: Option<Spanned<serde_json::Value>>,
+    workflow: Option<Spanned<WorkflowSpec>>,
+    #[serde(default)]
+    kubernetes: KubernetesSpec,
+    #[serde(default)]
+    controller: ControllerSpec,
     #[serde(default)]
     secrets: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
     expect: Spanned<Vec<RawExpectation>>,
@@ -147,10 +152,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
     }
     let component = match raw.component.value.as_str() {
         "executor-s3" => Component::ExecutorS3,
+        "controller-entrypoint" => Component::ControllerEntrypoint,
         other => {
             return Err(at(
                 raw.component.referenced,
-                format!("unknown component `{other}`; known: executor-s3"),
+                format!("unknown component `{other}`; known: executor-s3, controller-entrypoint"),
             ));
         }
     };
@@ -168,20 +174,56 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
         },
     };
 
-    if component == Component::ExecutorS3
-        && raw.artifact.value.get("s3").is_none_or(|s| !s.is_object())
-    {
-        return Err(at(
-            raw.artifact.referenced,
-            "an executor-s3 scenario needs `artifact.s3` (Argo's S3 artifact)".into(),
-        ));
-    }
-    if !raw.artifact.value.is_object() {
-        return Err(at(
-            raw.artifact.referenced,
-            "`artifact` must be a mapping in Argo's Artifact schema".into(),
-        ));
-    }
+    let (artifact, entrypoint) = match component {
+        Component::ExecutorS3 => {
+            let Some(art) = raw.artifact else {
+                return Err(at(
+                    raw.component.referenced,
+                    "an executor-s3 scenario needs `artifact` (Argo's S3 artifact)".into(),
+                ));
+            };
+            if art.value.get("s3").is_none_or(|s| !s.is_object()) {
+                return Err(at(
+                    art.referenced,
+                    "an executor-s3 scenario needs `artifact.s3` (Argo's S3 artifact)".into(),
+                ));
+            }
+            if let Some(w) = raw.workflow {
+                return Err(at(
+                    w.referenced,
+                    "`workflow` belongs to controller-entrypoint scenarios".into(),
+                ));
+            }
+            (art.value, None)
+        }
+        Component::ControllerEntrypoint => {
+            if let Some(art) = raw.artifact {
+                return Err(at(
+                    art.referenced,
+                    "`artifact` belongs to executor-s3 scenarios".into(),
+                ));
+            }
+            let Some(workflow) = raw.workflow else {
+                return Err(at(
+                    raw.component.referenced,
+                    "a controller-entrypoint scenario needs `workflow.image`".into(),
+                ));
+            };
+            for secret in raw.kubernetes.pull_secrets.values() {
+                for v in [&secret.username, &secret.password] {
+                    check_placeholders(v).map_err(|m| {
+                        at(workflow.referenced, format!("kubernetes.pullSecrets: {m}"))
+                    })?;
+                }
+            }
+            let spec = EntrypointSpec {
+                workflow: workflow.value,
+                kubernetes: raw.kubernetes,
+                controller: raw.controller,
+            };
+            (serde_json::Value::Null, Some(spec))
+        }
+    };
 
     let mut secrets = BTreeMap::new();
     for (name, keys) in raw.secrets {
@@ -261,7 +303,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
         references: raw.references,
         auth,
         cloud: raw.cloud,
-        artifact: raw.artifact.value,
+        artifact,
+        entrypoint,
         secrets,
         expectations,
         source: file.to_path_buf(),

@@ -106,6 +106,70 @@ pub struct Expectation {
     pub note: Option<String>,
 }
 
+/// The workflow's side of an entrypoint lookup: a container image without `command`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowSpec {
+    pub image: String,
+    /// `spec.serviceAccountName` (the lookup uses the workflow-level one).
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    /// `spec.imagePullSecrets`, by name.
+    #[serde(default)]
+    pub image_pull_secrets: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccountSpec {
+    pub name: String,
+    #[serde(default)]
+    pub image_pull_secrets: Vec<String>,
+}
+
+/// A `kubernetes.io/dockerconfigjson` secret with one registry entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PullSecretSpec {
+    pub registry: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// What exists in the workflow's namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesSpec {
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccountSpec>,
+    #[serde(default)]
+    pub pull_secrets: BTreeMap<String, PullSecretSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageIndexEntry {
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+}
+
+/// The controller's configuration that matters here: the `images:` index of its configmap.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ControllerSpec {
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageIndexEntry>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntrypointSpec {
+    pub workflow: WorkflowSpec,
+    pub kubernetes: KubernetesSpec,
+    pub controller: ControllerSpec,
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub id: String,
@@ -114,8 +178,11 @@ pub struct Scenario {
     pub references: Vec<String>,
     pub auth: Auth,
     pub cloud: Cloud,
-    /// The artifact exactly as a workflow would carry it (Argo's `Artifact` schema, as JSON).
+    /// executor-s3: the artifact exactly as a workflow would carry it (Argo's `Artifact` schema);
+    /// `Null` for other components.
     pub artifact: serde_json::Value,
+    /// controller-entrypoint: the workflow, the namespace's objects and the controller's index.
+    pub entrypoint: Option<EntrypointSpec>,
     /// Kubernetes secrets the executor may read: name → key → value. Values may use
     /// `${cloud.NAME}` placeholders for credentials the fake cloud issues at run time.
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
@@ -131,4 +198,14 @@ impl Scenario {
 }
 
 /// Names usable as `${cloud.NAME}` in secret values.
-pub const CLOUD_PLACEHOLDERS: &[&str] = &["staticAccessKeyId", "staticSecretAccessKey"];
+pub const CLOUD_PLACEHOLDERS: &[&str] = &[
+    "staticAccessKeyId",
+    "staticSecretAccessKey",
+    // An ECR registry password from GetAuthorizationToken (as `aws ecr get-login-password` prints it),
+    // and one whose 12 hours are over.
+    "ecrToken",
+    "ecrExpiredToken",
+    // The user of the private registry (basic personality) and its password.
+    "registryUsername",
+    "registryPassword",
+];

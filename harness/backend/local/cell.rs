@@ -1,12 +1,13 @@
 //! One cell on the local backend: the pod's environment and inputs for a scenario, and what the
 //! probe's answer means.
 
-use super::network::AGENT_URL;
+use super::network::{AGENT_URL, ECR_REGISTRY_HOST};
+use super::sandbox_child::{SEEDED_CMD, SEEDED_ENTRYPOINT};
 use crate::backend::{Evidence, ObservedOutcome};
 use crate::fakes::moto::SeedObject;
 use crate::fakes::oidc::{self, IRSA_AUDIENCE, OidcKeys, POD_IDENTITY_AUDIENCE};
 use crate::fakes::{issuer::AccessKey, world};
-use crate::scenario::{AuthMode, Scenario, TokenKind};
+use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -60,8 +61,10 @@ pub fn pod_env(
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
     set("HOME", &cell_dir.display().to_string());
     set("SSL_CERT_FILE", &ca_file.display().to_string());
-    for (k, v) in RETRY_ENV {
-        set(k, v);
+    if scenario.component == Component::ExecutorS3 {
+        for (k, v) in RETRY_ENV {
+            set(k, v);
+        }
     }
     let token_file = token_file
         .map(|p| p.display().to_string())
@@ -97,30 +100,106 @@ pub fn artifact(scenario: &Scenario) -> serde_json::Value {
     art
 }
 
-/// Secrets with `${cloud.NAME}` replaced by what the fake cloud issued.
-pub fn resolve_secrets(
+/// What the fake cloud issued this run, for `${cloud.NAME}` placeholders.
+pub struct CloudValues {
+    pub static_key: AccessKey,
+    pub ecr_token: String,
+    pub ecr_expired_token: String,
+    pub registry_user: String,
+    pub registry_password: String,
+}
+
+impl CloudValues {
+    pub fn resolve(&self, value: &str) -> String {
+        value
+            .replace("${cloud.staticAccessKeyId}", &self.static_key.access_key_id)
+            .replace(
+                "${cloud.staticSecretAccessKey}",
+                &self.static_key.secret_access_key,
+            )
+            .replace("${cloud.ecrToken}", &self.ecr_token)
+            .replace("${cloud.ecrExpiredToken}", &self.ecr_expired_token)
+            .replace("${cloud.registryUsername}", &self.registry_user)
+            .replace("${cloud.registryPassword}", &self.registry_password)
+    }
+}
+
+/// What a passing cell must have produced.
+pub enum Expected {
+    /// executor-s3: the artifact's bytes.
+    Body(String),
+    /// controller-entrypoint: the entrypoint and cmd the lookup returns.
+    Image {
+        entrypoint: Vec<String>,
+        cmd: Vec<String>,
+    },
+}
+
+/// The probe's request for a scenario, and what success looks like.
+pub fn request(
     scenario: &Scenario,
-    static_key: &AccessKey,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    scenario
-        .secrets
-        .iter()
-        .map(|(name, keys)| {
-            let keys = keys
+    cell_dir: &Path,
+    cloud: &CloudValues,
+) -> Result<(serde_json::Value, Expected), String> {
+    match &scenario.entrypoint {
+        None => {
+            let seed =
+                seed_object(scenario).ok_or("the scenario's artifact has no s3 bucket/key")?;
+            let secrets: BTreeMap<&String, BTreeMap<&String, String>> = scenario
+                .secrets
                 .iter()
-                .map(|(k, v)| {
-                    let v = v
-                        .replace("${cloud.staticAccessKeyId}", &static_key.access_key_id)
-                        .replace(
-                            "${cloud.staticSecretAccessKey}",
-                            &static_key.secret_access_key,
-                        );
-                    (k.clone(), v)
+                .map(|(name, keys)| {
+                    (
+                        name,
+                        keys.iter().map(|(k, v)| (k, cloud.resolve(v))).collect(),
+                    )
                 })
                 .collect();
-            (name.clone(), keys)
-        })
-        .collect()
+            let request = serde_json::json!({ "artifact": artifact(scenario), "secrets": secrets, "workDir": cell_dir });
+            Ok((request, Expected::Body(seed.body)))
+        }
+        Some(ep) => {
+            let secrets: Vec<serde_json::Value> = ep
+                .kubernetes
+                .pull_secrets
+                .iter()
+                .map(|(name, s)| {
+                    use base64::Engine;
+                    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", cloud.resolve(&s.username), cloud.resolve(&s.password)));
+                    let config = serde_json::json!({"auths": {s.registry.clone(): {"auth": auth}}});
+                    serde_json::json!({"name": name, "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": config.to_string()}})
+                })
+                .collect();
+            let request = serde_json::json!({
+                "mode": "lookup",
+                "image": ep.workflow.image,
+                "namespace": world::NAMESPACE,
+                "serviceAccountName": ep.workflow.service_account_name.clone().unwrap_or_default(),
+                "imagePullSecrets": ep.workflow.image_pull_secrets,
+                "serviceAccounts": ep.kubernetes.service_accounts,
+                "secrets": secrets,
+                "images": ep.controller.images,
+            });
+            let expected = match ep.controller.images.get(&ep.workflow.image) {
+                Some(entry) => Expected::Image {
+                    entrypoint: entry.entrypoint.clone(),
+                    cmd: entry.cmd.clone(),
+                },
+                None => Expected::Image {
+                    entrypoint: SEEDED_ENTRYPOINT.iter().map(|s| s.to_string()).collect(),
+                    cmd: SEEDED_CMD.iter().map(|s| s.to_string()).collect(),
+                },
+            };
+            Ok((request, expected))
+        }
+    }
+}
+
+/// For an image on the ECR registry: the credential-helper probe's request.
+pub fn ecr_helper_request(scenario: &Scenario) -> Option<serde_json::Value> {
+    let image = &scenario.entrypoint.as_ref()?.workflow.image;
+    let host = image.split('/').next()?;
+    (host == ECR_REGISTRY_HOST).then(|| serde_json::json!({"mode": "ecr-helper", "registry": host}))
 }
 
 /// The probe's answer (probes/s3/main.go `result`).
@@ -134,13 +213,17 @@ pub struct ProbeResult {
     pub bytes: usize,
     #[serde(default)]
     pub sha256: String,
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
 }
 
-/// Turns the probe's answer into an outcome. A load that "succeeds" with other bytes than the seeded
-/// object is a failure, not a pass.
+/// Turns the probe's answer into an outcome. Success with other content than the fake cloud holds
+/// (other bytes, another entrypoint) is a failure, not a pass.
 pub fn judge(
     result: Option<ProbeResult>,
-    expected_body: &str,
+    expected: &Expected,
     evidence: &mut Evidence,
     run_problem: Option<String>,
 ) -> (ObservedOutcome, String) {
@@ -169,19 +252,39 @@ pub fn judge(
     if !r.ok {
         return (ObservedOutcome::Fail, r.error);
     }
-    let want = hex::encode(Sha256::digest(expected_body.as_bytes()));
-    if r.sha256 == want {
-        (
-            ObservedOutcome::Pass,
-            format!("loaded {} bytes, identical to the seeded object", r.bytes),
-        )
-    } else {
-        (
-            ObservedOutcome::Fail,
-            format!(
-                "loaded {} bytes that differ from the seeded object (sha256 {})",
-                r.bytes, r.sha256
-            ),
-        )
+    match expected {
+        Expected::Body(body) => {
+            let want = hex::encode(Sha256::digest(body.as_bytes()));
+            if r.sha256 == want {
+                (
+                    ObservedOutcome::Pass,
+                    format!("loaded {} bytes, identical to the seeded object", r.bytes),
+                )
+            } else {
+                (
+                    ObservedOutcome::Fail,
+                    format!(
+                        "loaded {} bytes that differ from the seeded object (sha256 {})",
+                        r.bytes, r.sha256
+                    ),
+                )
+            }
+        }
+        Expected::Image { entrypoint, cmd } => {
+            if &r.entrypoint == entrypoint && &r.cmd == cmd {
+                (
+                    ObservedOutcome::Pass,
+                    format!("entrypoint {:?}, cmd {:?}", r.entrypoint, r.cmd),
+                )
+            } else {
+                (
+                    ObservedOutcome::Fail,
+                    format!(
+                        "the lookup returned entrypoint {:?} and cmd {:?}, the image has {entrypoint:?} and {cmd:?}",
+                        r.entrypoint, r.cmd
+                    ),
+                )
+            }
+        }
     }
 }

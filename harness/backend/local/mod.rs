@@ -56,7 +56,12 @@ pub struct LocalBackend {
     sandbox: Result<Sandbox, String>,
     agent_running: bool,
     redactor: Redactor,
+    tls_cert: crate::fakes::ca::PemPair,
+    registry_password: String,
 }
+
+/// The private registry's user (its password is made per run).
+const REGISTRY_USER: &str = "argo-puller";
 
 impl LocalBackend {
     /// Checks the tools and creates the run's private directory; nothing runs yet.
@@ -74,9 +79,10 @@ impl LocalBackend {
         let oidc = OidcKeys::generate()?;
         let mut redactor = Redactor::default();
         redactor.add(&oidc.private_pem);
-        let sts_cert = ca.issue(network::STS_NAMES)?;
-        let config_path = run_dir.path().join("sts-cert.json");
-        std::fs::write(&config_path, serde_json::to_string(&sts_cert)?)?;
+        let tls_cert = ca.issue(&network::tls_names())?;
+        redactor.add(&tls_cert.key_pem);
+        let registry_password = format!("pw-{}", crate::fakes::events::request_id());
+        redactor.add(&registry_password);
         Ok(LocalBackend {
             opts,
             builds: HashMap::new(),
@@ -86,6 +92,8 @@ impl LocalBackend {
             sandbox: Err("the sandbox has not been started".into()),
             agent_running: true,
             redactor,
+            tls_cert,
+            registry_password,
         })
     }
 
@@ -150,23 +158,29 @@ impl LocalBackend {
         let mut objects: Vec<_> = scenarios.iter().filter_map(cell::seed_object).collect();
         objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
         objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
-        let sts_cert = serde_json::from_str(
-            &std::fs::read_to_string(self.run_dir.path().join("sts-cert.json"))
-                .map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+        let mut images: Vec<String> = scenarios
+            .iter()
+            .filter_map(|s| s.entrypoint.as_ref().map(|e| e.workflow.image.clone()))
+            .collect();
+        images.sort();
+        images.dedup();
         let work_dir = self.run_dir.path().join("sandbox");
         std::fs::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
         let config = SandboxConfig {
             python: crate::tools::python(&self.opts.project_root).map_err(|e| e.to_string())?,
             work_dir,
             oidc: self.oidc.clone(),
-            sts_cert,
+            tls_cert: self.tls_cert.clone(),
             objects,
+            images,
+            registry_user: REGISTRY_USER.to_string(),
+            registry_password: self.registry_password.clone(),
         };
         let sandbox = Sandbox::start(&self.opts.sandbox_exe, &config).map_err(|e| e.to_string())?;
         self.redactor
             .add(&sandbox.ready.static_key.secret_access_key);
+        self.redactor.add(&sandbox.ready.ecr_token);
+        self.redactor.add(&sandbox.ready.ecr_expired_token);
         Ok(sandbox)
     }
 
@@ -194,17 +208,7 @@ impl LocalBackend {
             Some(Err(e)) => return Err(format!("no probe for {tag}: {e}")),
             None => return Err(format!("{tag} was not prepared")),
         };
-        let seed =
-            cell::seed_object(scenario).ok_or("the scenario's artifact has no s3 bucket/key")?;
         self.set_agent(scenario.cloud.pod_identity_agent == AgentState::Running)?;
-        let static_key = self
-            .sandbox
-            .as_ref()
-            .map_err(|e| e.clone())?
-            .ready
-            .static_key
-            .clone();
-
         let cell_dir = self
             .run_dir
             .path()
@@ -230,20 +234,100 @@ impl LocalBackend {
             token_file.as_deref(),
             &role_arn,
         );
-        let secrets = cell::resolve_secrets(scenario, &static_key);
-        let request = serde_json::json!({ "artifact": cell::artifact(scenario), "secrets": secrets, "workDir": cell_dir });
-        std::fs::write(cell_dir.join("request.json"), request.to_string())
-            .map_err(|e| e.to_string())?;
-        let result_path = cell_dir.join("result.json");
+        let cloud = self.cloud_values()?;
+        let (request, expected) = cell::request(scenario, &cell_dir, &cloud)?;
 
+        let (ran, result) = self.run_probe(&build, &cell_dir, "request.json", &request, &env)?;
+        let mut evidence = Evidence {
+            probe: format!(
+                "{} ({}, {})",
+                scenario.component.as_str(),
+                build.go_version,
+                build.binary.display()
+            ),
+            exit_code: ran.exit_code,
+            elapsed_ms: ran.elapsed_ms,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
+                .collect(),
+            stdout: self.redactor.redact(&ran.stdout),
+            stderr: self.redactor.redact(&ran.stderr),
+            fake_events: ran
+                .events
+                .into_iter()
+                .map(|mut e| {
+                    e.detail = self.redactor.redact(&e.detail);
+                    e
+                })
+                .collect(),
+            ..Default::default()
+        };
+        // Behind a failed ECR lookup is the credential helper, whose error k8schain discards: ask it.
+        if let Some(diag) =
+            cell::ecr_helper_request(scenario).filter(|_| result.as_ref().is_some_and(|r| !r.ok))
+        {
+            let (helper, helper_result) =
+                self.run_probe(&build, &cell_dir, "ecr-helper.json", &diag, &env)?;
+            let said = match helper_result {
+                Some(r) if r.ok => "the ECR credential helper got credentials".to_string(),
+                Some(r) => format!("the ECR credential helper failed: {}", r.error),
+                None => format!(
+                    "the ECR credential helper probe wrote no result (exit {:?})",
+                    helper.exit_code
+                ),
+            };
+            evidence.diagnosis = Some(
+                self.redactor
+                    .redact(&format!("{said}\n{}", helper.stderr.trim())),
+            );
+        }
+        let problem = ran.timed_out.then(|| {
+            format!(
+                "the probe did not finish within {:?}",
+                self.opts.probe_timeout
+            )
+        });
+        let (outcome, message) = cell::judge(result, &expected, &mut evidence, problem);
+        Ok(Observation {
+            outcome,
+            message: self.redactor.redact(&message),
+            evidence,
+        })
+    }
+
+    /// Credentials and names the fake cloud issued, for `${cloud.*}` placeholders.
+    fn cloud_values(&self) -> Result<cell::CloudValues, String> {
+        let ready = &self.sandbox.as_ref().map_err(|e| e.clone())?.ready;
+        Ok(cell::CloudValues {
+            static_key: ready.static_key.clone(),
+            ecr_token: ready.ecr_token.clone(),
+            ecr_expired_token: ready.ecr_expired_token.clone(),
+            registry_user: REGISTRY_USER.to_string(),
+            registry_password: self.registry_password.clone(),
+        })
+    }
+
+    /// Writes the request, runs the probe in the sandbox, reads its result.
+    fn run_probe(
+        &mut self,
+        build: &ProbeBuild,
+        cell_dir: &Path,
+        request_name: &str,
+        request: &serde_json::Value,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(protocol::RunReply, Option<cell::ProbeResult>), String> {
+        let request_path = cell_dir.join(request_name);
+        std::fs::write(&request_path, request.to_string()).map_err(|e| e.to_string())?;
+        let result_path = request_path.with_extension("result.json");
         let run = RunRequest {
             program: build.binary.clone(),
             args: vec![
-                cell_dir.join("request.json").display().to_string(),
+                request_path.display().to_string(),
                 result_path.display().to_string(),
             ],
             env: env.clone(),
-            cwd: cell_dir.clone(),
+            cwd: cell_dir.to_path_buf(),
             timeout_ms: self.opts.probe_timeout.as_millis() as u64,
         };
         let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
@@ -255,44 +339,10 @@ impl LocalBackend {
             Reply::Failed { message } => return Err(message),
             Reply::Done => return Err("unexpected reply".into()),
         };
-        let r = &self.redactor;
-        let mut evidence = Evidence {
-            probe: format!(
-                "{} ({}, {})",
-                scenario.component.as_str(),
-                build.go_version,
-                build.binary.display()
-            ),
-            stage: None,
-            exit_code: ran.exit_code,
-            elapsed_ms: ran.elapsed_ms,
-            env: env.into_iter().map(|(k, v)| (k, r.redact(&v))).collect(),
-            stdout: r.redact(&ran.stdout),
-            stderr: r.redact(&ran.stderr),
-            fake_events: ran
-                .events
-                .into_iter()
-                .map(|mut e| {
-                    e.detail = r.redact(&e.detail);
-                    e
-                })
-                .collect(),
-        };
-        let problem = ran.timed_out.then(|| {
-            format!(
-                "the probe did not finish within {:?}",
-                self.opts.probe_timeout
-            )
-        });
         let result = std::fs::read(&result_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let (outcome, message) = cell::judge(result, &seed.body, &mut evidence, problem);
-        Ok(Observation {
-            outcome,
-            message: r.redact(&message),
-            evidence,
-        })
+        Ok((ran, result))
     }
 }
 

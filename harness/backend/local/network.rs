@@ -11,10 +11,31 @@ pub const S3_PORT: u16 = 9000;
 pub const STS_IP: &str = "127.0.0.2";
 pub const STS_NAMES: &[&str] = &["sts.amazonaws.com", "sts.us-east-1.amazonaws.com"];
 
+/// Amazon ECR (private): the registry and its API.
+pub const ECR_REGISTRY_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+pub const ECR_REGISTRY_IP: &str = "127.0.0.3";
+pub const ECR_API_HOST: &str = "api.ecr.us-east-1.amazonaws.com";
+pub const ECR_API_IP: &str = "127.0.0.4";
+
+/// A private registry with htpasswd auth (distribution 2.8 personality).
+pub const PRIVATE_REGISTRY_HOST: &str = "registry.example.internal";
+pub const PRIVATE_REGISTRY_IP: &str = "127.0.0.5";
+
+/// Every HTTPS name in the sandbox: one certificate from the harness CA covers them all.
+pub fn tls_names() -> Vec<&'static str> {
+    let mut names = STS_NAMES.to_vec();
+    names.extend([ECR_REGISTRY_HOST, ECR_API_HOST, PRIVATE_REGISTRY_HOST]);
+    names
+}
+
 /// The /etc/hosts the sandbox mounts over the real one.
 pub fn hosts_file() -> String {
     let mut s = String::from("127.0.0.1 localhost\n::1 localhost\n");
     s.push_str(&format!("{S3_IP} {S3_HOST}\n"));
     s.push_str(&format!("{STS_IP} {}\n", STS_NAMES.join(" ")));
+    s.push_str(&format!(
+        "{ECR_REGISTRY_IP} {ECR_REGISTRY_HOST}\n{ECR_API_IP} {ECR_API_HOST}\n"
+    ));
+    s.push_str(&format!("{PRIVATE_REGISTRY_IP} {PRIVATE_REGISTRY_HOST}\n"));
     s
 }

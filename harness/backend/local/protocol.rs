@@ -17,15 +17,24 @@ pub struct SandboxConfig {
     pub python: PathBuf,
     pub work_dir: PathBuf,
     pub oidc: OidcKeys,
-    pub sts_cert: PemPair,
+    /// One certificate for every HTTPS fake (network::tls_names).
+    pub tls_cert: PemPair,
     pub objects: Vec<SeedObject>,
+    /// Images to store in the registries: `host/repository:tag`.
+    pub images: Vec<String>,
+    /// The private registry's user and password (htpasswd personality).
+    pub registry_user: String,
+    pub registry_password: String,
 }
 
 /// First line the sandbox writes once every fake answers.
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ready {
     pub static_key: AccessKey,
+    /// ECR registry passwords: one valid for 12 hours, one already expired.
+    pub ecr_token: String,
+    pub ecr_expired_token: String,
     pub moto_log: PathBuf,
 }
 

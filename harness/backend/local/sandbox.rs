@@ -49,10 +49,7 @@ impl Sandbox {
             stdin,
             stdout,
             log,
-            ready: Ready {
-                static_key: Default::default(),
-                moto_log: Default::default(),
-            },
+            ready: Ready::default(),
         };
         sandbox.send(&serde_json::to_string(config).expect("serializable"))?;
         let line = sandbox.receive()?;

@@ -4,11 +4,17 @@
 
 use super::network::*;
 use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig};
+use crate::fakes::ecr_api::{self, EcrApi};
 use crate::fakes::events::EventLog;
 use crate::fakes::issuer::CredentialIssuer;
 use crate::fakes::moto::Moto;
 use crate::fakes::pod_identity::{self, PodIdentityAgent};
+use crate::fakes::registry::{self, EcrTokens, Personality, Registry, Storage, image};
 use crate::fakes::{serve, sts, world};
+
+/// The image config every seeded image has: what a successful entrypoint lookup returns.
+pub const SEEDED_ENTRYPOINT: &[&str] = &["/bin/busybox"];
+pub const SEEDED_CMD: &[&str] = &["echo", "hello from authmatrix"];
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
@@ -81,12 +87,73 @@ pub fn main() -> Result<(), String> {
         events: events.clone(),
     });
 
-    let _sts_task = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((STS_IP, 443))
-            .await
-            .map_err(|e| format!("bind STS {STS_IP}:443: {e}"))?;
-        serve::spawn_https(listener, sts::router(sts_fake), &config.sts_cert)
-    })?;
+    let https = |ip: &str, app: axum::Router| -> Result<JoinHandle<()>, String> {
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind((ip, 443))
+                .await
+                .map_err(|e| format!("bind {ip}:443: {e}"))?;
+            serve::spawn_https(listener, app, &config.tls_cert)
+        })
+    };
+    let _sts_task = https(STS_IP, sts::router(sts_fake))?;
+
+    // ECR: the API issues tokens the ECR registry accepts; a private registry with htpasswd.
+    let ecr_tokens = EcrTokens::default();
+    let now = crate::fakes::oidc::now();
+    let ecr_token = format!("authmatrix-ecr-{}", crate::fakes::events::request_id());
+    let ecr_expired_token = format!("authmatrix-ecr-{}", crate::fakes::events::request_id());
+    ecr_tokens.insert(ecr_token.clone(), now + 12 * 3600);
+    ecr_tokens.insert(ecr_expired_token.clone(), now - 60);
+    let ecr_api = Arc::new(EcrApi {
+        iam_endpoint: moto.keys.endpoint.clone(),
+        account: world::ACCOUNT.into(),
+        region: world::REGION.into(),
+        tokens: ecr_tokens.clone(),
+        token_lifetime_secs: 12 * 3600,
+        events: events.clone(),
+    });
+    let _ecr_api_task = https(ECR_API_IP, ecr_api::router(ecr_api))?;
+    let hash = bcrypt::hash(&config.registry_password, 5).map_err(|e| e.to_string())?;
+    let registries = [
+        (
+            ECR_REGISTRY_HOST,
+            ECR_REGISTRY_IP,
+            Personality::EcrPrivate {
+                host: ECR_REGISTRY_HOST.into(),
+                tokens: ecr_tokens,
+            },
+        ),
+        (
+            PRIVATE_REGISTRY_HOST,
+            PRIVATE_REGISTRY_IP,
+            Personality::Basic {
+                realm: "basic-realm".into(),
+                users: std::collections::HashMap::from([(config.registry_user.clone(), hash)]),
+            },
+        ),
+    ];
+    let mut _registry_tasks = Vec::new();
+    for (host, ip, personality) in registries {
+        let storage = Storage::new(&config.work_dir.join(format!("registry-{host}")))
+            .map_err(|e| e.to_string())?;
+        for reference in config
+            .images
+            .iter()
+            .filter_map(|i| i.strip_prefix(&format!("{host}/")))
+        {
+            let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+            let img = image::busybox(repository, tag, SEEDED_ENTRYPOINT, SEEDED_CMD);
+            image::store(&storage, &img).map_err(|e| format!("store {host}/{reference}: {e}"))?;
+        }
+        let label = format!("registry ({})", personality.name());
+        let registry = Arc::new(Registry {
+            storage,
+            personality,
+            events: events.clone(),
+            label,
+        });
+        _registry_tasks.push(https(ip, registry::router(registry))?);
+    }
     let mut agent_task = Some(start_agent(&runtime, &agent)?);
 
     let mut s3_log = MotoLog {
@@ -94,6 +161,8 @@ pub fn main() -> Result<(), String> {
         offset: 0,
     };
     let ready = Ready {
+        ecr_token,
+        ecr_expired_token,
         static_key: moto.keys.static_key.clone(),
         moto_log,
     };
