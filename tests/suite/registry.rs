@@ -189,6 +189,159 @@ fn ecr_registry_takes_only_tokens_from_the_ecr_api_and_refuses_expired_ones() {
     );
 }
 
+fn token_registry(realm_host: &str) -> Personality {
+    use authmatrix::fakes::registry::bearer::{SigningKey, TokenAuth};
+    Personality::Token(TokenAuth {
+        realm: format!("http://{realm_host}/token"),
+        service: "test-registry".into(),
+        users: HashMap::from([("bob".to_string(), bcrypt::hash("bob-pass-123", 4).unwrap())]),
+        anonymous: vec![],
+        key: SigningKey::generate(),
+    })
+}
+
+/// Starts a registry whose personality needs to know its own address (the token realm).
+fn start_with(make: impl FnOnce(&str) -> Personality) -> Running {
+    let port = crate::util::free_port();
+    let mut r = start(make(&format!("127.0.0.1:{port}")));
+    // Rebind on the announced port: the first registry only reserved storage and a runtime.
+    let listener = r
+        .runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .unwrap();
+    r.addr = listener.local_addr().unwrap().to_string();
+    let _guard = r.runtime.enter();
+    authmatrix::fakes::serve::spawn_http(listener, registry::router(r.registry.clone()));
+    r
+}
+
+#[test]
+fn token_registry_grants_by_token_and_refuses_anonymous_and_wrong_users() {
+    let r = start_with(token_registry);
+    let (ok, out) = inspect_config(&r, Some("bob:bob-pass-123"));
+    assert!(ok, "{out}");
+    let (ok, out) = inspect_config(&r, None);
+    assert!(
+        !ok && out.contains("authentication required"),
+        "anonymous gets an empty token, then 401: {out}"
+    );
+    let (ok, out) = inspect_config(&r, Some("bob:wrong"));
+    assert!(
+        !ok && out.contains("incorrect username or password"),
+        "{out}"
+    );
+    let events = r.registry.events.drain();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.request.starts_with("GET /token") && e.status == 401),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn token_registry_challenges_say_why_a_token_is_refused() {
+    let r = start_with(token_registry);
+    let reply = http_with(
+        &r.addr,
+        "GET /v2/team/app/manifests/1.0 HTTP/1.1",
+        "Authorization: Bearer not-a-token",
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 401")
+            && reply.contains("scope=\"repository:team/app:pull\",error=\"invalid_token\""),
+        "{reply}"
+    );
+    let anonymous = http(
+        &r.addr,
+        "GET /token?service=test-registry&scope=repository:team/app:pull HTTP/1.1",
+    );
+    assert!(
+        anonymous.starts_with("HTTP/1.1 200"),
+        "anonymous clients get a token with fewer rights: {anonymous}"
+    );
+    let token: serde_json::Value =
+        serde_json::from_str(anonymous.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let reply = http_with(
+        &r.addr,
+        "GET /v2/team/app/manifests/1.0 HTTP/1.1",
+        &format!("Authorization: Bearer {}", token["token"].as_str().unwrap()),
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 401") && reply.contains("error=\"insufficient_scope\""),
+        "{reply}"
+    );
+}
+
+fn ecr_public(realm_host: &str, stale_status: axum::http::StatusCode) -> Personality {
+    use authmatrix::fakes::registry::bearer::{EcrPublicAuth, SigningKey};
+    let tokens = EcrTokens::default();
+    tokens.insert(
+        "public-token-0123456789".into(),
+        authmatrix::fakes::oidc::now() + 3600,
+    );
+    Personality::EcrPublic(EcrPublicAuth {
+        realm: format!("http://{realm_host}/token/"),
+        tokens,
+        stale_status,
+        key: SigningKey::generate(),
+    })
+}
+
+#[test]
+fn ecr_public_serves_anonymous_pulls_and_denies_stale_credentials() {
+    for (status, message) in [
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            "Your Authorization Token is invalid.",
+        ),
+        (
+            axum::http::StatusCode::FORBIDDEN,
+            "Your authorization token has expired. Reauthenticate and try again.",
+        ),
+    ] {
+        let r = start_with(|h| ecr_public(h, status));
+        let (ok, out) = inspect_config(&r, None);
+        assert!(ok, "anonymous pull: {out}");
+        let (ok, out) = inspect_config(&r, Some("AWS:public-token-0123456789"));
+        assert!(ok, "valid ECR Public token: {out}");
+        // skopeo names the token endpoint's status; the body is checked raw.
+        let (ok, out) = inspect_config(&r, Some("AWS:stale-token"));
+        assert!(
+            !ok && out.contains(&format!(
+                "invalid status code from registry {}",
+                status.as_u16()
+            )),
+            "{status}: {out}"
+        );
+        let stale = http_with(
+            &r.addr,
+            "GET /token/?service=public.ecr.aws&scope=repository:team/app:pull HTTP/1.1",
+            "Authorization: Basic QVdTOnN0YWxlLXRva2Vu",
+        );
+        assert!(
+            stale.starts_with(&format!("HTTP/1.1 {}", status.as_u16()))
+                && !stale.to_lowercase().contains("www-authenticate"),
+            "{stale}"
+        );
+        assert!(
+            stale.ends_with(&format!(
+                "{{\"errors\":[{{\"code\":\"DENIED\",\"message\":\"{message}\"}}]}}\n"
+            )),
+            "{stale}"
+        );
+        let reply = http(&r.addr, "GET /v2/ HTTP/1.1");
+        assert!(
+            reply.contains("scope=\"aws\"")
+                && reply.contains("content-length: 58")
+                && reply.ends_with(
+                    "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"Not Authorized\"}]}\n"
+                ),
+            "{reply}"
+        );
+    }
+}
+
 #[test]
 fn raw_replies_match_distribution_and_ecr_byte_for_byte() {
     let r = start(basic());
@@ -224,11 +377,15 @@ fn raw_replies_match_distribution_and_ecr_byte_for_byte() {
 
 /// One raw HTTP/1.1 exchange (Connection: close), headers lower-cased as hyper sends them.
 fn http(addr: &str, request_line: &str) -> String {
+    http_with(addr, request_line, "X-Nothing: 1")
+}
+
+fn http_with(addr: &str, request_line: &str, extra_header: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "{request_line}\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{request_line}\r\nHost: {addr}\r\n{extra_header}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();

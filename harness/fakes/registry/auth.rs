@@ -38,6 +38,11 @@ impl EcrTokens {
             .insert(password, expires_at);
     }
 
+    pub fn is_valid(&self, password: &str) -> bool {
+        self.expiry(password)
+            .is_some_and(|e| e > crate::fakes::oidc::now())
+    }
+
     fn expiry(&self, password: &str) -> Option<i64> {
         self.0
             .lock()
@@ -58,6 +63,8 @@ pub enum Personality {
         host: String,
         tokens: EcrTokens,
     },
+    Token(super::bearer::TokenAuth),
+    EcrPublic(super::bearer::EcrPublicAuth),
 }
 
 impl Personality {
@@ -65,6 +72,8 @@ impl Personality {
         match self {
             Personality::Basic { .. } => "basic",
             Personality::EcrPrivate { .. } => "ecr-private",
+            Personality::Token(_) => "token",
+            Personality::EcrPublic(_) => "ecr-public",
         }
     }
 
@@ -72,6 +81,8 @@ impl Personality {
     pub fn authorize(&self, headers: &HeaderMap, scope: &Scope) -> Result<(), Response> {
         let basic = basic_credentials(headers);
         match self {
+            Personality::Token(t) => t.authorize(headers, scope),
+            Personality::EcrPublic(p) => p.authorize(headers, scope),
             Personality::Basic { realm, users } => {
                 let ok = basic.as_ref().is_some_and(|(u, p)| {
                     users
@@ -124,9 +135,22 @@ impl Personality {
             }
         }
     }
+
+    /// The token endpoint of bearer personalities; `None` for the others.
+    pub fn token_endpoint(
+        &self,
+        headers: &HeaderMap,
+        query: &[(String, String)],
+    ) -> Option<Response> {
+        match self {
+            Personality::Token(t) => Some(t.token(headers, query)),
+            Personality::EcrPublic(p) => Some(p.token(headers, query)),
+            _ => None,
+        }
+    }
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value
         .strip_prefix("Basic ")
@@ -141,9 +165,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// distribution's `authorized()`: UNAUTHORIZED with the access records as detail.
-fn distribution_challenge(realm: &str, scope: &Scope) -> Response {
-    let detail = match scope.repository {
+/// distribution's access records for a request, as its UNAUTHORIZED errors list them.
+pub(super) fn access_records(scope: &Scope) -> serde_json::Value {
+    match scope.repository {
         None => serde_json::Value::Null,
         Some(name) => {
             let record = |action: &str| serde_json::json!({"Type": "repository", "Class": "", "Name": name, "Action": action});
@@ -152,7 +176,12 @@ fn distribution_challenge(realm: &str, scope: &Scope) -> Response {
                 Action::Push => serde_json::json!([record("pull"), record("push")]),
             }
         }
-    };
+    }
+}
+
+/// distribution's `authorized()`: UNAUTHORIZED with the access records as detail.
+fn distribution_challenge(realm: &str, scope: &Scope) -> Response {
+    let detail = access_records(scope);
     let mut r = super::routes::error(
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",

@@ -2,6 +2,7 @@
 //! distribution 2.8 with htpasswd or Amazon ECR does.
 
 pub mod auth;
+pub mod bearer;
 pub mod image;
 pub mod routes;
 pub mod storage;

@@ -29,6 +29,8 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v2/", any(root))
         .route("/v2", any(root))
         .route("/v2/{*rest}", any(dispatch))
+        .route("/token", axum::routing::get(token))
+        .route("/token/", axum::routing::get(token))
         // Blobs and manifests of any size (distribution has no 2 MiB cap).
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(registry)
@@ -77,6 +79,32 @@ async fn root(State(reg): State<Arc<Registry>>, method: Method, headers: HeaderM
     };
     reg.record(&method, "/v2/", &r);
     with_api_version(r)
+}
+
+async fn token(
+    State(reg): State<Arc<Registry>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| serde_urlencoded_pairs(q))
+        .unwrap_or_default();
+    let r = reg
+        .personality
+        .token_endpoint(&headers, &query)
+        .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response());
+    reg.record(&Method::GET, uri.path(), &r);
+    r
+}
+
+/// Query pairs in order, repeated keys kept (`scope` may repeat).
+fn serde_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{q}").parse().expect("valid"),
+    )
+    .map(|p| p.0)
+    .unwrap_or_default()
 }
 
 /// What a path under /v2/ asks for.
