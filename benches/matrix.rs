@@ -1,4 +1,5 @@
-//! `make bench`: the local matrix (v3.5.11, v3.6.0, v3.6.2, v3.6.5 × s3-*), cold and warm.
+//! `make bench`: the local matrix on v3.5.11, v3.6.0, v3.6.2 and v3.6.5, cold and warm: first the S3
+//! column (`s3-*`), then the whole catalogue (S3 and controller entrypoint columns).
 //!
 //! cold = empty probe cache (probes are generated and built; Go's module and build caches are
 //! whatever this machine has); warm = the same run again with the cache filled. Each phase is
@@ -19,31 +20,34 @@ fn main() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scenarios = plan::select(
-        scenario::load_dir(&root.join("scenarios")).unwrap(),
-        &["s3-*".to_string()],
-    )
-    .unwrap();
+    let all = scenario::load_dir(&root.join("scenarios")).unwrap();
     let tags = ArgoTag::parse_list(TAGS).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    println!(
-        "authmatrix local matrix: {} scenarios x {} tags = {} cells ({TAGS}), {} cores",
-        scenarios.len(),
-        tags.len(),
-        scenarios.len() * tags.len(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
-    for label in ["cold (empty probe cache)", "warm"] {
-        let t = run(root, cache.path(), &scenarios, &tags);
+    for (label, globs) in [
+        ("S3 column", vec!["s3-*".to_string()]),
+        ("whole matrix", vec![]),
+    ] {
+        let scenarios = plan::select(all.clone(), &globs).unwrap();
+        let cache = tempfile::tempdir().unwrap();
         println!(
-            "{label:<26} total {:>6.1} s = prepare {:>6.1} s (probes + sandbox) + cells {:>5.1} s; {} cells as expected",
-            t.total.as_secs_f64(),
-            t.prepare.as_secs_f64(),
-            t.cells.as_secs_f64(),
-            t.ok
+            "authmatrix local {label}: {} scenarios x {} tags = {} cells ({TAGS}), {} cores",
+            scenarios.len(),
+            tags.len(),
+            scenarios.len() * tags.len(),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         );
+        for run_label in ["cold (empty probe cache)", "warm"] {
+            let t = run(root, cache.path(), &scenarios, &tags);
+            println!(
+                "  {run_label:<26} total {:>6.1} s = prepare {:>6.1} s (probes + sandbox) + cells {:>5.1} s; {} of {} cells as expected",
+                t.total.as_secs_f64(),
+                t.prepare.as_secs_f64(),
+                t.cells.as_secs_f64(),
+                t.ok,
+                scenarios.len() * tags.len()
+            );
+        }
     }
 }
 
@@ -64,6 +68,7 @@ fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[Argo
     })
     .unwrap();
     let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
+    components.sort();
     components.dedup();
     backend.prepare(tags, &components, scenarios).unwrap();
     let prepared = started.elapsed();

@@ -21,10 +21,22 @@ pub const ECR_API_IP: &str = "127.0.0.4";
 pub const PRIVATE_REGISTRY_HOST: &str = "registry.example.internal";
 pub const PRIVATE_REGISTRY_IP: &str = "127.0.0.5";
 
+/// A registry with Docker token auth (its token server at `/token`), and ECR Public.
+pub const TOKEN_REGISTRY_HOST: &str = "token-registry.example.internal";
+pub const TOKEN_REGISTRY_IP: &str = "127.0.0.6";
+pub const ECR_PUBLIC_HOST: &str = "public.ecr.aws";
+pub const ECR_PUBLIC_IP: &str = "127.0.0.7";
+
 /// Every HTTPS name in the sandbox: one certificate from the harness CA covers them all.
 pub fn tls_names() -> Vec<&'static str> {
     let mut names = STS_NAMES.to_vec();
-    names.extend([ECR_REGISTRY_HOST, ECR_API_HOST, PRIVATE_REGISTRY_HOST]);
+    names.extend([
+        ECR_REGISTRY_HOST,
+        ECR_API_HOST,
+        PRIVATE_REGISTRY_HOST,
+        TOKEN_REGISTRY_HOST,
+        ECR_PUBLIC_HOST,
+    ]);
     names
 }
 
@@ -37,5 +49,8 @@ pub fn hosts_file() -> String {
         "{ECR_REGISTRY_IP} {ECR_REGISTRY_HOST}\n{ECR_API_IP} {ECR_API_HOST}\n"
     ));
     s.push_str(&format!("{PRIVATE_REGISTRY_IP} {PRIVATE_REGISTRY_HOST}\n"));
+    s.push_str(&format!(
+        "{TOKEN_REGISTRY_IP} {TOKEN_REGISTRY_HOST}\n{ECR_PUBLIC_IP} {ECR_PUBLIC_HOST}\n"
+    ));
     s
 }

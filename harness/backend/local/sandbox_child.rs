@@ -9,6 +9,7 @@ use crate::fakes::events::EventLog;
 use crate::fakes::issuer::CredentialIssuer;
 use crate::fakes::moto::Moto;
 use crate::fakes::pod_identity::{self, PodIdentityAgent};
+use crate::fakes::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
 use crate::fakes::registry::{self, EcrTokens, Personality, Registry, Storage, image};
 use crate::fakes::{serve, sts, world};
 
@@ -114,7 +115,32 @@ pub fn main() -> Result<(), String> {
     });
     let _ecr_api_task = https(ECR_API_IP, ecr_api::router(ecr_api))?;
     let hash = bcrypt::hash(&config.registry_password, 5).map_err(|e| e.to_string())?;
+    let token_auth = TokenAuth {
+        realm: format!("https://{TOKEN_REGISTRY_HOST}/token"),
+        service: TOKEN_REGISTRY_HOST.into(),
+        users: std::collections::HashMap::from([(config.registry_user.clone(), hash.clone())]),
+        anonymous: vec![],
+        key: SigningKey::generate(),
+    };
+    // Valid ECR Public passwords would come from its GetAuthorizationToken; none is issued yet, so
+    // any credentials sent to public.ecr.aws are stale. 400 is what it answers since 2024.
+    let ecr_public = EcrPublicAuth {
+        realm: format!("https://{ECR_PUBLIC_HOST}/token/"),
+        tokens: EcrTokens::default(),
+        stale_status: axum::http::StatusCode::BAD_REQUEST,
+        key: SigningKey::generate(),
+    };
     let registries = [
+        (
+            TOKEN_REGISTRY_HOST,
+            TOKEN_REGISTRY_IP,
+            Personality::Token(token_auth),
+        ),
+        (
+            ECR_PUBLIC_HOST,
+            ECR_PUBLIC_IP,
+            Personality::EcrPublic(ecr_public),
+        ),
         (
             ECR_REGISTRY_HOST,
             ECR_REGISTRY_IP,
