@@ -146,3 +146,67 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     )
         .into_response()
 }
+
+/// Amazon ECR Public API emulator: `GetAuthorizationToken` on `https://api.ecr-public.us-east-1.amazonaws.com`
+/// (`X-Amz-Target: SpencerFrontendService.GetAuthorizationToken`; a single `authorizationData`
+/// object without proxyEndpoint; auth-protocol-facts.md §3). moto has no ECR Public, so the SigV4
+/// signature is verified here against the fake cloud's keys (IAM policies are not evaluated).
+pub struct EcrPublicApi {
+    pub keys: super::sigv4::KeyStore,
+    pub tokens: EcrTokens,
+    pub token_lifetime_secs: i64,
+    pub events: EventLog,
+}
+
+pub const PUBLIC_FAKE: &str = "ecr-public-api";
+const PUBLIC_TARGET: &str = "SpencerFrontendService.GetAuthorizationToken";
+
+pub fn public_router(api: Arc<EcrPublicApi>) -> Router {
+    Router::new()
+        .route("/", post(handle_public))
+        .with_state(api)
+}
+
+async fn handle_public(
+    State(api): State<Arc<EcrPublicApi>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let request = format!("POST / {target}");
+    if target != PUBLIC_TARGET {
+        api.events
+            .push(PUBLIC_FAKE, request, 400, "UnknownOperationException");
+        return json_error(StatusCode::BAD_REQUEST, "UnknownOperationException", "");
+    }
+    if let Err(r) = super::sigv4::verify(
+        &api.keys,
+        "ecr-public",
+        &method,
+        uri.path(),
+        uri.query().unwrap_or(""),
+        &headers,
+        &body,
+    ) {
+        api.events
+            .push(PUBLIC_FAKE, request, r.status.as_u16(), r.code);
+        return json_error(r.status, r.code, &r.message);
+    }
+    let password = format!("authmatrix-ecr-public-{}", super::events::request_id());
+    let expires_at = super::oidc::now() + api.token_lifetime_secs;
+    api.tokens.insert(password.clone(), expires_at);
+    api.events.push(PUBLIC_FAKE, request, 200, "token issued");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let body = serde_json::json!({"authorizationData": {"authorizationToken": token, "expiresAt": expires_at}});
+    (
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -20,6 +20,8 @@ pub struct TempCredentials {
 #[derive(Clone)]
 pub struct CredentialIssuer {
     client: aws_sdk_sts::Client,
+    /// Every credential minted, so fakes that verify SigV4 themselves know their secrets.
+    pub minted: super::sigv4::KeyStore,
 }
 
 /// A key pair of the fake cloud (never real AWS credentials).
@@ -47,6 +49,7 @@ impl CredentialIssuer {
             .build();
         CredentialIssuer {
             client: aws_sdk_sts::Client::from_conf(config),
+            minted: Default::default(),
         }
     }
 
@@ -72,6 +75,11 @@ impl CredentialIssuer {
             .expiration()
             .fmt(aws_sdk_sts::primitives::DateTimeFormat::DateTime)
             .map_err(|e| e.to_string())?;
+        self.minted.add(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+        );
         Ok(TempCredentials {
             access_key_id: c.access_key_id().to_string(),
             secret_access_key: c.secret_access_key().to_string(),

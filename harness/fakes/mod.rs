@@ -13,5 +13,6 @@ pub mod oidc;
 pub mod pod_identity;
 pub mod registry;
 pub mod serve;
+pub mod sigv4;
 pub mod sts;
 pub mod world;

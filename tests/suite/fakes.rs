@@ -328,6 +328,47 @@ fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
     );
 }
 
+#[test]
+fn ecr_public_api_checks_the_signature_and_issues_tokens_its_registry_accepts() {
+    let cloud = Cloud::start();
+    let tokens = authmatrix::fakes::registry::EcrTokens::default();
+    let url = cloud.ecr_public_api(tokens.clone());
+    let key = cloud.moto.keys.static_key.clone();
+    let env = |akid: &str, secret: &str| {
+        let mut env = cloud.base_env();
+        env.push(("TEST_ECR_PUBLIC_ENDPOINT".into(), url.clone()));
+        env.push(("AWS_CA_BUNDLE".into(), cloud.ca_file.display().to_string()));
+        env.push(("AWS_ACCESS_KEY_ID".into(), akid.into()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), secret.into()));
+        env
+    };
+    let r = crate::util::python_client(
+        "ecr_public_token.py",
+        &env(&key.access_key_id, &key.secret_access_key),
+    );
+    let password = r.body.clone().unwrap_or_else(|| panic!("{r:?}"));
+    assert!(
+        tokens.is_valid(&password),
+        "the registry accepts the issued token"
+    );
+    let err = error_of(
+        "boto3",
+        &crate::util::python_client(
+            "ecr_public_token.py",
+            &env(&key.access_key_id, "wrong-secret"),
+        ),
+    );
+    assert!(err.contains("InvalidSignatureException"), "{err}");
+    let err = error_of(
+        "boto3",
+        &crate::util::python_client(
+            "ecr_public_token.py",
+            &env("AKIAIOSFODNN7EXAMPLE", "whatever"),
+        ),
+    );
+    assert!(err.contains("UnrecognizedClientException"), "{err}");
+}
+
 /// The AWS SDK for Rust as a client process: `util::rust_sdk` re-runs this test binary with only
 /// this test selected and the environment under test.
 #[test]

@@ -142,6 +142,37 @@ impl Cloud {
         format!("https://localhost:{port}")
     }
 
+    /// The ECR Public API emulator on `https://localhost:PORT`; it knows the fake cloud's static and
+    /// admin keys.
+    pub fn ecr_public_api(&self, tokens: authmatrix::fakes::registry::EcrTokens) -> String {
+        let ca = Ca::new().unwrap();
+        std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
+        let cert = ca.issue(&["localhost"]).unwrap();
+        let keys = authmatrix::fakes::sigv4::KeyStore::default();
+        for k in [&self.moto.keys.static_key, &self.moto.keys.admin] {
+            keys.add(&k.access_key_id, &k.secret_access_key, None);
+        }
+        let api = Arc::new(authmatrix::fakes::ecr_api::EcrPublicApi {
+            keys,
+            tokens,
+            token_lifetime_secs: 12 * 3600,
+            events: self.events.clone(),
+        });
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _guard = self.runtime.enter();
+        serve::spawn_https(
+            listener,
+            authmatrix::fakes::ecr_api::public_router(api),
+            &cert,
+        )
+        .unwrap();
+        format!("https://localhost:{port}")
+    }
+
     /// Writes a token file (exactly these bytes) and returns its path.
     pub fn token_file(&self, name: &str, contents: &str) -> String {
         let p = self.dir.path().join(name);

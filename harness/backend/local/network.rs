@@ -26,6 +26,8 @@ pub const TOKEN_REGISTRY_HOST: &str = "token-registry.example.internal";
 pub const TOKEN_REGISTRY_IP: &str = "127.0.0.6";
 pub const ECR_PUBLIC_HOST: &str = "public.ecr.aws";
 pub const ECR_PUBLIC_IP: &str = "127.0.0.7";
+pub const ECR_PUBLIC_API_HOST: &str = "api.ecr-public.us-east-1.amazonaws.com";
+pub const ECR_PUBLIC_API_IP: &str = "127.0.0.8";
 
 /// Every HTTPS name in the sandbox: one certificate from the harness CA covers them all.
 pub fn tls_names() -> Vec<&'static str> {

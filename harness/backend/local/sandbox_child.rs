@@ -68,6 +68,7 @@ pub fn main() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let events = EventLog::default();
     let issuer = CredentialIssuer::new(&moto.keys.endpoint, &moto.keys.admin);
+    let issuer_keys = issuer.minted.clone();
     let role = moto
         .keys
         .roles
@@ -122,11 +123,24 @@ pub fn main() -> Result<(), String> {
         anonymous: vec![],
         key: SigningKey::generate(),
     };
-    // Valid ECR Public passwords would come from its GetAuthorizationToken; none is issued yet, so
-    // any credentials sent to public.ecr.aws are stale. 400 is what it answers since 2024.
+    // ECR Public: its API verifies SigV4 against every key of the fake cloud (IAM users and minted
+    // temporary credentials) and issues passwords its registry accepts. Stale credentials get 400,
+    // what public.ecr.aws answers since 2024.
+    let public_tokens = EcrTokens::default();
+    let keys = issuer_keys.clone();
+    for k in [&moto.keys.static_key, &moto.keys.admin] {
+        keys.add(&k.access_key_id, &k.secret_access_key, None);
+    }
+    let public_api = Arc::new(ecr_api::EcrPublicApi {
+        keys,
+        tokens: public_tokens.clone(),
+        token_lifetime_secs: 12 * 3600,
+        events: events.clone(),
+    });
+    let _ecr_public_api_task = https(ECR_PUBLIC_API_IP, ecr_api::public_router(public_api))?;
     let ecr_public = EcrPublicAuth {
         realm: format!("https://{ECR_PUBLIC_HOST}/token/"),
-        tokens: EcrTokens::default(),
+        tokens: public_tokens,
         stale_status: axum::http::StatusCode::BAD_REQUEST,
         key: SigningKey::generate(),
     };
