@@ -2,10 +2,10 @@
 //! column (`s3-*`), then the whole catalogue (S3 and controller entrypoint columns).
 //!
 //! cold = empty probe cache (probes are generated and built; Go's module and build caches are
-//! whatever this machine has); warm = the same run again with the cache filled. Each phase is
-//! timed separately. This is a measurement, not a test: it asserts only that every cell ran.
+//! whatever this machine has); warm = the same run again with the cache filled. Both use
+//! DEFAULT_JOBS sandboxes, as `authmatrix run` does. This is a measurement, not a test: it asserts
+//! only that every cell ran.
 
-use authmatrix::backend::Backend;
 use authmatrix::backend::local::{LocalBackend, LocalOptions};
 use authmatrix::matrix::{self, plan, tags::ArgoTag};
 use authmatrix::scenario;
@@ -40,10 +40,10 @@ fn main() {
         for run_label in ["cold (empty probe cache)", "warm"] {
             let t = run(root, cache.path(), &scenarios, &tags);
             println!(
-                "  {run_label:<26} total {:>6.1} s = prepare {:>6.1} s (probes + sandbox) + cells {:>5.1} s; {} of {} cells as expected",
+                "  {run_label:<26} total {:>6.1} s with {} sandboxes (probes' own time, summed: {:>5.1} s); {} of {} cells as expected",
                 t.total.as_secs_f64(),
-                t.prepare.as_secs_f64(),
-                t.cells.as_secs_f64(),
+                matrix::DEFAULT_JOBS,
+                t.probe_time.as_secs_f64(),
                 t.ok,
                 scenarios.len() * tags.len()
             );
@@ -53,44 +53,41 @@ fn main() {
 
 struct Timing {
     total: Duration,
-    prepare: Duration,
-    cells: Duration,
+    probe_time: Duration,
     ok: usize,
 }
 
 fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[ArgoTag]) -> Timing {
     let started = Instant::now();
-    let mut backend = LocalBackend::new(LocalOptions {
-        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-        project_root: root.to_path_buf(),
-        cache_dir: cache.to_path_buf(),
-        probe_timeout: Duration::from_secs(60),
-    })
-    .unwrap();
-    let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
-    components.sort();
-    components.dedup();
-    backend.prepare(tags, &components, scenarios).unwrap();
-    let prepared = started.elapsed();
-    let mut ok = 0;
-    for s in scenarios {
-        for t in tags {
-            let cell = matrix::run_cell(&mut backend, s, t);
-            assert_ne!(
-                cell.verdict,
-                authmatrix::matrix::verdict::Verdict::InfraError,
-                "{}",
-                cell.observed.message
-            );
-            ok += usize::from(cell.verdict.is_ok());
-        }
-    }
-    drop(backend);
+    let mut backends: Vec<Box<dyn authmatrix::backend::Backend + Send>> = (0..matrix::DEFAULT_JOBS)
+        .map(|_| {
+            Box::new(
+                LocalBackend::new(LocalOptions {
+                    sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+                    project_root: root.to_path_buf(),
+                    cache_dir: cache.to_path_buf(),
+                    probe_timeout: Duration::from_secs(60),
+                })
+                .unwrap(),
+            ) as Box<dyn authmatrix::backend::Backend + Send>
+        })
+        .collect();
+    let report = matrix::run(&mut backends, scenarios, tags).unwrap();
+    drop(backends);
     let total = started.elapsed();
+    for c in &report.cells {
+        assert_ne!(
+            c.verdict,
+            authmatrix::matrix::verdict::Verdict::InfraError,
+            "{}",
+            c.observed.message
+        );
+    }
+    let probe_time =
+        Duration::from_millis(report.cells.iter().map(|c| c.evidence.elapsed_ms).sum());
     Timing {
         total,
-        prepare: prepared,
-        cells: total - prepared,
-        ok,
+        probe_time,
+        ok: report.cells.iter().filter(|c| c.verdict.is_ok()).count(),
     }
 }

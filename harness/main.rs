@@ -47,6 +47,9 @@ enum Command {
         /// Seconds one probe may run.
         #[arg(long, default_value_t = 60)]
         probe_timeout: u64,
+        /// Sandboxes running cells side by side.
+        #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
+        jobs: usize,
     },
     /// Build (or find cached) probes for the selected tags, without running anything.
     Prepare {
@@ -123,6 +126,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             selection,
             out,
             probe_timeout,
+            jobs,
         } => {
             if backend != "local" {
                 bail!(
@@ -130,8 +134,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let (scenarios, tags) = select(&selection)?;
-            let mut backend = local_backend(probe_timeout)?;
-            let report = matrix::run(&mut backend, &scenarios, &tags)?;
+            let mut backends = Vec::new();
+            for _ in 0..jobs.max(1) {
+                backends.push(Box::new(local_backend(probe_timeout)?)
+                    as Box<dyn authmatrix::backend::Backend + Send>);
+            }
+            let report = matrix::run(&mut backends, &scenarios, &tags)?;
+            drop(backends);
             report
                 .write(&out)
                 .with_context(|| format!("writing reports to {}", out.display()))?;

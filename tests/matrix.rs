@@ -14,7 +14,7 @@ use authmatrix::scenario::{self, Scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
@@ -71,40 +71,48 @@ fn main() -> ExitCode {
     components.dedup();
 
     authmatrix::cleanup::install();
-    let backend = LocalBackend::new(LocalOptions {
-        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-        project_root: root.to_path_buf(),
-        cache_dir: LocalOptions::default_cache_dir(),
-        probe_timeout: Duration::from_secs(60),
-    });
-    let mut backend = match backend {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("the local backend cannot start: {e:#}");
-            return ExitCode::FAILURE;
+    // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
+    let mut args = args;
+    let jobs = *args.test_threads.get_or_insert(matrix::DEFAULT_JOBS);
+    let mut pool = Vec::new();
+    let mut versions = Default::default();
+    for n in 0..jobs.max(1) {
+        let backend = LocalBackend::new(LocalOptions {
+            sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+            project_root: root.to_path_buf(),
+            cache_dir: LocalOptions::default_cache_dir(),
+            probe_timeout: Duration::from_secs(60),
+        });
+        let mut backend = match backend {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("the local backend cannot start: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        use authmatrix::backend::Backend;
+        match backend.prepare(&used_tags, &components, &used) {
+            Ok(v) if n == 0 => versions = v,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("preparing the local backend failed: {e:#}");
+                return ExitCode::FAILURE;
+            }
         }
-    };
-    use authmatrix::backend::Backend;
-    let versions = match backend.prepare(&used_tags, &components, &used) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("preparing the local backend failed: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+        pool.push(backend);
+    }
 
-    let backend = Arc::new(Mutex::new(backend));
+    let pool = Arc::new((Mutex::new(pool), Condvar::new()));
     let done: Arc<Mutex<Vec<Cell>>> = Arc::default();
     let trials = cells
         .into_iter()
         .map(|(scenario, tag)| {
-            let backend = backend.clone();
+            let pool = pool.clone();
             let done = done.clone();
             Trial::test(matrix::cell_name(&scenario.id, &tag.tag), move || {
-                let cell = {
-                    let mut b = backend.lock().unwrap_or_else(|p| p.into_inner());
-                    matrix::run_cell(&mut *b, &scenario, &tag)
-                };
+                let mut backend = checkout(&pool);
+                let cell = matrix::run_cell(&mut backend, &scenario, &tag);
+                give_back(&pool, backend);
                 let ok = cell.verdict.is_ok();
                 let text = evidence_text(&cell);
                 done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
@@ -115,8 +123,8 @@ fn main() -> ExitCode {
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
 
-    // Stop the sandbox before writing, so nothing outlives the test even if writing fails.
-    drop(backend);
+    // Stop the sandboxes before writing, so nothing outlives the test even if writing fails.
+    drop(pool);
     let cells = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
     let report = Report::new(
         "local",
@@ -139,4 +147,23 @@ fn main() -> ExitCode {
         ),
     }
     conclusion.exit_code()
+}
+
+type Pool = Arc<(Mutex<Vec<LocalBackend>>, Condvar)>;
+
+fn checkout(pool: &Pool) -> LocalBackend {
+    let (list, ready) = &**pool;
+    let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if let Some(b) = list.pop() {
+            return b;
+        }
+        list = ready.wait(list).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+fn give_back(pool: &Pool, backend: LocalBackend) {
+    let (list, ready) = &**pool;
+    list.lock().unwrap_or_else(|p| p.into_inner()).push(backend);
+    ready.notify_one();
 }

@@ -9,6 +9,9 @@ use crate::report::{Cell, Expected, Report};
 use crate::scenario::{ExpectedOutcome, Scenario};
 use tags::ArgoTag;
 
+/// Sandboxes a run uses by default: cells mostly wait, so more than the 2 cores pays off.
+pub const DEFAULT_JOBS: usize = 4;
+
 /// The cell's name in `cargo test --test matrix` and in junit.xml.
 pub fn cell_name(scenario: &str, tag: &str) -> String {
     format!("{scenario}::{tag}")
@@ -51,33 +54,71 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
     }
 }
 
-/// Prepares the backend and runs every cell, scenario-major, tags in version order.
+/// Prepares every backend and runs every cell, each backend working through a shared queue.
+///
+/// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
+/// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
+/// A cell's evidence stays its own: each sandbox runs one probe at a time.
 pub fn run(
-    backend: &mut dyn Backend,
+    backends: &mut [Box<dyn Backend + Send>],
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
+    let Some((first, rest)) = backends.split_first_mut() else {
+        anyhow::bail!("no backend to run on")
+    };
     let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
     components.sort();
     components.dedup();
-    let tag_info = backend.prepare(tags, &components, scenarios)?;
+    // The first prepares (builds probes); the others then find them cached.
+    let tag_info = first.prepare(tags, &components, scenarios)?;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rest
+            .iter_mut()
+            .map(|b| scope.spawn(|| b.prepare(tags, &components, scenarios).map(|_| ())))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("preparing a backend panicked")))
+        })
+    })?;
+    let name = first.name();
+    let queue: std::sync::Mutex<std::collections::VecDeque<(&Scenario, &ArgoTag)>> =
+        std::sync::Mutex::new(
+            scenarios
+                .iter()
+                .flat_map(|s| tags.iter().map(move |t| (s, t)))
+                .collect(),
+        );
     let total = scenarios.len() * tags.len();
-    let mut cells = Vec::with_capacity(total);
-    for scenario in scenarios {
-        for tag in tags {
-            let cell = run_cell(backend, scenario, tag);
-            crate::progress::line(&format!(
-                "[{}/{total}] {} {}",
-                cells.len() + 1,
-                cell_name(&cell.scenario, &cell.argo),
-                cell.verdict.as_str()
-            ));
-            cells.push(cell);
+    let cells = std::sync::Mutex::new(Vec::with_capacity(total));
+    std::thread::scope(|scope| {
+        for backend in backends.iter_mut() {
+            let (queue, cells) = (&queue, &cells);
+            scope.spawn(move || {
+                loop {
+                    let Some((scenario, tag)) =
+                        queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
+                    crate::progress::line(&format!(
+                        "[{}/{total}] {} {}",
+                        done.len() + 1,
+                        cell_name(&cell.scenario, &cell.argo),
+                        cell.verdict.as_str()
+                    ));
+                    done.push(cell);
+                }
+            });
         }
-    }
+    });
+    let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(Report::new(
-        backend.name(),
+        name,
         scenarios,
         tags,
         tag_info,
