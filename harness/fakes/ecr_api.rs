@@ -80,12 +80,9 @@ async fn handle(
         Ok(None) => {}
     }
     // 2. Issue a token.
-    let password = format!("authmatrix-ecr-{}", super::events::request_id());
-    let expires_at = super::oidc::now() + api.token_lifetime_secs;
-    api.tokens.insert(password.clone(), expires_at);
+    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs);
     api.events
         .push(FAKE, format!("POST / {target}"), 200, "token issued");
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
     let body = serde_json::json!({"authorizationData": [{
         "authorizationToken": token,
         "expiresAt": expires_at,
@@ -136,6 +133,17 @@ async fn verify(
         r.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
     }
     Ok(Some(r))
+}
+
+/// A new registry password valid for `lifetime_secs`, as ECR hands it out: base64 of `AWS:<password>`.
+fn issue(tokens: &EcrTokens, lifetime_secs: i64) -> (String, i64) {
+    let password = format!("authmatrix-ecr-{}", super::events::request_id());
+    let expires_at = super::oidc::now() + lifetime_secs;
+    tokens.insert(password.clone(), expires_at);
+    (
+        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}")),
+        expires_at,
+    )
 }
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -198,11 +206,8 @@ async fn handle_public(
             .push(PUBLIC_FAKE, request, r.status.as_u16(), r.code);
         return json_error(r.status, r.code, &r.message);
     }
-    let password = format!("authmatrix-ecr-public-{}", super::events::request_id());
-    let expires_at = super::oidc::now() + api.token_lifetime_secs;
-    api.tokens.insert(password.clone(), expires_at);
+    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs);
     api.events.push(PUBLIC_FAKE, request, 200, "token issued");
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
     let body = serde_json::json!({"authorizationData": {"authorizationToken": token, "expiresAt": expires_at}});
     (
         [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],

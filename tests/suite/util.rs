@@ -5,7 +5,8 @@ use authmatrix::fakes::events::EventLog;
 use authmatrix::fakes::issuer::CredentialIssuer;
 use authmatrix::fakes::moto::{Moto, SeedObject};
 use authmatrix::fakes::oidc::OidcKeys;
-use authmatrix::fakes::{pod_identity, serve, sts, world};
+use authmatrix::fakes::registry::EcrTokens;
+use authmatrix::fakes::{ecr_api, pod_identity, serve, sts, world};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,79 +99,55 @@ impl Cloud {
         format!("http://{addr}/v1/credentials")
     }
 
-    /// The STS emulator over TLS on `https://localhost:PORT`, trusted through `self.ca_file`.
-    pub fn sts(&self) -> String {
+    /// Serves `app` over TLS on `https://localhost:PORT`, trusted through `self.ca_file`.
+    fn https(&self, app: axum::Router) -> String {
         let ca = Ca::new().unwrap();
         std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
         let cert: PemPair = ca.issue(&["localhost"]).unwrap();
-        let fake = Arc::new(sts::Sts {
-            oidc: self.oidc.clone(),
-            trust: BTreeMap::from([(self.role(), vec![world::subject()])]),
-            issuer: self.issuer(),
-            events: self.events.clone(),
-        });
         let listener = self
             .runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let _guard = self.runtime.enter();
-        serve::spawn_https(listener, sts::router(fake), &cert).unwrap();
+        serve::spawn_https(listener, app, &cert).unwrap();
         format!("https://localhost:{port}")
     }
 
-    /// The ECR API emulator over TLS on `https://localhost:PORT`, sharing `tokens` with a registry.
-    pub fn ecr_api(&self, tokens: authmatrix::fakes::registry::EcrTokens) -> String {
-        let ca = Ca::new().unwrap();
-        std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
-        let cert = ca.issue(&["localhost"]).unwrap();
-        let api = Arc::new(authmatrix::fakes::ecr_api::EcrApi {
+    /// The STS emulator.
+    pub fn sts(&self) -> String {
+        self.https(sts::router(Arc::new(sts::Sts {
+            oidc: self.oidc.clone(),
+            trust: BTreeMap::from([(self.role(), vec![world::subject()])]),
+            issuer: self.issuer(),
+            events: self.events.clone(),
+        })))
+    }
+
+    /// The ECR API emulator, sharing `tokens` with a registry.
+    pub fn ecr_api(&self, tokens: EcrTokens) -> String {
+        self.https(ecr_api::router(Arc::new(ecr_api::EcrApi {
             iam_endpoint: self.moto.keys.endpoint.clone(),
             account: world::ACCOUNT.into(),
             region: world::REGION.into(),
             tokens,
             token_lifetime_secs: 12 * 3600,
             events: self.events.clone(),
-        });
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let _guard = self.runtime.enter();
-        serve::spawn_https(listener, authmatrix::fakes::ecr_api::router(api), &cert).unwrap();
-        format!("https://localhost:{port}")
+        })))
     }
 
-    /// The ECR Public API emulator on `https://localhost:PORT`; it knows the fake cloud's static and
-    /// admin keys.
-    pub fn ecr_public_api(&self, tokens: authmatrix::fakes::registry::EcrTokens) -> String {
-        let ca = Ca::new().unwrap();
-        std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
-        let cert = ca.issue(&["localhost"]).unwrap();
+    /// The ECR Public API emulator; it knows the fake cloud's static and admin keys.
+    pub fn ecr_public_api(&self, tokens: EcrTokens) -> String {
         let keys = authmatrix::fakes::sigv4::KeyStore::default();
         for k in [&self.moto.keys.static_key, &self.moto.keys.admin] {
             keys.add(&k.access_key_id, &k.secret_access_key, None);
         }
-        let api = Arc::new(authmatrix::fakes::ecr_api::EcrPublicApi {
+        self.https(ecr_api::public_router(Arc::new(ecr_api::EcrPublicApi {
             keys,
             tokens,
             token_lifetime_secs: 12 * 3600,
             events: self.events.clone(),
-        });
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let _guard = self.runtime.enter();
-        serve::spawn_https(
-            listener,
-            authmatrix::fakes::ecr_api::public_router(api),
-            &cert,
-        )
-        .unwrap();
-        format!("https://localhost:{port}")
+        })))
     }
 
     /// Writes a token file (exactly these bytes) and returns its path.
