@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn every_combination_has_its_verdict() {
         let pass = exp(ExpectedOutcome::Pass, None);
-        let fail = exp(ExpectedOutcome::Fail, Some("loopback"));
+        let fail = exp(ExpectedOutcome::Fail, Some("not allowed"));
         let unknown = exp(ExpectedOutcome::Unknown, None);
         assert_eq!(
             judge(Some(&pass), &obs(ObservedOutcome::Pass, "")),
@@ -106,7 +106,7 @@ mod tests {
         assert_eq!(
             judge(
                 Some(&fail),
-                &obs(ObservedOutcome::Fail, "only loopback hosts")
+                &obs(ObservedOutcome::Fail, "host not allowed")
             ),
             Verdict::AsExpected
         );
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn a_log_signature_is_matched_against_argos_output() {
         let mut e = exp(ExpectedOutcome::Fail, Some("NoCredentialProviders"));
-        e.log = Some(regex::Regex::new("only loopback hosts are allowed").unwrap());
+        e.log = Some(regex::Regex::new("provider skipped: host not allowed").unwrap());
         let mut o = obs(
             ObservedOutcome::Fail,
             "NoCredentialProviders: no valid providers in chain",
@@ -145,7 +145,7 @@ mod tests {
             Verdict::SignatureMismatch,
             "the log does not say it"
         );
-        o.evidence.stdout = "Ignoring, HTTP credential provider invalid endpoint host, only loopback hosts are allowed.".into();
+        o.evidence.stdout = "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.".into();
         assert_eq!(judge(Some(&e), &o), Verdict::AsExpected);
     }
 }
