@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod cleanup;
+pub mod decision;
 pub mod fakes;
 pub mod matrix;
 pub mod progress;

@@ -51,6 +51,30 @@ enum Command {
         #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
         jobs: usize,
     },
+    /// Decide whether an upgrade is safe for the auth setups you use: GO (exit 0), NO-GO (exit 1,
+    /// with blockers, upstream issues, fix versions and workarounds) or CONDITIONAL (exit 2).
+    Verdict {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Scenario id globs of the setups you rely on (default: all); repeatable.
+        #[arg(long = "uses", value_name = "GLOB")]
+        uses: Vec<String>,
+        /// A file of such globs, one per line (`#` starts a comment).
+        #[arg(long = "uses-file", value_name = "FILE")]
+        uses_file: Option<PathBuf>,
+        /// Read the cells from this run's report.json instead of running them.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
+        jobs: usize,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build (or find cached) probes for the selected tags, without running anything.
     Prepare {
         #[command(flatten)]
@@ -85,6 +109,56 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::SandboxServe => {
             authmatrix::backend::local::sandbox_child::main().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verdict {
+            from,
+            to,
+            uses,
+            uses_file,
+            report,
+            scenario_dir,
+            jobs,
+            json,
+        } => {
+            let mut globs = uses;
+            if let Some(file) = uses_file {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                globs.extend(
+                    text.lines()
+                        .map(|l| l.split('#').next().unwrap_or("").trim())
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            let scope = plan::select(load(scenario_dir.as_ref())?, &globs)?;
+            let tags = ArgoTag::parse_list(&format!("{from},{to}"))?;
+            let (from, to) = (ArgoTag::parse(&from)?.tag, ArgoTag::parse(&to)?.tag);
+            let report = match report {
+                Some(dir) => {
+                    let path = dir.join("report.json");
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str(&text).with_context(|| {
+                        format!("{} is not an authmatrix report", path.display())
+                    })?
+                }
+                None => {
+                    let mut backends = Vec::new();
+                    for _ in 0..jobs.max(1) {
+                        backends.push(Box::new(local_backend(60)?)
+                            as Box<dyn authmatrix::backend::Backend + Send>);
+                    }
+                    matrix::run(&mut backends, &scope, &tags)?
+                }
+            };
+            let verdict = authmatrix::decision::decide(&report, &scope, &from, &to);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&verdict)?);
+            } else {
+                print!("{}", verdict.render());
+            }
+            Ok(ExitCode::from(verdict.decision.exit_code()))
         }
         Command::Scenarios { scenario_dir } => {
             let scenarios = load(scenario_dir.as_ref())?;

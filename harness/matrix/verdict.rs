@@ -104,10 +104,7 @@ mod tests {
             Verdict::Regression
         );
         assert_eq!(
-            judge(
-                Some(&fail),
-                &obs(ObservedOutcome::Fail, "host not allowed")
-            ),
+            judge(Some(&fail), &obs(ObservedOutcome::Fail, "host not allowed")),
             Verdict::AsExpected
         );
         assert_eq!(

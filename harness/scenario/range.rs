@@ -105,6 +105,11 @@ impl VersionRange {
         above && below
     }
 
+    /// The smallest version in the range, when it has a lower end.
+    pub fn lower_bound(&self) -> Option<Version> {
+        self.lower.as_ref().map(|b| b.version.clone())
+    }
+
     /// Whether some version lies in both ranges.
     pub fn overlaps(&self, other: &VersionRange) -> bool {
         let lower = tighter_lower(self.lower.as_ref(), other.lower.as_ref());

@@ -1,0 +1,366 @@
+//! Upgrade decisions: may a team go from one Argo version to another, given the auth setups it uses?
+//!
+//! NO-GO when a scenario in scope passes on `from` and fails on `to`; CONDITIONAL when none
+//! regresses but some scenario could not be decided on one of the two versions (infra error,
+//! exploratory cell, not run); GO when every scenario in scope was measured on both and none regressed.
+
+use crate::backend::ObservedOutcome;
+use crate::matrix::verdict::Verdict;
+use crate::report::{Cell, Report};
+use crate::scenario::{ExpectedOutcome, Scenario, range::tag_version};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Decision {
+    Go,
+    Conditional,
+    #[serde(rename = "NO-GO")]
+    NoGo,
+}
+
+impl Decision {
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Go => "GO",
+            Decision::Conditional => "CONDITIONAL",
+            Decision::NoGo => "NO-GO",
+        }
+    }
+
+    /// 0 GO, 1 NO-GO, 2 CONDITIONAL.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Decision::Go => 0,
+            Decision::NoGo => 1,
+            Decision::Conditional => 2,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Blocker {
+    pub scenario: String,
+    /// The error Argo's code returned on the target version.
+    pub error: String,
+    pub references: Vec<String>,
+    /// The first version after `to` that the catalogue expects to pass, if any.
+    pub fixed_in: Option<String>,
+    /// Scenarios of the same component that pass on the target version.
+    pub workarounds: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Undecided {
+    pub scenario: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpgradeVerdict {
+    pub from: String,
+    pub to: String,
+    pub decision: Decision,
+    pub blockers: Vec<Blocker>,
+    pub undecided: Vec<Undecided>,
+    /// Scenarios that failed on `from` and pass on `to`.
+    pub fixed: Vec<String>,
+}
+
+/// Decides from a report holding the cells of `scope` on both versions.
+pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> UpgradeVerdict {
+    let mut blockers = Vec::new();
+    let mut undecided = Vec::new();
+    let mut fixed = Vec::new();
+    for s in scope {
+        let (a, b) = (report.cell(&s.id, from), report.cell(&s.id, to));
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                if let Some(reason) = undecidable(a).or_else(|| undecidable(b)) {
+                    undecided.push(Undecided {
+                        scenario: s.id.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+                match (a.observed.outcome, b.observed.outcome) {
+                    (ObservedOutcome::Pass, ObservedOutcome::Fail) => blockers.push(Blocker {
+                        scenario: s.id.clone(),
+                        error: b.observed.message.clone(),
+                        references: s.references.clone(),
+                        fixed_in: fixed_in(s, to, report),
+                        workarounds: workarounds(report, s, to),
+                    }),
+                    (ObservedOutcome::Fail, ObservedOutcome::Pass) => fixed.push(s.id.clone()),
+                    _ => {}
+                }
+            }
+            (a, _) => {
+                let missing = if a.is_none() { from } else { to };
+                undecided.push(Undecided {
+                    scenario: s.id.clone(),
+                    reason: format!("not run on {missing} by the {} backend", report.backend),
+                });
+            }
+        }
+    }
+    let decision = if !blockers.is_empty() {
+        Decision::NoGo
+    } else if !undecided.is_empty() {
+        Decision::Conditional
+    } else {
+        Decision::Go
+    };
+    UpgradeVerdict {
+        from: from.into(),
+        to: to.into(),
+        decision,
+        blockers,
+        undecided,
+        fixed,
+    }
+}
+
+fn undecidable(c: &Cell) -> Option<String> {
+    match c.verdict {
+        Verdict::InfraError => Some(format!(
+            "the harness could not observe it on {}: {}",
+            c.argo,
+            first_line(&c.observed.message)
+        )),
+        Verdict::Exploratory => Some(format!(
+            "exploratory on {} (no expectation to judge {:?} against)",
+            c.argo, c.observed.outcome
+        )),
+        _ => None,
+    }
+}
+
+/// The lower end of the first passing expectation above `to`.
+fn fixed_in(s: &Scenario, to: &str, report: &Report) -> Option<String> {
+    let to_v = tag_version(to)?;
+    // Measured first: a later tag of the report where the scenario passes.
+    let measured = report
+        .argo
+        .iter()
+        .filter(|t| tag_version(t).is_some_and(|v| v > to_v))
+        .find(|t| {
+            report
+                .cell(&s.id, t)
+                .is_some_and(|c| c.observed.outcome == ObservedOutcome::Pass)
+        });
+    if let Some(t) = measured {
+        return Some(t.clone());
+    }
+    s.expectations
+        .iter()
+        .filter(|e| e.outcome == ExpectedOutcome::Pass)
+        .filter_map(|e| {
+            e.range
+                .lower_bound()
+                .filter(|v| *v > to_v)
+                .map(|v| format!("v{v} (expected)"))
+        })
+        .next()
+}
+
+fn workarounds(report: &Report, s: &Scenario, to: &str) -> Vec<String> {
+    report
+        .scenarios
+        .iter()
+        .filter(|o| o.id != s.id && o.component == s.component)
+        .filter(|o| {
+            report
+                .cell(&o.id, to)
+                .is_some_and(|c| c.observed.outcome == ObservedOutcome::Pass)
+        })
+        .map(|o| o.id.clone())
+        .collect()
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+impl UpgradeVerdict {
+    pub fn render(&self) -> String {
+        let mut out = format!("{} {} -> {}: ", self.decision.label(), self.from, self.to);
+        out.push_str(match self.decision {
+            Decision::Go => {
+                "every scenario in scope was measured on both versions and none regressed\n"
+            }
+            Decision::Conditional => {
+                "no measured regression, but some scenarios could not be decided\n"
+            }
+            Decision::NoGo => "these setups work now and break after the upgrade\n",
+        });
+        for b in &self.blockers {
+            out.push_str(&format!(
+                "\n  BLOCKER {}\n    error on {}: {}\n",
+                b.scenario,
+                self.to,
+                first_line(&b.error)
+            ));
+            if !b.references.is_empty() {
+                out.push_str(&format!("    upstream: {}\n", b.references.join(" ")));
+            }
+            out.push_str(&format!(
+                "    fixed in: {}\n",
+                b.fixed_in.as_deref().unwrap_or("no passing version known")
+            ));
+            if !b.workarounds.is_empty() {
+                out.push_str(&format!(
+                    "    setups that work on {}: {}\n",
+                    self.to,
+                    b.workarounds.join(", ")
+                ));
+            }
+        }
+        for u in &self.undecided {
+            out.push_str(&format!("\n  UNDECIDED {}: {}\n", u.scenario, u.reason));
+        }
+        if !self.fixed.is_empty() {
+            out.push_str(&format!(
+                "\n  fixed by the upgrade: {}\n",
+                self.fixed.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Evidence;
+    use crate::report::{Expected, Observed, ScenarioSummary};
+
+    fn scenario(id: &str) -> Scenario {
+        let yaml = format!(
+            "id: {id}\ntitle: t\ncomponent: executor-s3\nreferences: [https://example.test/13947]\nauth: {{mode: none}}\n\
+             artifact: {{s3: {{bucket: b, key: k}}}}\nexpect:\n  - versions: \">=3.5.0, <3.6.0\"\n    outcome: pass\n\
+             \x20 - versions: \">=3.6.0, <3.6.5\"\n    outcome: fail\n    error: x\n  - versions: \">=3.6.5\"\n    outcome: pass\n"
+        );
+        crate::scenario::parse(std::path::Path::new("t.yaml"), &yaml).unwrap()
+    }
+
+    fn cell(s: &str, tag: &str, outcome: ObservedOutcome, verdict: Verdict) -> Cell {
+        Cell {
+            scenario: s.into(),
+            argo: tag.into(),
+            observed: Observed {
+                outcome,
+                message: format!("{outcome:?} on {tag}"),
+            },
+            expected: Expected {
+                outcome: ExpectedOutcome::Pass,
+                error: None,
+                log: None,
+                versions: None,
+                note: None,
+            },
+            verdict,
+            evidence: Evidence::default(),
+        }
+    }
+
+    fn report(cells: Vec<Cell>, ids: &[&str]) -> Report {
+        let mut r = Report::new(
+            "local",
+            &[],
+            &[],
+            Default::default(),
+            cells,
+            std::time::Duration::ZERO,
+        );
+        r.argo = vec!["v3.5.11".into(), "v3.6.0".into(), "v3.6.5".into()];
+        r.scenarios = ids
+            .iter()
+            .map(|id| ScenarioSummary {
+                id: id.to_string(),
+                title: String::new(),
+                component: crate::scenario::Component::ExecutorS3,
+                references: vec![],
+            })
+            .collect();
+        r
+    }
+
+    use ObservedOutcome::{Error, Fail, Pass};
+    use Verdict::{AsExpected, InfraError};
+
+    #[test]
+    fn a_setup_that_passes_before_and_fails_after_is_a_blocker_with_its_fix_and_workarounds() {
+        let scope = [scenario("broken"), scenario("fine")];
+        let r = report(
+            vec![
+                cell("broken", "v3.5.11", Pass, AsExpected),
+                cell("broken", "v3.6.0", Fail, AsExpected),
+                cell("broken", "v3.6.5", Pass, AsExpected),
+                cell("fine", "v3.5.11", Pass, AsExpected),
+                cell("fine", "v3.6.0", Pass, AsExpected),
+            ],
+            &["broken", "fine"],
+        );
+        let v = decide(&r, &scope, "v3.5.11", "v3.6.0");
+        assert_eq!(v.decision, Decision::NoGo);
+        assert_eq!(v.blockers.len(), 1);
+        let b = &v.blockers[0];
+        assert_eq!(
+            (b.scenario.as_str(), b.fixed_in.as_deref()),
+            ("broken", Some("v3.6.5"))
+        );
+        assert_eq!(b.workarounds, vec!["fine".to_string()]);
+        assert_eq!(b.references, vec!["https://example.test/13947".to_string()]);
+    }
+
+    #[test]
+    fn the_fix_version_falls_back_to_the_catalogue_when_not_measured() {
+        let scope = [scenario("broken")];
+        let r = report(
+            vec![
+                cell("broken", "v3.5.11", Pass, AsExpected),
+                cell("broken", "v3.6.0", Fail, AsExpected),
+            ],
+            &["broken"],
+        );
+        assert_eq!(
+            decide(&r, &scope, "v3.5.11", "v3.6.0").blockers[0]
+                .fixed_in
+                .as_deref(),
+            Some("v3.6.5 (expected)")
+        );
+    }
+
+    #[test]
+    fn infra_errors_and_missing_cells_make_it_conditional_and_clean_runs_go() {
+        let scope = [scenario("a")];
+        let r = report(
+            vec![
+                cell("a", "v3.5.11", Pass, AsExpected),
+                cell("a", "v3.6.5", Error, InfraError),
+            ],
+            &["a"],
+        );
+        let v = decide(&r, &scope, "v3.5.11", "v3.6.5");
+        assert_eq!(v.decision, Decision::Conditional);
+        assert!(v.undecided[0].reason.contains("could not observe"));
+        let missing = report(vec![cell("a", "v3.5.11", Pass, AsExpected)], &["a"]);
+        assert_eq!(
+            decide(&missing, &scope, "v3.5.11", "v3.6.5").decision,
+            Decision::Conditional
+        );
+        let clean = report(
+            vec![
+                cell("a", "v3.5.11", Fail, AsExpected),
+                cell("a", "v3.6.5", Pass, AsExpected),
+            ],
+            &["a"],
+        );
+        let v = decide(&clean, &scope, "v3.5.11", "v3.6.5");
+        assert_eq!(
+            (v.decision, v.fixed.clone()),
+            (Decision::Go, vec!["a".to_string()])
+        );
+    }
+}
