@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static
+APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static chromium
 
 .PHONY: setup apt venv probes test bench scenarios clean
 

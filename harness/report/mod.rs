@@ -1,6 +1,7 @@
 //! The run's report: `report.json` (a contract: schema `authmatrix.report/v1`), `report.md`
 //! (for people and GitHub step summaries) and `junit.xml` (one test case per cell).
 
+pub mod html;
 pub mod junit;
 mod markdown;
 
@@ -82,9 +83,17 @@ impl Report {
         scenarios: &[Scenario],
         tags: &[ArgoTag],
         versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
-        cells: Vec<Cell>,
+        mut cells: Vec<Cell>,
         elapsed: Duration,
     ) -> Report {
+        // Cells may finish in any order (parallel workers); the report's order is the catalogue's.
+        let rank = |c: &Cell| {
+            (
+                scenarios.iter().position(|s| s.id == c.scenario),
+                tags.iter().position(|t| t.tag == c.argo),
+            )
+        };
+        cells.sort_by_key(rank);
         let mut summary = Summary {
             cells: cells.len(),
             ok: cells.iter().all(|c| c.verdict.is_ok()),
@@ -128,6 +137,7 @@ impl Report {
         std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(self)?)?;
         std::fs::write(dir.join("report.md"), markdown::render(self))?;
         std::fs::write(dir.join("junit.xml"), junit::render(self)?)?;
+        std::fs::write(dir.join("report.html"), html::render(self))?;
         Ok(())
     }
 

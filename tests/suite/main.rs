@@ -5,6 +5,7 @@
 
 mod cli;
 mod fakes;
+mod html;
 mod registry;
 mod sandbox;
 mod scenarios;
