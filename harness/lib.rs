@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cleanup;
 pub mod decision;
+pub mod explain;
 pub mod fakes;
 pub mod matrix;
 pub mod progress;

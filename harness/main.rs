@@ -1,7 +1,9 @@
 //! The `authmatrix` command: a thin layer over the library.
 
 use anyhow::{Context, bail};
+use authmatrix::backend::local::probes::ProbeBuilder;
 use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::explain;
 use authmatrix::matrix::{self, plan, tags::ArgoTag};
 use authmatrix::scenario;
 use clap::{Parser, Subcommand};
@@ -74,6 +76,21 @@ enum Command {
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Which Go modules on a scenario's code path changed between two versions; with --bisect, run
+    /// the scenario on every tag in between and name the first one where the cell flips.
+    Explain {
+        scenario: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        bisect: bool,
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
+        jobs: usize,
     },
     /// Build (or find cached) probes for the selected tags, without running anything.
     Prepare {
@@ -159,6 +176,60 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 print!("{}", verdict.render());
             }
             Ok(ExitCode::from(verdict.decision.exit_code()))
+        }
+        Command::Explain {
+            scenario,
+            from,
+            to,
+            bisect,
+            scenario_dir,
+            jobs,
+        } => {
+            let scope = plan::select(load(scenario_dir.as_ref())?, &[scenario.clone()])?;
+            let [s] = &scope[..] else {
+                bail!(
+                    "`{scenario}` names {} scenarios; name exactly one",
+                    scope.len()
+                )
+            };
+            let (from, to) = (ArgoTag::parse(&from)?, ArgoTag::parse(&to)?);
+            let builder = ProbeBuilder::new(
+                LocalOptions::default_cache_dir().join("probes"),
+                authmatrix::project_root().join("probes"),
+            )?;
+            let changes = explain::changed_modules(&builder, s, &from, &to)?;
+            print!("{}", explain::render(s, &from, &to, &changes));
+            if bisect {
+                let mut tags = vec![from.clone()];
+                tags.extend(explain::tags_between(&builder, &from, &to));
+                tags.push(to.clone());
+                let names: Vec<&str> = tags.iter().map(|t| t.tag.as_str()).collect();
+                authmatrix::progress::line(&format!("bisect over {}", names.join(", ")));
+                let mut backends = Vec::new();
+                for _ in 0..jobs.max(1) {
+                    backends.push(Box::new(local_backend(60)?)
+                        as Box<dyn authmatrix::backend::Backend + Send>);
+                }
+                let report = matrix::run(&mut backends, &scope, &tags)?;
+                drop(backends);
+                let outcome = |t: &ArgoTag| report.cell(&s.id, &t.tag).map(|c| c.observed.outcome);
+                let start = outcome(&from);
+                println!();
+                for t in &tags {
+                    println!(
+                        "  {:<10} {}",
+                        t.tag,
+                        outcome(t)
+                            .map(|o| format!("{o:?}").to_lowercase())
+                            .unwrap_or_default()
+                    );
+                }
+                match tags.iter().skip(1).find(|t| outcome(t) != start) {
+                    Some(t) => println!("first tag where {} flips: {}", s.id, t.tag),
+                    None => println!("{} does not flip between {from} and {to}", s.id),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Scenarios { scenario_dir } => {
             let scenarios = load(scenario_dir.as_ref())?;

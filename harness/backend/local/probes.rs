@@ -423,6 +423,84 @@ impl ProbeBuilder {
     }
 }
 
+impl ProbeBuilder {
+    /// Whether the Go module proxy serves this Argo tag.
+    pub fn tag_exists(&self, tag: &ArgoTag) -> bool {
+        let dir = std::env::temp_dir();
+        let probe = |nosumdb| {
+            self.go_json(
+                &dir,
+                "local",
+                nosumdb,
+                &[
+                    "mod",
+                    "download",
+                    "-json",
+                    &format!("{ARGO_MODULE}@{}", tag.tag),
+                ],
+            )
+        };
+        match probe(false) {
+            Ok(v) if v.get("Error").is_none() => true,
+            Ok(v)
+                if v["Error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("verifying") && e.contains("sumdb")) =>
+            {
+                probe(true).is_ok_and(|v| v.get("Error").is_none())
+            }
+            _ => false,
+        }
+    }
+
+    /// Module → version of every module on the import path of `packages` (default: the probe itself),
+    /// as the probe's module graph selects them.
+    pub fn import_path_modules(
+        &self,
+        build: &ProbeBuild,
+        packages: &[&str],
+    ) -> Result<BTreeMap<String, String>, BuildError> {
+        let dir = build.binary.parent().unwrap_or(Path::new("."));
+        let mut cmd = self.go_cmd(dir, "local", true);
+        cmd.args([
+            "list",
+            "-deps",
+            "-f",
+            "{{with .Module}}{{.Path}} {{.Version}}{{end}}",
+        ]);
+        if packages.is_empty() {
+            cmd.arg(".");
+        } else {
+            cmd.args(packages);
+        }
+        let out = cmd.output().map_err(|e| BuildError::Io(e.to_string()))?;
+        if !out.status.success() {
+            return Err(BuildError::Io(format!(
+                "go list -deps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect())
+    }
+}
+
+/// Packages through which a component's probe obtains credentials: `explain` marks the modules
+/// they depend on.
+pub fn credential_path(component: Component) -> &'static [&'static str] {
+    match component {
+        Component::ExecutorS3 => &["github.com/argoproj/argo-workflows/v3/workflow/artifacts/s3"],
+        Component::ControllerEntrypoint => &[
+            "github.com/awslabs/amazon-ecr-credential-helper/ecr-login",
+            "github.com/google/go-containerregistry/pkg/authn/k8schain",
+        ],
+    }
+}
+
 fn read_manifest(dir: &Path) -> Option<ProbeBuild> {
     let text = std::fs::read_to_string(dir.join("build.json")).ok()?;
     let mut build: ProbeBuild = serde_json::from_str(&text).ok()?;

@@ -1,0 +1,140 @@
+//! Why a scenario behaves differently on two Argo versions: the Go modules on the probe's import
+//! path that changed between them, those on the credential path marked — read off the probes'
+//! own module graphs (`go list -deps`), not a blog post.
+
+use crate::backend::local::probes::{BuildError, ProbeBuilder, credential_path};
+use crate::matrix::tags::ArgoTag;
+use crate::scenario::Scenario;
+use std::collections::BTreeSet;
+
+#[derive(Debug, serde::Serialize)]
+pub struct ModuleChange {
+    pub module: String,
+    /// `None`: not on the import path on that version.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// On the path through which the probe obtains credentials.
+    pub credential_path: bool,
+}
+
+pub fn changed_modules(
+    builder: &ProbeBuilder,
+    scenario: &Scenario,
+    from: &ArgoTag,
+    to: &ArgoTag,
+) -> Result<Vec<ModuleChange>, BuildError> {
+    let (a, b) = (
+        builder.build(scenario.component, from)?,
+        builder.build(scenario.component, to)?,
+    );
+    let (ma, mb) = (
+        builder.import_path_modules(&a, &[])?,
+        builder.import_path_modules(&b, &[])?,
+    );
+    let path = credential_path(scenario.component);
+    let mut on_path: BTreeSet<String> = BTreeSet::new();
+    for build in [&a, &b] {
+        // A package the older version does not have yields an error: the other version still marks.
+        if let Ok(m) = builder.import_path_modules(build, path) {
+            on_path.extend(m.into_keys());
+        }
+    }
+    let modules: BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
+    // Unchanged modules on the credential path are kept too: an old module meeting a new one is
+    // as much a cause as a change.
+    Ok(modules
+        .into_iter()
+        .filter(|m| ma.get(*m) != mb.get(*m) || on_path.contains(*m))
+        .map(|m| ModuleChange {
+            module: m.clone(),
+            from: ma.get(m).cloned(),
+            to: mb.get(m).cloned(),
+            credential_path: on_path.contains(m),
+        })
+        .collect())
+}
+
+pub fn render(
+    scenario: &Scenario,
+    from: &ArgoTag,
+    to: &ArgoTag,
+    changes: &[ModuleChange],
+) -> String {
+    let mut out = format!(
+        "{} ({}): modules on the probe's import path that differ between {from} and {to}\n(* = on the credential path)\n\n",
+        scenario.id,
+        scenario.component.as_str()
+    );
+    let width = changes.iter().map(|c| c.module.len()).max().unwrap_or(0);
+    let changed = |c: &&ModuleChange| c.from != c.to;
+    for c in changes
+        .iter()
+        .filter(changed)
+        .filter(|c| c.credential_path)
+        .chain(
+            changes
+                .iter()
+                .filter(changed)
+                .filter(|c| !c.credential_path),
+        )
+    {
+        out.push_str(&format!(
+            "{} {:<width$}  {} -> {}\n",
+            if c.credential_path { "*" } else { " " },
+            c.module,
+            c.from.as_deref().unwrap_or("(absent)"),
+            c.to.as_deref().unwrap_or("(absent)")
+        ));
+    }
+    let same: Vec<String> = changes
+        .iter()
+        .filter(|c| c.from == c.to)
+        .map(|c| format!("{} {}", c.module, c.from.as_deref().unwrap_or("")))
+        .collect();
+    if !same.is_empty() {
+        out.push_str(&format!(
+            "\nunchanged on the credential path: {}\n",
+            same.join(", ")
+        ));
+    }
+    out
+}
+
+/// Candidate tags strictly between `from` and `to` (patch releases of the minors in between), those
+/// the module proxy serves; the proxy cannot list versions here, so they are probed one by one.
+pub fn tags_between(builder: &ProbeBuilder, from: &ArgoTag, to: &ArgoTag) -> Vec<ArgoTag> {
+    let mut out = Vec::new();
+    for minor in from.version.minor..=to.version.minor {
+        let first = if minor == from.version.minor {
+            from.version.patch + 1
+        } else {
+            0
+        };
+        let last = if minor == to.version.minor {
+            to.version.patch.saturating_sub(1)
+        } else {
+            first + 30
+        };
+        let mut misses = 0;
+        for patch in first..=last {
+            if minor == to.version.minor && patch >= to.version.patch {
+                break;
+            }
+            let Ok(tag) = ArgoTag::parse(&format!("v{}.{minor}.{patch}", from.version.major))
+            else {
+                continue;
+            };
+            if builder.tag_exists(&tag) {
+                misses = 0;
+                out.push(tag);
+            } else {
+                misses += 1;
+                // Past the last patch of an intermediate minor.
+                if minor != to.version.minor && misses >= 5 {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
