@@ -93,6 +93,7 @@ pub fn run(
         );
     let total = scenarios.len() * tags.len();
     let cells = std::sync::Mutex::new(Vec::with_capacity(total));
+    crate::progress::start_cells(total);
     std::thread::scope(|scope| {
         for backend in backends.iter_mut() {
             let (queue, cells) = (&queue, &cells);
@@ -105,17 +106,18 @@ pub fn run(
                     };
                     let cell = run_cell(backend.as_mut(), scenario, tag);
                     let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
-                    crate::progress::line(&format!(
-                        "[{}/{total}] {} {}",
+                    crate::progress::cell_done(
                         done.len() + 1,
-                        cell_name(&cell.scenario, &cell.argo),
-                        cell.verdict.as_str()
-                    ));
+                        total,
+                        &cell_name(&cell.scenario, &cell.argo),
+                        cell.verdict.as_str(),
+                    );
                     done.push(cell);
                 }
             });
         }
     });
+    crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(Report::new(
         name,
