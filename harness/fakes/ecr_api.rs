@@ -19,6 +19,7 @@ use axum::routing::post;
 use base64::Engine;
 use http_body_util::BodyExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub const FAKE: &str = "ecr-api";
 const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
@@ -29,8 +30,8 @@ pub struct EcrApi {
     pub account: String,
     pub region: String,
     pub tokens: EcrTokens,
-    /// Lifetime of issued tokens (ECR: 12 hours).
-    pub token_lifetime_secs: i64,
+    /// Lifetime of issued tokens (ECR: 12 hours); changeable while serving.
+    pub token_lifetime_secs: Arc<AtomicI64>,
     pub events: EventLog,
 }
 
@@ -80,7 +81,7 @@ async fn handle(
         Ok(None) => {}
     }
     // 2. Issue a token.
-    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs);
+    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs.load(Ordering::Relaxed));
     api.events
         .push(FAKE, format!("POST / {target}"), 200, "token issued");
     let body = serde_json::json!({"authorizationData": [{
@@ -162,7 +163,7 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
 pub struct EcrPublicApi {
     pub keys: super::sigv4::KeyStore,
     pub tokens: EcrTokens,
-    pub token_lifetime_secs: i64,
+    pub token_lifetime_secs: Arc<AtomicI64>,
     pub events: EventLog,
 }
 
@@ -206,7 +207,7 @@ async fn handle_public(
             .push(PUBLIC_FAKE, request, r.status.as_u16(), r.code);
         return json_error(r.status, r.code, &r.message);
     }
-    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs);
+    let (token, expires_at) = issue(&api.tokens, api.token_lifetime_secs.load(Ordering::Relaxed));
     api.events.push(PUBLIC_FAKE, request, 200, "token issued");
     let body = serde_json::json!({"authorizationData": {"authorizationToken": token, "expiresAt": expires_at}});
     (

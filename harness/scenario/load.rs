@@ -225,6 +225,18 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
         }
     };
 
+    if ![400, 403].contains(&raw.cloud.ecr_public_stale_status) {
+        return Err(at(
+            raw.component.referenced,
+            "cloud.ecrPublicStaleStatus is 400 or 403 (what public.ecr.aws has answered)".into(),
+        ));
+    }
+    if raw.cloud.ecr_token_lifetime_seconds <= 0 {
+        return Err(at(
+            raw.component.referenced,
+            "cloud.ecrTokenLifetimeSeconds must be positive".into(),
+        ));
+    }
     let mut secrets = BTreeMap::new();
     for (name, keys) in raw.secrets {
         let mut values = BTreeMap::new();

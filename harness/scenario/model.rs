@@ -76,11 +76,35 @@ pub enum AgentState {
     Down,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Cloud {
     #[serde(default)]
     pub pod_identity_agent: AgentState,
+    /// Lifetime of tokens the ECR API issues (ECR: 12 hours).
+    #[serde(default = "default_ecr_token_lifetime")]
+    pub ecr_token_lifetime_seconds: i64,
+    /// What public.ecr.aws answers stale credentials with: 403 (seen until 2023) or 400 (since 2024).
+    #[serde(default = "default_stale_status")]
+    pub ecr_public_stale_status: u16,
+}
+
+impl Default for Cloud {
+    fn default() -> Self {
+        Cloud {
+            pod_identity_agent: AgentState::Running,
+            ecr_token_lifetime_seconds: default_ecr_token_lifetime(),
+            ecr_public_stale_status: default_stale_status(),
+        }
+    }
+}
+
+fn default_ecr_token_lifetime() -> i64 {
+    12 * 3600
+}
+
+fn default_stale_status() -> u16 {
+    400
 }
 
 /// The outcome a scenario expects on some Argo versions.

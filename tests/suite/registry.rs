@@ -283,7 +283,7 @@ fn ecr_public(realm_host: &str, stale_status: axum::http::StatusCode) -> Persona
     Personality::EcrPublic(EcrPublicAuth {
         realm: format!("http://{realm_host}/token/"),
         tokens,
-        stale_status,
+        stale_status: std::sync::Arc::new(std::sync::atomic::AtomicU16::new(stale_status.as_u16())),
         key: SigningKey::generate(),
     })
 }

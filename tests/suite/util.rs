@@ -131,7 +131,7 @@ impl Cloud {
             account: world::ACCOUNT.into(),
             region: world::REGION.into(),
             tokens,
-            token_lifetime_secs: 12 * 3600,
+            token_lifetime_secs: Arc::new(std::sync::atomic::AtomicI64::new(12 * 3600)),
             events: self.events.clone(),
         })))
     }
@@ -145,7 +145,7 @@ impl Cloud {
         self.https(ecr_api::public_router(Arc::new(ecr_api::EcrPublicApi {
             keys,
             tokens,
-            token_lifetime_secs: 12 * 3600,
+            token_lifetime_secs: Arc::new(std::sync::atomic::AtomicI64::new(12 * 3600)),
             events: self.events.clone(),
         })))
     }

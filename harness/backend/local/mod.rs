@@ -58,6 +58,8 @@ pub struct LocalBackend {
     redactor: Redactor,
     tls_cert: crate::fakes::ca::PemPair,
     registry_password: String,
+    /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
+    ecr_settings: (i64, u16),
 }
 
 /// The private registry's user (its password is made per run).
@@ -94,6 +96,7 @@ impl LocalBackend {
             redactor,
             tls_cert,
             registry_password,
+            ecr_settings: (12 * 3600, 400),
         })
     }
 
@@ -184,6 +187,26 @@ impl LocalBackend {
         Ok(sandbox)
     }
 
+    /// Applies the scenario's ECR settings to the sandbox when they differ from the current ones.
+    fn configure_ecr(&mut self, lifetime: i64, stale_status: u16) -> Result<(), String> {
+        if self.ecr_settings == (lifetime, stale_status) {
+            return Ok(());
+        }
+        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
+        let req = Request::Configure {
+            ecr_token_lifetime_secs: lifetime,
+            ecr_public_stale_status: stale_status,
+        };
+        match sandbox.request(&req).map_err(|e| e.to_string())? {
+            Reply::Done => {
+                self.ecr_settings = (lifetime, stale_status);
+                Ok(())
+            }
+            Reply::Failed { message } => Err(message),
+            Reply::Ran(_) => Err("unexpected reply".into()),
+        }
+    }
+
     fn set_agent(&mut self, running: bool) -> Result<(), String> {
         if self.agent_running == running {
             return Ok(());
@@ -209,6 +232,10 @@ impl LocalBackend {
             None => return Err(format!("{tag} was not prepared")),
         };
         self.set_agent(scenario.cloud.pod_identity_agent == AgentState::Running)?;
+        self.configure_ecr(
+            scenario.cloud.ecr_token_lifetime_seconds,
+            scenario.cloud.ecr_public_stale_status,
+        )?;
         let cell_dir = self
             .run_dir
             .path()

@@ -43,6 +43,12 @@ pub struct Ready {
 pub enum Request {
     /// Start or stop the Pod Identity agent (stopped: nothing listens on its port).
     Agent { running: bool },
+    /// Set what the fake cloud's ECR services do from now on.
+    #[serde(rename_all = "camelCase")]
+    Configure {
+        ecr_token_lifetime_secs: i64,
+        ecr_public_stale_status: u16,
+    },
     /// Run a program inside the sandbox with exactly this environment.
     Run(RunRequest),
 }

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -100,6 +101,9 @@ pub fn main() -> Result<(), String> {
     let _sts_task = https(STS_IP, sts::router(sts_fake))?;
 
     // ECR: the API issues tokens the ECR registry accepts; a private registry with htpasswd.
+    // Settings a scenario may change between cells (Request::Configure).
+    let token_lifetime = Arc::new(AtomicI64::new(12 * 3600));
+    let stale_status = Arc::new(AtomicU16::new(400));
     let ecr_tokens = EcrTokens::default();
     let now = crate::fakes::oidc::now();
     let ecr_token = format!("authmatrix-ecr-{}", crate::fakes::events::request_id());
@@ -111,7 +115,7 @@ pub fn main() -> Result<(), String> {
         account: world::ACCOUNT.into(),
         region: world::REGION.into(),
         tokens: ecr_tokens.clone(),
-        token_lifetime_secs: 12 * 3600,
+        token_lifetime_secs: token_lifetime.clone(),
         events: events.clone(),
     });
     let _ecr_api_task = https(ECR_API_IP, ecr_api::router(ecr_api))?;
@@ -134,14 +138,14 @@ pub fn main() -> Result<(), String> {
     let public_api = Arc::new(ecr_api::EcrPublicApi {
         keys,
         tokens: public_tokens.clone(),
-        token_lifetime_secs: 12 * 3600,
+        token_lifetime_secs: token_lifetime.clone(),
         events: events.clone(),
     });
     let _ecr_public_api_task = https(ECR_PUBLIC_API_IP, ecr_api::public_router(public_api))?;
     let ecr_public = EcrPublicAuth {
         realm: format!("https://{ECR_PUBLIC_HOST}/token/"),
         tokens: public_tokens,
-        stale_status: axum::http::StatusCode::BAD_REQUEST,
+        stale_status: stale_status.clone(),
         key: SigningKey::generate(),
     };
     let registries = [
@@ -224,6 +228,14 @@ pub fn main() -> Result<(), String> {
                     Err(message) => Reply::Failed { message },
                 },
             },
+            Ok(Request::Configure {
+                ecr_token_lifetime_secs,
+                ecr_public_stale_status,
+            }) => {
+                token_lifetime.store(ecr_token_lifetime_secs, Ordering::Relaxed);
+                stale_status.store(ecr_public_stale_status, Ordering::Relaxed);
+                Reply::Done
+            }
             Ok(Request::Agent { running: false }) => {
                 if let Some(task) = agent_task.take() {
                     task.abort();

@@ -86,8 +86,8 @@ pub struct EcrPublicAuth {
     pub realm: String,
     /// Passwords from ECR Public's GetAuthorizationToken that are still valid.
     pub tokens: EcrTokens,
-    /// 403 (seen until 2023) or 400 (seen since 2024) for stale credentials.
-    pub stale_status: StatusCode,
+    /// 403 (seen until 2023) or 400 (seen since 2024) for stale credentials; changeable while serving.
+    pub stale_status: std::sync::Arc<std::sync::atomic::AtomicU16>,
     pub key: SigningKey,
 }
 
@@ -227,12 +227,15 @@ impl EcrPublicAuth {
     }
 
     fn denied(&self, head: bool) -> Response {
-        let message = if self.stale_status == StatusCode::FORBIDDEN {
+        let status =
+            StatusCode::from_u16(self.stale_status.load(std::sync::atomic::Ordering::Relaxed))
+                .unwrap_or(StatusCode::BAD_REQUEST);
+        let message = if status == StatusCode::FORBIDDEN {
             "Your authorization token has expired. Reauthenticate and try again."
         } else {
             "Your Authorization Token is invalid."
         };
-        ecr_public_error(self.stale_status, message, head)
+        ecr_public_error(status, message, head)
     }
 
     /// `GET /token/?service=public.ecr.aws&scope=…`: anonymous pulls, or `AWS:<password>` as Basic.
