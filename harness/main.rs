@@ -105,6 +105,11 @@ enum Command {
         #[arg(long = "scenarios", value_name = "DIR")]
         scenario_dir: Option<PathBuf>,
     },
+    /// Check that the local backend's namespaces work here (as root or through user namespaces).
+    NamespaceCheck {
+        #[arg(long, hide = true)]
+        inside: bool,
+    },
     /// Internal: the sandbox process, started by the local backend inside its namespaces.
     #[command(hide = true)]
     SandboxServe,
@@ -123,6 +128,12 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::NamespaceCheck { inside } => {
+            let text = authmatrix::backend::local::sandbox_child::namespace_check(inside)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SandboxServe => {
             authmatrix::backend::local::sandbox_child::main().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)

@@ -174,3 +174,41 @@ fn pids_with_env(key: &str, value: &Path) -> Vec<u32> {
         })
         .collect()
 }
+
+/// The rootless path: an unprivileged user gets the same namespaces through a user namespace.
+#[test]
+fn an_unprivileged_user_gets_the_same_sandbox_network_through_a_user_namespace() {
+    // SAFETY: getuid cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    // Run a copy the unprivileged user can reach, whatever the checkout's permissions.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("authmatrix");
+    std::fs::copy(env!("CARGO_BIN_EXE_authmatrix"), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let out = cmd
+        .arg("namespace-check")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .expect("setpriv (util-linux) runs the check as nobody");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("169.254.170.23/32")
+            && text.contains("bound 169.254.170.23:80")
+            && text.contains("public.ecr.aws"),
+        "{text}"
+    );
+}

@@ -37,19 +37,7 @@ pub fn main() -> Result<(), String> {
     let config: SandboxConfig =
         serde_json::from_str(&first).map_err(|e| format!("bad configuration: {e}"))?;
 
-    let hosts = config.work_dir.join("hosts");
-    std::fs::write(&hosts, hosts_file()).map_err(|e| e.to_string())?;
-    let resolv = config.work_dir.join("resolv.conf");
-    // No resolver is reachable in the namespace; say so rather than let lookups wander.
-    std::fs::write(&resolv, "nameserver 127.0.0.1\n").map_err(|e| e.to_string())?;
-    let mut binds = vec![(hosts.as_path(), "/etc/hosts")];
-    if std::path::Path::new("/etc/resolv.conf").exists() {
-        binds.push((resolv.as_path(), "/etc/resolv.conf"));
-    }
-    super::namespaces::make_private_and_bind(&binds)
-        .map_err(|e| format!("mount namespace: {e}"))?;
-    ip(&["link", "set", "lo", "up"])?;
-    ip(&["addr", "add", "169.254.170.23/32", "dev", "lo"])?;
+    set_up_network(&config.work_dir)?;
 
     let moto_log = config.work_dir.join("moto.log");
     let moto = Moto::start(
@@ -258,6 +246,66 @@ pub fn main() -> Result<(), String> {
     drop(moto);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Inside fresh namespaces: a private /etc/hosts (and resolv.conf), loopback up, the Pod Identity
+/// agent's link-local address on it.
+fn set_up_network(work_dir: &std::path::Path) -> Result<(), String> {
+    let hosts = work_dir.join("hosts");
+    std::fs::write(&hosts, hosts_file()).map_err(|e| e.to_string())?;
+    let resolv = work_dir.join("resolv.conf");
+    // No resolver is reachable in the namespace; say so rather than let lookups wander.
+    std::fs::write(&resolv, "nameserver 127.0.0.1\n").map_err(|e| e.to_string())?;
+    let mut binds = vec![(hosts.as_path(), "/etc/hosts")];
+    if std::path::Path::new("/etc/resolv.conf").exists() {
+        binds.push((resolv.as_path(), "/etc/resolv.conf"));
+    }
+    super::namespaces::make_private_and_bind(&binds)
+        .map_err(|e| format!("mount namespace: {e}"))?;
+    ip(&["link", "set", "lo", "up"])?;
+    ip(&["addr", "add", "169.254.170.23/32", "dev", "lo"])
+}
+
+/// `authmatrix namespace-check`: enters the sandbox's namespaces the way the sandbox does (as root,
+/// or through a user namespace when unprivileged), sets up its network, and prints what a probe would
+/// see. Checks that this machine and user can run the local backend, without Go or Python.
+pub fn namespace_check(inside: bool) -> Result<String, String> {
+    if !inside {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["namespace-check", "--inside"]);
+        super::namespaces::isolate(&mut cmd);
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot enter new namespaces: {e}"))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return if out.status.success() {
+            Ok(text)
+        } else {
+            Err(text)
+        };
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    set_up_network(dir.path())?;
+    // The fakes' privileged ports must be ours to bind (CAP_NET_BIND_SERVICE in the namespace).
+    for addr in [AGENT_ADDR, "127.0.0.2:443"] {
+        std::net::TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+    }
+    let addrs = Command::new("ip")
+        .args(["-o", "addr", "show"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let hosts = std::fs::read_to_string("/etc/hosts").map_err(|e| e.to_string())?;
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    Ok(format!(
+        "uid inside: {uid}\nbound {AGENT_ADDR} and 127.0.0.2:443\n{}{hosts}",
+        String::from_utf8_lossy(&addrs.stdout)
+    ))
 }
 
 fn start_agent(
