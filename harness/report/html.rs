@@ -136,11 +136,7 @@ pub fn render(r: &Report) -> String {
                 esc(&info.go_version)
             );
             for m in KEY_MODULES {
-                let v = match (info.required.get(*m), info.linked.contains_key(*m)) {
-                    (Some(v), true) => v.clone(),
-                    (Some(v), false) => format!("{v} (not linked)"),
-                    (None, _) => "—".into(),
-                };
+                let v = super::module_version(info, m);
                 let _ = write!(s, "<td>{}</td>", esc(&v));
             }
             s.push_str("</tr>");

@@ -77,11 +77,7 @@ pub fn render(r: &Report) -> String {
                 info.go_version
             );
             for m in KEY_MODULES {
-                let cell = match (info.required.get(*m), info.linked.contains_key(*m)) {
-                    (Some(v), true) => v.clone(),
-                    (Some(v), false) => format!("{v} (not linked)"),
-                    (None, _) => "—".into(),
-                };
+                let cell = super::module_version(info, m);
                 let _ = write!(s, " {cell} |");
             }
             s.push('\n');

@@ -179,19 +179,20 @@ pub(super) fn access_records(scope: &Scope) -> serde_json::Value {
     }
 }
 
-/// distribution's `authorized()`: UNAUTHORIZED with the access records as detail.
-fn distribution_challenge(realm: &str, scope: &Scope) -> Response {
-    let detail = access_records(scope);
+/// distribution's `authorized()`: UNAUTHORIZED with the access records as detail, and a challenge.
+pub(super) fn unauthorized(scope: &Scope, challenge: &str) -> Response {
     let mut r = super::routes::error(
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
         "authentication required",
-        detail,
+        access_records(scope),
         scope.head,
     );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        format!("Basic realm=\"{realm}\"").parse().expect("ascii"),
-    );
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge.parse().expect("ascii"));
     r
+}
+
+fn distribution_challenge(realm: &str, scope: &Scope) -> Response {
+    unauthorized(scope, &format!("Basic realm=\"{realm}\""))
 }

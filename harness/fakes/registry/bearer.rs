@@ -138,17 +138,7 @@ impl TokenAuth {
             if let Some(e) = error {
                 value.push_str(&format!(",error=\"{e}\""));
             }
-            let detail = super::auth::access_records(scope);
-            let mut r = super::routes::error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "authentication required",
-                detail,
-                scope.head,
-            );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value.parse().expect("ascii"));
-            r
+            super::auth::unauthorized(scope, &value)
         };
         match bearer(headers) {
             None => Err(challenge(None)),

@@ -260,13 +260,7 @@ impl Registry {
                     );
                 }
                 if valid_digest(&reference) && digest_of(body) != reference {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "DIGEST_INVALID",
-                        "provided digest did not match uploaded content",
-                        serde_json::Value::Null,
-                        false,
-                    );
+                    return digest_invalid(false);
                 }
                 let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) else {
                     return error(
@@ -327,22 +321,10 @@ impl Registry {
             }
             (Route::Blob(name, digest), Method::GET | Method::HEAD) => {
                 if !valid_digest(&digest) {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "DIGEST_INVALID",
-                        "provided digest did not match uploaded content",
-                        serde_json::Value::Null,
-                        head,
-                    );
+                    return digest_invalid(head);
                 }
                 match s.blob(&name, &digest) {
-                    None => error(
-                        StatusCode::NOT_FOUND,
-                        "BLOB_UNKNOWN",
-                        "blob unknown to registry",
-                        serde_json::json!(digest),
-                        head,
-                    ),
+                    None => blob_unknown(&digest, head),
                     Some(data) => content(head, "application/octet-stream", &digest, data, false),
                 }
             }
@@ -350,13 +332,7 @@ impl Registry {
                 if s.delete_blob(&name, &digest) {
                     StatusCode::ACCEPTED.into_response()
                 } else {
-                    error(
-                        StatusCode::NOT_FOUND,
-                        "BLOB_UNKNOWN",
-                        "blob unknown to registry",
-                        serde_json::json!(digest),
-                        false,
-                    )
+                    blob_unknown(&digest, false)
                 }
             }
             (Route::Upload(name, None), Method::POST) => {
@@ -369,13 +345,7 @@ impl Registry {
                 }
                 if let Some(digest) = query.get("digest") {
                     if digest_of(body) != *digest {
-                        return error(
-                            StatusCode::BAD_REQUEST,
-                            "DIGEST_INVALID",
-                            "provided digest did not match uploaded content",
-                            serde_json::Value::Null,
-                            false,
-                        );
+                        return digest_invalid(false);
                     }
                     return match s.put_blob(&name, body) {
                         Err(e) => io(e),
@@ -412,13 +382,7 @@ impl Registry {
                     },
                     Method::PUT => {
                         let Some(digest) = query.get("digest").filter(|d| valid_digest(d)) else {
-                            return error(
-                                StatusCode::BAD_REQUEST,
-                                "DIGEST_INVALID",
-                                "provided digest did not match uploaded content",
-                                serde_json::Value::Null,
-                                false,
-                            );
+                            return digest_invalid(false);
                         };
                         if !body.is_empty()
                             && let Err(e) = s.append_upload(&id, body)
@@ -427,13 +391,7 @@ impl Registry {
                         }
                         match s.finish_upload(&name, &id, digest) {
                             Err(e) => io(e),
-                            Ok(Err(())) => error(
-                                StatusCode::BAD_REQUEST,
-                                "DIGEST_INVALID",
-                                "provided digest did not match uploaded content",
-                                serde_json::Value::Null,
-                                false,
-                            ),
+                            Ok(Err(())) => digest_invalid(false),
                             Ok(Ok(())) => created(&format!("/v2/{name}/blobs/{digest}"), digest),
                         }
                     }
@@ -496,6 +454,26 @@ fn range_continues(headers: &HeaderMap, size: u64) -> bool {
                 == Some(size)
         }
     }
+}
+
+fn digest_invalid(head: bool) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "DIGEST_INVALID",
+        "provided digest did not match uploaded content",
+        serde_json::Value::Null,
+        head,
+    )
+}
+
+fn blob_unknown(digest: &str, head: bool) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "BLOB_UNKNOWN",
+        "blob unknown to registry",
+        serde_json::json!(digest),
+        head,
+    )
 }
 
 fn unsupported() -> Response {
