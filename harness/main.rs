@@ -196,7 +196,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             scenario_dir,
             jobs,
         } => {
-            let scope = plan::select(load(scenario_dir.as_ref())?, &[scenario.clone()])?;
+            let scope = plan::select(
+                load(scenario_dir.as_ref())?,
+                std::slice::from_ref(&scenario),
+            )?;
             let [s] = &scope[..] else {
                 bail!(
                     "`{scenario}` names {} scenarios; name exactly one",

@@ -3,9 +3,12 @@
 //! Validation order, status codes and bodies follow aws/eks-pod-identity-agent
 //! (`internal/validation/request.go`, `pkg/errors/errors.go`; shared/research/auth-protocol-facts.md §4.1):
 //! 1. Host must be 169.254.170.23 or fd00:ec2::23 → 403;
-//! 2. empty token → 400; 3. unparsable JWT → 400; 4. exp/nbf/iat → 400 (no signature check in the agent);
-//! then the EKS Auth call, which verifies signature and audience and looks up the association;
-//! its errors pass through with its status and the body `[<request-id>]: (<Code>): <message>, fault: client`.
+//! 2. empty token → 400;
+//! 3. unparsable JWT → 400;
+//! 4. exp/nbf/iat → 400 (no signature check in the agent);
+//! 5. the EKS Auth call, which verifies signature and audience and looks up the association; its
+//!    errors pass through with their status and the body `[<request-id>]: (<Code>): <message>, fault: client`.
+//!
 //! Errors are `http.Error` plain text; success is JSON with RFC 3339 expiration.
 
 use super::events::{EventLog, request_id};

@@ -9,9 +9,12 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Access key id → (secret, session token for temporary credentials).
+/// A key's secret and, for temporary credentials, its session token.
+type Secret = (String, Option<String>);
+
+/// Access key id → its secret.
 #[derive(Clone, Default)]
-pub struct KeyStore(Arc<Mutex<HashMap<String, (String, Option<String>)>>>);
+pub struct KeyStore(Arc<Mutex<HashMap<String, Secret>>>);
 
 impl KeyStore {
     pub fn add(&self, access_key_id: &str, secret: &str, session_token: Option<&str>) {
@@ -21,7 +24,7 @@ impl KeyStore {
         );
     }
 
-    fn get(&self, access_key_id: &str) -> Option<(String, Option<String>)> {
+    fn get(&self, access_key_id: &str) -> Option<Secret> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -95,6 +95,9 @@ pub fn probe_name(component: Component) -> &'static str {
     }
 }
 
+/// Module path → version.
+type Modules = BTreeMap<String, String>;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeBuild {
@@ -348,7 +351,7 @@ impl ProbeBuilder {
         dir: &Path,
         toolchain: &str,
         nosumdb: bool,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), BuildError> {
+    ) -> Result<(Modules, Modules), BuildError> {
         let mut required = BTreeMap::new();
         let out = self
             .go_cmd(dir, toolchain, nosumdb)

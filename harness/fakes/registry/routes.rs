@@ -86,10 +86,7 @@ async fn token(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| serde_urlencoded_pairs(q))
-        .unwrap_or_default();
+    let query: Vec<(String, String)> = uri.query().map(serde_urlencoded_pairs).unwrap_or_default();
     let r = reg
         .personality
         .token_endpoint(&headers, &query)
