@@ -135,21 +135,26 @@ pub struct ProbeBuilder {
     pub cache_dir: PathBuf,
     /// `probes/` of the project, for committed checksums; may not exist for an installed binary.
     pub probes_dir: PathBuf,
+    /// This machine's Go (`go1.26.8`), part of every cache key; asked once.
+    local_go: String,
 }
 
 impl ProbeBuilder {
     pub fn new(cache_dir: PathBuf, probes_dir: PathBuf) -> Result<Self, BuildError> {
-        Ok(ProbeBuilder {
+        let mut builder = ProbeBuilder {
             go: crate::tools::go()?,
             cache_dir,
             probes_dir,
-        })
+            local_go: String::new(),
+        };
+        builder.local_go = builder.go_version("local")?;
+        Ok(builder)
     }
 
     /// Returns the cached build or builds the probe.
     pub fn build(&self, component: Component, tag: &ArgoTag) -> Result<ProbeBuild, BuildError> {
         let probe = probe_name(component);
-        let local_go = self.go_version("local")?;
+        let local_go = self.local_go.as_str();
         let files = sources(component, tag);
         let mut h = Sha256::new();
         for (name, text) in &files {
@@ -169,7 +174,7 @@ impl ProbeBuilder {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)
             .map_err(|e| BuildError::Io(format!("create {}: {e}", tmp.display())))?;
-        let result = self.build_in(&tmp, component, &files, tag, &local_go, started);
+        let result = self.build_in(&tmp, component, &files, tag, local_go, started);
         match result {
             Ok(mut build) => {
                 build.binary = dir.join("probe");
