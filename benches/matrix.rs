@@ -6,7 +6,7 @@
 //! DEFAULT_JOBS sandboxes, as `authmatrix run` does. This is a measurement, not a test: it asserts
 //! only that every cell ran.
 
-use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::backend::local::LocalOptions;
 use authmatrix::matrix::{self, plan, tags::ArgoTag};
 use authmatrix::scenario;
 use std::path::Path;
@@ -59,19 +59,13 @@ struct Timing {
 
 fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[ArgoTag]) -> Timing {
     let started = Instant::now();
-    let mut backends: Vec<Box<dyn authmatrix::backend::Backend + Send>> = (0..matrix::DEFAULT_JOBS)
-        .map(|_| {
-            Box::new(
-                LocalBackend::new(LocalOptions {
-                    sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-                    project_root: root.to_path_buf(),
-                    cache_dir: cache.to_path_buf(),
-                    probe_timeout: Duration::from_secs(60),
-                })
-                .unwrap(),
-            ) as Box<dyn authmatrix::backend::Backend + Send>
-        })
-        .collect();
+    let opts = LocalOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: root.to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        probe_timeout: Duration::from_secs(60),
+    };
+    let mut backends = authmatrix::backend::local::pool(&opts, matrix::DEFAULT_JOBS).unwrap();
     let report = matrix::run(&mut backends, scenarios, tags).unwrap();
     drop(backends);
     let total = started.elapsed();

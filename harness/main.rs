@@ -172,11 +172,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     })?
                 }
                 None => {
-                    let mut backends = Vec::new();
-                    for _ in 0..jobs.max(1) {
-                        backends.push(Box::new(local_backend(60)?)
-                            as Box<dyn authmatrix::backend::Backend + Send>);
-                    }
+                    let mut backends = local_backends(jobs, 60)?;
                     matrix::run(&mut backends, &scope, &tags)?
                 }
             };
@@ -219,11 +215,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 tags.push(to.clone());
                 let names: Vec<&str> = tags.iter().map(|t| t.tag.as_str()).collect();
                 authmatrix::progress::line(&format!("bisect over {}", names.join(", ")));
-                let mut backends = Vec::new();
-                for _ in 0..jobs.max(1) {
-                    backends.push(Box::new(local_backend(60)?)
-                        as Box<dyn authmatrix::backend::Backend + Send>);
-                }
+                let mut backends = local_backends(jobs, 60)?;
                 let report = matrix::run(&mut backends, &scope, &tags)?;
                 drop(backends);
                 let outcome = |t: &ArgoTag| report.cell(&s.id, &t.tag).map(|c| c.observed.outcome);
@@ -293,11 +285,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let (scenarios, tags) = select(&selection)?;
-            let mut backends = Vec::new();
-            for _ in 0..jobs.max(1) {
-                backends.push(Box::new(local_backend(probe_timeout)?)
-                    as Box<dyn authmatrix::backend::Backend + Send>);
-            }
+            let mut backends = local_backends(jobs, probe_timeout)?;
             let report = matrix::run(&mut backends, &scenarios, &tags)?;
             drop(backends);
             report
@@ -337,12 +325,25 @@ fn select(selection: &Selection) -> anyhow::Result<(Vec<scenario::Scenario>, Vec
     Ok((scenarios, tags))
 }
 
-fn local_backend(probe_timeout: u64) -> anyhow::Result<LocalBackend> {
+/// `jobs` local backends, one sandbox each, for `matrix::run`.
+fn local_backends(
+    jobs: usize,
+    probe_timeout: u64,
+) -> anyhow::Result<Vec<Box<dyn authmatrix::backend::Backend + Send>>> {
     authmatrix::cleanup::install();
-    LocalBackend::new(LocalOptions {
+    authmatrix::backend::local::pool(&local_options(probe_timeout)?, jobs)
+}
+
+fn local_options(probe_timeout: u64) -> anyhow::Result<LocalOptions> {
+    Ok(LocalOptions {
         sandbox_exe: std::env::current_exe()?,
         project_root: authmatrix::project_root(),
         cache_dir: LocalOptions::default_cache_dir(),
         probe_timeout: Duration::from_secs(probe_timeout),
     })
+}
+
+fn local_backend(probe_timeout: u64) -> anyhow::Result<LocalBackend> {
+    authmatrix::cleanup::install();
+    LocalBackend::new(local_options(probe_timeout)?)
 }

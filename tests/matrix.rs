@@ -7,7 +7,8 @@
 //! the project's Python venv (`make setup`): a missing piece fails the cells, never skips them.
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
-use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::backend::Backend;
+use authmatrix::backend::local::LocalOptions;
 use authmatrix::matrix::{self, tags::ArgoTag};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
 use authmatrix::scenario::{self, Scenario};
@@ -74,23 +75,21 @@ fn main() -> ExitCode {
     // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
     let mut args = args;
     let jobs = *args.test_threads.get_or_insert(matrix::DEFAULT_JOBS);
-    let mut pool = Vec::new();
+    let opts = LocalOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: root.to_path_buf(),
+        cache_dir: LocalOptions::default_cache_dir(),
+        probe_timeout: Duration::from_secs(60),
+    };
+    let mut pool = match authmatrix::backend::local::pool(&opts, jobs) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("the local backend cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut versions = Default::default();
-    for n in 0..jobs.max(1) {
-        let backend = LocalBackend::new(LocalOptions {
-            sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-            project_root: root.to_path_buf(),
-            cache_dir: LocalOptions::default_cache_dir(),
-            probe_timeout: Duration::from_secs(60),
-        });
-        let mut backend = match backend {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("the local backend cannot start: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        use authmatrix::backend::Backend;
+    for (n, backend) in pool.iter_mut().enumerate() {
         match backend.prepare(&used_tags, &components, &used) {
             Ok(v) if n == 0 => versions = v,
             Ok(_) => {}
@@ -99,7 +98,6 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        pool.push(backend);
     }
 
     let pool = Arc::new((Mutex::new(pool), Condvar::new()));
@@ -111,7 +109,7 @@ fn main() -> ExitCode {
             let done = done.clone();
             Trial::test(matrix::cell_name(&scenario.id, &tag.tag), move || {
                 let mut backend = checkout(&pool);
-                let cell = matrix::run_cell(&mut backend, &scenario, &tag);
+                let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
                 give_back(&pool, backend);
                 let ok = cell.verdict.is_ok();
                 let text = evidence_text(&cell);
@@ -149,9 +147,9 @@ fn main() -> ExitCode {
     conclusion.exit_code()
 }
 
-type Pool = Arc<(Mutex<Vec<LocalBackend>>, Condvar)>;
+type Pool = Arc<(Mutex<Vec<Box<dyn Backend + Send>>>, Condvar)>;
 
-fn checkout(pool: &Pool) -> LocalBackend {
+fn checkout(pool: &Pool) -> Box<dyn Backend + Send> {
     let (list, ready) = &**pool;
     let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
     loop {
@@ -162,7 +160,7 @@ fn checkout(pool: &Pool) -> LocalBackend {
     }
 }
 
-fn give_back(pool: &Pool, backend: LocalBackend) {
+fn give_back(pool: &Pool, backend: Box<dyn Backend + Send>) {
     let (list, ready) = &**pool;
     list.lock().unwrap_or_else(|p| p.into_inner()).push(backend);
     ready.notify_one();

@@ -46,21 +46,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    if target != TARGET {
-        let r = json_error(StatusCode::BAD_REQUEST, "UnknownOperationException", "");
-        api.events.push(
-            FAKE,
-            format!("POST / {target}"),
-            400,
-            "UnknownOperationException",
-        );
-        return r;
-    }
+    let target = match operation(&headers, TARGET, &api.events, FAKE) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     // 1. Is the caller who it says it is, and allowed? Ask the fake cloud's IAM.
     match verify(&api.iam_endpoint, &method, &uri, &headers, body).await {
         Err(e) => {
@@ -136,6 +125,35 @@ async fn verify(
     Ok(Some(r))
 }
 
+#[allow(clippy::result_large_err)] // the error is the HTTP reply itself
+/// The awsJson operation (`X-Amz-Target`) when it is the one this fake serves; otherwise the
+/// `UnknownOperationException` reply, recorded.
+fn operation(
+    headers: &HeaderMap,
+    served: &str,
+    events: &EventLog,
+    fake: &str,
+) -> Result<String, Response> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if target == served {
+        return Ok(target.to_string());
+    }
+    events.push(
+        fake,
+        format!("POST / {target}"),
+        400,
+        "UnknownOperationException",
+    );
+    Err(json_error(
+        StatusCode::BAD_REQUEST,
+        "UnknownOperationException",
+        "",
+    ))
+}
+
 /// A new registry password valid for `lifetime_secs`, as ECR hands it out: base64 of `AWS:<password>`.
 fn issue(tokens: &EcrTokens, lifetime_secs: i64) -> (String, i64) {
     let password = format!("authmatrix-ecr-{}", super::events::request_id());
@@ -183,17 +201,10 @@ async fn handle_public(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let request = format!("POST / {target}");
-    if target != PUBLIC_TARGET {
-        api.events
-            .push(PUBLIC_FAKE, request, 400, "UnknownOperationException");
-        return json_error(StatusCode::BAD_REQUEST, "UnknownOperationException", "");
-    }
+    let request = match operation(&headers, PUBLIC_TARGET, &api.events, PUBLIC_FAKE) {
+        Ok(t) => format!("POST / {t}"),
+        Err(r) => return r,
+    };
     if let Err(r) = super::sigv4::verify(
         &api.keys,
         "ecr-public",

@@ -35,19 +35,13 @@ pub fn render(r: &Report) -> String {
     } else {
         "<span class=bad>some cells are not as expected</span>"
     };
-    let counts: Vec<String> = r
-        .summary
-        .verdicts
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
     let _ = write!(
         s,
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>authmatrix report</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\
          <h1>authmatrix report ({} backend): {status}</h1><p>{} cells: {}; {:.1} s.</p>",
         esc(&r.backend),
         r.summary.cells,
-        esc(&counts.join(", ")),
+        esc(&r.summary.verdict_counts()),
         r.elapsed_seconds
     );
 

@@ -17,17 +17,11 @@ pub fn render(r: &Report) -> String {
         "# authmatrix report ({} backend): {verdict}\n",
         r.backend
     );
-    let counts: Vec<String> = r
-        .summary
-        .verdicts
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
     let _ = writeln!(
         s,
         "{} cells: {}; {:.1} s.\n",
         r.summary.cells,
-        counts.join(", "),
+        r.summary.verdict_counts(),
         r.elapsed_seconds
     );
     s.push_str(&matrix(r, true));

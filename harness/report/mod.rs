@@ -77,6 +77,17 @@ pub struct Summary {
     pub ok: bool,
 }
 
+impl Summary {
+    /// `56 as-expected, 2 regression`.
+    pub fn verdict_counts(&self) -> String {
+        self.verdicts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl Report {
     pub fn new(
         backend: &str,

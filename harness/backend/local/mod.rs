@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[derive(Clone)]
 pub struct LocalOptions {
     /// The `authmatrix` binary, which serves the sandbox (`authmatrix sandbox-serve`).
     pub sandbox_exe: PathBuf,
@@ -45,6 +46,14 @@ impl LocalOptions {
             .unwrap_or_else(std::env::temp_dir);
         base.join("authmatrix")
     }
+}
+
+/// `jobs` local backends, one sandbox each, ready for `matrix::run` (cells mostly wait, so several
+/// sandboxes side by side shorten a run even on 2 cores).
+pub fn pool(opts: &LocalOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
+    (0..jobs.max(1))
+        .map(|_| Ok(Box::new(LocalBackend::new(opts.clone())?) as Box<dyn Backend + Send>))
+        .collect()
 }
 
 pub struct LocalBackend {
