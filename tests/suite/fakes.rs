@@ -46,11 +46,26 @@ fn error_of(client: &str, r: &ClientResult) -> String {
         .unwrap_or_else(|| panic!("{client} succeeded but should have failed: {r:?}"))
 }
 
-/// Both clients fail against the agent: botocore quotes the agent's plain-text body, the Rust SDK
-/// names the status only, and the agent's own log shows what it answered.
-fn assert_agent_refuses(cloud: &Cloud, url: &str, token_file: &str, status: u16, body: &str) {
+/// A token for the workflow's service account, valid from `nbf` to `exp` seconds from now.
+fn token(cloud: &Cloud, audience: &str, nbf: i64, exp: i64) -> String {
+    let now = oidc::now();
+    cloud.token(audience, now + nbf, now + exp)
+}
+
+/// Both clients fail against the agent (checking Host or not) with the token `make_token` writes:
+/// botocore quotes the agent's plain-text body, the Rust SDK names the status only, and the agent's
+/// own log shows what it answered.
+fn assert_agent_refuses(
+    check_host: bool,
+    make_token: impl Fn(&Cloud) -> String,
+    status: u16,
+    body: &str,
+) {
+    let cloud = Cloud::start();
+    let token_file = cloud.token_file("token", &make_token(&cloud));
+    let url = cloud.agent(check_host);
     for (name, client) in CLIENTS {
-        let err = error_of(name, &client(&pod_identity_env(cloud, url, token_file)));
+        let err = error_of(name, &client(&pod_identity_env(&cloud, &url, &token_file)));
         let expected = if name == "boto3" {
             body.to_string()
         } else {
@@ -71,11 +86,7 @@ fn assert_agent_refuses(cloud: &Cloud, url: &str, token_file: &str, status: u16,
 #[test]
 fn pod_identity_agent_serves_credentials_the_s3_server_accepts() {
     let cloud = Cloud::start();
-    let now = oidc::now();
-    let token = cloud.token_file(
-        "token",
-        &cloud.token(POD_IDENTITY_AUDIENCE, now - 60, now + 3600),
-    );
+    let token = cloud.token_file("token", &token(&cloud, POD_IDENTITY_AUDIENCE, -60, 3600));
     let url = cloud.agent(false);
     for (name, client) in CLIENTS {
         let r = client(&pod_identity_env(&cloud, &url, &token));
@@ -96,13 +107,9 @@ fn pod_identity_agent_serves_credentials_the_s3_server_accepts() {
 
 #[test]
 fn pod_identity_agent_refuses_a_token_that_is_not_a_jwt() {
-    let cloud = Cloud::start();
-    let token = cloud.token_file("token", "not-a-jwt");
-    let url = cloud.agent(false);
     assert_agent_refuses(
-        &cloud,
-        &url,
-        &token,
+        false,
+        |_| "not-a-jwt".into(),
         400,
         "Service account token cannot be parsed: token is malformed",
     );
@@ -110,17 +117,10 @@ fn pod_identity_agent_refuses_a_token_that_is_not_a_jwt() {
 
 #[test]
 fn pod_identity_agent_refuses_an_expired_token() {
-    let cloud = Cloud::start();
-    let now = oidc::now();
-    let token = cloud.token_file(
-        "token",
-        &cloud.token(POD_IDENTITY_AUDIENCE, now - 7200, now - 3600),
-    );
-    let url = cloud.agent(false);
+    let expired = |c: &Cloud| token(c, POD_IDENTITY_AUDIENCE, -7200, -3600);
     assert_agent_refuses(
-        &cloud,
-        &url,
-        &token,
+        false,
+        expired,
         400,
         "Service account token failed basic claim validations: token is expired",
     );
@@ -128,26 +128,19 @@ fn pod_identity_agent_refuses_an_expired_token() {
 
 #[test]
 fn pod_identity_agent_refuses_a_token_for_another_audience() {
-    let cloud = Cloud::start();
-    let now = oidc::now();
-    let token = cloud.token_file("token", &cloud.token(IRSA_AUDIENCE, now - 60, now + 3600));
-    let url = cloud.agent(false);
-    assert_agent_refuses(&cloud, &url, &token, 400, "(InvalidTokenException)");
+    assert_agent_refuses(
+        false,
+        |c| token(c, IRSA_AUDIENCE, -60, 3600),
+        400,
+        "(InvalidTokenException)",
+    );
 }
 
 #[test]
 fn pod_identity_agent_refuses_calls_through_another_address() {
-    let cloud = Cloud::start();
-    let now = oidc::now();
-    let token = cloud.token_file(
-        "token",
-        &cloud.token(POD_IDENTITY_AUDIENCE, now - 60, now + 3600),
-    );
-    let url = cloud.agent(true);
     assert_agent_refuses(
-        &cloud,
-        &url,
-        &token,
+        true,
+        |c| token(c, POD_IDENTITY_AUDIENCE, -60, 3600),
         403,
         "Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 127.0.0.1",
     );
@@ -156,13 +149,9 @@ fn pod_identity_agent_refuses_calls_through_another_address() {
 #[test]
 fn clients_reject_a_token_file_ending_in_a_newline_before_calling_the_agent() {
     let cloud = Cloud::start();
-    let now = oidc::now();
     let token = cloud.token_file(
         "token",
-        &format!(
-            "{}\n",
-            cloud.token(POD_IDENTITY_AUDIENCE, now - 60, now + 3600)
-        ),
+        &format!("{}\n", token(&cloud, POD_IDENTITY_AUDIENCE, -60, 3600)),
     );
     let url = cloud.agent(false);
     for (name, client) in CLIENTS {
@@ -174,8 +163,7 @@ fn clients_reject_a_token_file_ending_in_a_newline_before_calling_the_agent() {
 #[test]
 fn sts_exchanges_a_valid_irsa_token_for_credentials_the_s3_server_accepts() {
     let cloud = Cloud::start();
-    let now = oidc::now();
-    let token = cloud.token_file("token", &cloud.token(IRSA_AUDIENCE, now - 60, now + 3600));
+    let token = cloud.token_file("token", &token(&cloud, IRSA_AUDIENCE, -60, 3600));
     let sts = cloud.sts();
     for (name, client) in CLIENTS {
         let r = client(&irsa_env(&cloud, &sts, &token));
@@ -193,16 +181,18 @@ fn sts_exchanges_a_valid_irsa_token_for_credentials_the_s3_server_accepts() {
 #[test]
 fn sts_refuses_an_expired_irsa_token() {
     let cloud = Cloud::start();
-    let now = oidc::now();
     assert_sts_refuses(
         &cloud,
-        &cloud.token(IRSA_AUDIENCE, now - 7200, now - 3600),
-        &[
-            "ExpiredTokenException",
-            "Token expired",
-            "Incorrect token audience",
-        ],
+        &token(&cloud, IRSA_AUDIENCE, -7200, -3600),
+        &["ExpiredTokenException", "Token expired"],
     );
+}
+
+#[test]
+fn sts_refuses_a_token_for_another_audience() {
+    let cloud = Cloud::start();
+    let wrong_audience = token(&cloud, POD_IDENTITY_AUDIENCE, -60, 3600);
+    assert_sts_refuses(&cloud, &wrong_audience, &["Incorrect token audience"]);
 }
 
 #[test]
