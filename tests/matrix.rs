@@ -67,9 +67,6 @@ fn main() -> ExitCode {
             used.push(s.clone());
         }
     }
-    let mut components: Vec<_> = used.iter().map(|s| s.component).collect();
-    components.sort();
-    components.dedup();
 
     authmatrix::cleanup::install();
     // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
@@ -88,17 +85,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut versions = Default::default();
-    for (n, backend) in pool.iter_mut().enumerate() {
-        match backend.prepare(&used_tags, &components, &used) {
-            Ok(v) if n == 0 => versions = v,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("preparing the local backend failed: {e:#}");
-                return ExitCode::FAILURE;
-            }
+    let versions = match matrix::prepare(&mut pool, &used, &used_tags) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("preparing the local backend failed: {e:#}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
 
     let pool = Arc::new((Mutex::new(pool), Condvar::new()));
     let done: Arc<Mutex<Vec<Cell>>> = Arc::default();

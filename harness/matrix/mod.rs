@@ -4,9 +4,11 @@ pub mod plan;
 pub mod tags;
 pub mod verdict;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, TagInfo};
 use crate::report::{Cell, Expected, Report};
+use crate::scenario::Component;
 use crate::scenario::{ExpectedOutcome, Scenario};
+use std::collections::BTreeMap;
 use tags::ArgoTag;
 
 /// Sandboxes a run uses by default: cells mostly wait, so more than the 2 cores pays off.
@@ -54,24 +56,19 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
     }
 }
 
-/// Prepares every backend and runs every cell, each backend working through a shared queue.
-///
-/// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
-/// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
-/// A cell's evidence stays its own: each sandbox runs one probe at a time.
-pub fn run(
+/// Prepares every backend for these cells: the first builds the probes, the others (which then find
+/// them cached) start their sandboxes in parallel. Returns the first's per-version information.
+pub fn prepare(
     backends: &mut [Box<dyn Backend + Send>],
     scenarios: &[Scenario],
     tags: &[ArgoTag],
-) -> anyhow::Result<Report> {
-    let started = std::time::Instant::now();
+) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
     let Some((first, rest)) = backends.split_first_mut() else {
         anyhow::bail!("no backend to run on")
     };
     let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
     components.sort();
     components.dedup();
-    // The first prepares (builds probes); the others then find them cached.
     let tag_info = first.prepare(tags, &components, scenarios)?;
     std::thread::scope(|scope| {
         let handles: Vec<_> = rest
@@ -83,7 +80,22 @@ pub fn run(
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("preparing a backend panicked")))
         })
     })?;
-    let name = first.name();
+    Ok(tag_info)
+}
+
+/// Prepares every backend and runs every cell, each backend working through a shared queue.
+///
+/// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
+/// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
+/// A cell's evidence stays its own: each sandbox runs one probe at a time.
+pub fn run(
+    backends: &mut [Box<dyn Backend + Send>],
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+) -> anyhow::Result<Report> {
+    let started = std::time::Instant::now();
+    let tag_info = prepare(backends, scenarios, tags)?;
+    let name = backends.first().map(|b| b.name()).unwrap_or_default();
     let queue: std::sync::Mutex<std::collections::VecDeque<(&Scenario, &ArgoTag)>> =
         std::sync::Mutex::new(
             scenarios
