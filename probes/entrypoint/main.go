@@ -55,18 +55,6 @@ type result struct {
 	Cmd        []string `json:"cmd,omitempty"`
 }
 
-func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: entrypoint REQUEST.json RESULT.json")
-		os.Exit(2)
-	}
-	res := run(os.Args[1])
-	out, _ := json.Marshal(res)
-	if err := os.WriteFile(os.Args[2], out, 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, "write result:", err)
-		os.Exit(2)
-	}
-}
 
 func run(path string) (res result) {
 	raw, err := os.ReadFile(path)

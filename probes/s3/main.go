@@ -56,18 +56,6 @@ func (s secrets) GetConfigMapKey(_ context.Context, name, _ string) (string, err
 	return "", fmt.Errorf("configmaps %q not found", name)
 }
 
-func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: s3 REQUEST.json RESULT.json")
-		os.Exit(2)
-	}
-	res := run(os.Args[1])
-	out, _ := json.Marshal(res)
-	if err := os.WriteFile(os.Args[2], out, 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, "write result:", err)
-		os.Exit(2)
-	}
-}
 
 func run(requestPath string) result {
 	raw, err := os.ReadFile(requestPath)

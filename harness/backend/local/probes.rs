@@ -28,15 +28,27 @@ pub const KEY_MODULES: &[&str] = &[
     "github.com/aws/aws-sdk-go-v2/service/ecr",
 ];
 
+/// The entry point all probes share (probes/common/main.go).
+const COMMON_MAIN: (&str, &str) = (
+    "probe_main.go",
+    include_str!("../../../probes/common/main.go"),
+);
+
 /// A probe's Go sources. Argo's APIs used here are identical from v3.5.11 to v3.7.x; when one
 /// changes, add a variant file and select it here by version.
 fn sources(component: Component, _tag: &ArgoTag) -> Vec<(&'static str, &'static str)> {
     match component {
-        Component::ExecutorS3 => vec![("main.go", include_str!("../../../probes/s3/main.go"))],
-        Component::ControllerEntrypoint => vec![(
-            "main.go",
-            include_str!("../../../probes/entrypoint/main.go"),
-        )],
+        Component::ExecutorS3 => vec![
+            ("main.go", include_str!("../../../probes/s3/main.go")),
+            COMMON_MAIN,
+        ],
+        Component::ControllerEntrypoint => vec![
+            (
+                "main.go",
+                include_str!("../../../probes/entrypoint/main.go"),
+            ),
+            COMMON_MAIN,
+        ],
     }
 }
 
@@ -184,6 +196,7 @@ impl ProbeBuilder {
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::rename(&tmp, &dir)
                     .map_err(|e| BuildError::Io(format!("rename to {}: {e}", dir.display())))?;
+                self.forget_older_builds(probe, tag, &dir);
                 Ok(build)
             }
             Err(e) => {
@@ -327,6 +340,26 @@ impl ProbeBuilder {
             }
         }
         Err(step_err("go build", last))
+    }
+
+    /// Removes builds of the same probe and tag made from other sources or another Go: each is a
+    /// ~80 MB binary that no lookup will find again.
+    fn forget_older_builds(&self, probe: &str, tag: &ArgoTag, keep: &Path) {
+        let prefix = format!("{probe}-{}-", tag.tag);
+        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `-<12 hex>` after the prefix: another key of this very (probe, tag), not e.g. v3.6.10 for v3.6.1.
+            let key = name
+                .strip_prefix(&prefix)
+                .filter(|k| k.len() == 12 && k.chars().all(|c| c.is_ascii_hexdigit()));
+            if key.is_some() && path != keep {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        }
     }
 
     fn tidy_and_build(&self, dir: &Path, toolchain: &str, nosumdb: bool) -> Result<(), String> {
@@ -566,6 +599,40 @@ mod tests {
         assert!(version_at_least("go1.26.8", "1.25.7"));
         assert!(version_at_least("go1.23.1", "1.23.1"));
         assert!(!version_at_least("go1.22.9", "1.23.1"));
+    }
+
+    #[test]
+    fn a_new_build_forgets_older_builds_of_the_same_probe_and_tag_only() {
+        let cache = tempfile::tempdir().unwrap();
+        let builder = ProbeBuilder {
+            go: "go".into(),
+            cache_dir: cache.path().into(),
+            probes_dir: cache.path().into(),
+            local_go: String::new(),
+        };
+        for d in [
+            "s3-v3.6.1-aaaaaaaaaaaa",
+            "s3-v3.6.1-bbbbbbbbbbbb",
+            "s3-v3.6.10-cccccccccccc",
+            "entrypoint-v3.6.1-dddddddddddd",
+        ] {
+            std::fs::create_dir(cache.path().join(d)).unwrap();
+        }
+        let tag = ArgoTag::parse("v3.6.1").unwrap();
+        builder.forget_older_builds("s3", &tag, &cache.path().join("s3-v3.6.1-bbbbbbbbbbbb"));
+        let mut left: Vec<String> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "entrypoint-v3.6.1-dddddddddddd",
+                "s3-v3.6.1-bbbbbbbbbbbb",
+                "s3-v3.6.10-cccccccccccc"
+            ]
+        );
     }
 
     #[test]
