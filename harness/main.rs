@@ -129,13 +129,13 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::NamespaceCheck { inside } => {
-            let text = authmatrix::backend::local::sandbox_child::namespace_check(inside)
+            let text = authmatrix::backend::sandbox::child::namespace_check(inside)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::SandboxServe => {
-            authmatrix::backend::local::sandbox_child::main().map_err(|e| anyhow::anyhow!(e))?;
+            authmatrix::backend::sandbox::child::main().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verdict {

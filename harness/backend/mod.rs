@@ -3,7 +3,10 @@
 //! `local` runs Argo's own code (probes built per tag) in a private namespace; `kind` will run
 //! Argo's release images in a kind cluster. Both produce the same [`Observation`].
 
+pub mod identity;
 pub mod local;
+pub mod objects;
+pub mod sandbox;
 
 use crate::fakes::events::Event;
 use crate::matrix::tags::ArgoTag;

@@ -1,5 +1,7 @@
-//! Who exists in the fake cloud: one AWS account, one role for artifacts, and the workflow pod's
-//! service account, trusted by that role for IRSA and associated with it for Pod Identity.
+//! Who exists in the fake cloud: one AWS account, one role for artifacts, and the service accounts
+//! trusted by that role for IRSA and associated with it for Pod Identity: the workflow pod's, and
+//! the workflow-controller's (`argo` in `argo`, as Argo's manifests create it), which the cluster
+//! backend's controller runs as.
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -7,8 +9,18 @@ pub const NAMESPACE: &str = "argo";
 pub const SERVICE_ACCOUNT: &str = "default";
 pub const ARTIFACT_ROLE: &str = "argo-artifacts";
 
+pub const CONTROLLER_SERVICE_ACCOUNT: &str = "argo";
+
 pub fn subject() -> String {
     format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}")
+}
+
+/// Every subject the artifact role trusts (IRSA) and is associated with (Pod Identity).
+pub fn trusted_subjects() -> Vec<String> {
+    vec![
+        subject(),
+        format!("system:serviceaccount:{NAMESPACE}:{CONTROLLER_SERVICE_ACCOUNT}"),
+    ]
 }
 
 pub fn role_arn(role: &str) -> String {

@@ -1,7 +1,7 @@
 // Command entrypoint runs the workflow-controller's image entrypoint lookup: Argo's own
 // workflow/controller/entrypoint index (config index → registry via k8schain), against a fake
-// clientset holding the workflow's service account and pull secrets, in the environment the
-// controller pod has. A lookup error is wrapped with the format the controller of this very tag uses
+// clientset holding the namespace's objects (the same Kubernetes objects the cluster backend
+// creates), for the Workflow's first template, in the environment the controller pod has. A lookup error is wrapped with the format the controller of this very tag uses
 // (lookupErrorFormat, generated at build time from the tag's workflow/controller/workflowpod.go).
 //
 // With "mode": "ecr-helper" it calls the ECR credential helper alone (as k8schain embeds it, but
@@ -15,34 +15,21 @@ import (
 	"os"
 
 	"github.com/argoproj/argo-workflows/v3/config"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/controller/entrypoint"
 	ecr "github.com/awslabs/amazon-ecr-credential-helper/ecr-login"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
-type serviceAccount struct {
-	Name             string   `json:"name"`
-	ImagePullSecrets []string `json:"imagePullSecrets"`
-}
-
-type secret struct {
-	Name string            `json:"name"`
-	Type string            `json:"type"`
-	Data map[string]string `json:"data"`
-}
-
 type request struct {
-	Mode               string                  `json:"mode"`
-	Image              string                  `json:"image"`
-	Namespace          string                  `json:"namespace"`
-	ServiceAccountName string                  `json:"serviceAccountName"`
-	ImagePullSecrets   []string                `json:"imagePullSecrets"`
-	ServiceAccounts    []serviceAccount        `json:"serviceAccounts"`
-	Secrets            []secret                `json:"secrets"`
-	Images             map[string]config.Image `json:"images"`
+	Mode      string `json:"mode"`
+	Namespace string `json:"namespace"`
+	// Objects are Kubernetes objects as JSON (ServiceAccounts, Secrets), with apiVersion and kind.
+	Objects  []json.RawMessage       `json:"objects"`
+	Workflow wfv1.Workflow           `json:"workflow"`
+	Images   map[string]config.Image `json:"images"`
 	// Registry is the host the ECR helper is asked about (mode ecr-helper).
 	Registry string `json:"registry"`
 }
@@ -54,7 +41,6 @@ type result struct {
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Cmd        []string `json:"cmd,omitempty"`
 }
-
 
 func run(path string) (res result) {
 	raw, err := os.ReadFile(path)
@@ -82,31 +68,27 @@ func run(path string) (res result) {
 	}
 
 	objects := []runtime.Object{}
-	for _, sa := range req.ServiceAccounts {
-		obj := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa.Name, Namespace: req.Namespace}}
-		for _, s := range sa.ImagePullSecrets {
-			obj.ImagePullSecrets = append(obj.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
+	for _, raw := range req.Objects {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(raw, nil, nil)
+		if err != nil {
+			return result{Stage: "decode", Error: err.Error()}
 		}
 		objects = append(objects, obj)
 	}
-	for _, s := range req.Secrets {
-		data := map[string][]byte{}
-		for k, v := range s.Data {
-			data[k] = []byte(v)
-		}
-		objects = append(objects, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: req.Namespace}, Type: corev1.SecretType(s.Type), Data: data})
+	if len(req.Workflow.Spec.Templates) == 0 || req.Workflow.Spec.Templates[0].Container == nil {
+		return result{Stage: "decode", Error: "the workflow has no container template"}
 	}
-	var pullSecrets []corev1.LocalObjectReference
-	for _, s := range req.ImagePullSecrets {
-		pullSecrets = append(pullSecrets, corev1.LocalObjectReference{Name: s})
-	}
+	image := req.Workflow.Spec.Templates[0].Container.Image
+	// The controller passes the workflow-level service account and pull secrets (workflowpod.go).
+	serviceAccountName := req.Workflow.Spec.ServiceAccountName
+	pullSecrets := req.Workflow.Spec.ImagePullSecrets
 	// As NewWorkflowController does: entrypoint.New(kubeclientset, wfc.Config.Images).
 	index := entrypoint.New(fake.NewSimpleClientset(objects...), req.Images)
-	img, err := index.Lookup(context.Background(), req.Image, entrypoint.Options{
-		Namespace: req.Namespace, ServiceAccountName: req.ServiceAccountName, ImagePullSecrets: pullSecrets,
+	img, err := index.Lookup(context.Background(), image, entrypoint.Options{
+		Namespace: req.Namespace, ServiceAccountName: serviceAccountName, ImagePullSecrets: pullSecrets,
 	})
 	if err != nil {
-		return result{Stage: "lookup", Error: fmt.Errorf(lookupErrorFormat, req.Image, err).Error()}
+		return result{Stage: "lookup", Error: fmt.Errorf(lookupErrorFormat, image, err).Error()}
 	}
 	return result{Stage: "lookup", OK: true, Entrypoint: img.Entrypoint, Cmd: img.Cmd}
 }

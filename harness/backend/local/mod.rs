@@ -2,23 +2,16 @@
 //! holding the fake cloud. Needs Go, Python with moto, `ip`, and root or user namespaces.
 
 mod cell;
-mod namespaces;
-pub mod network;
 pub mod probes;
-pub mod protocol;
-mod sandbox;
-pub mod sandbox_child;
 
 use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
-use crate::fakes::ca::Ca;
-use crate::fakes::oidc::OidcKeys;
+use crate::backend::identity;
+use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::backend::sandbox::protocol::{self, RunRequest};
 use crate::fakes::world;
 use crate::matrix::tags::ArgoTag;
-use crate::redact::Redactor;
-use crate::scenario::{AgentState, Component, Scenario};
+use crate::scenario::{Component, Scenario};
 use probes::{ProbeBuild, ProbeBuilder};
-use protocol::{Reply, Request, RunRequest, SandboxConfig};
-use sandbox::Sandbox;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,20 +52,8 @@ pub fn pool(opts: &LocalOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Back
 pub struct LocalBackend {
     opts: LocalOptions,
     builds: HashMap<(String, Component), Result<ProbeBuild, String>>,
-    run_dir: tempfile::TempDir,
-    ca_file: PathBuf,
-    oidc: OidcKeys,
-    sandbox: Result<Sandbox, String>,
-    agent_running: bool,
-    redactor: Redactor,
-    tls_cert: crate::fakes::ca::PemPair,
-    registry_password: String,
-    /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
-    ecr_settings: (i64, u16),
+    cloud: SandboxedCloud,
 }
-
-/// The private registry's user (its password is made per run).
-const REGISTRY_USER: &str = "argo-puller";
 
 impl LocalBackend {
     /// Checks the tools and creates the run's private directory; nothing runs yet.
@@ -80,37 +61,15 @@ impl LocalBackend {
         crate::tools::go()?;
         crate::tools::ip()?;
         crate::tools::python(&opts.project_root)?;
-        let run_dir = tempfile::Builder::new()
-            .prefix("authmatrix-run-")
-            .tempdir()?;
-        crate::cleanup::register(run_dir.path());
-        let ca = Ca::new()?;
-        let ca_file = run_dir.path().join("ca.pem");
-        std::fs::write(&ca_file, ca.cert_pem())?;
-        let oidc = OidcKeys::generate()?;
-        let mut redactor = Redactor::default();
-        redactor.add(&oidc.private_pem);
-        let tls_cert = ca.issue(&network::tls_names())?;
-        redactor.add(&tls_cert.key_pem);
-        let registry_password = format!("pw-{}", crate::fakes::events::request_id());
-        redactor.add(&registry_password);
         Ok(LocalBackend {
             opts,
             builds: HashMap::new(),
-            run_dir,
-            ca_file,
-            oidc,
-            sandbox: Err("the sandbox has not been started".into()),
-            agent_running: true,
-            redactor,
-            tls_cert,
-            registry_password,
-            ecr_settings: (12 * 3600, 400),
+            cloud: SandboxedCloud::new()?,
         })
     }
 
     pub fn run_dir(&self) -> &Path {
-        self.run_dir.path()
+        self.cloud.run_dir()
     }
 
     /// Copies the go.sum of every probe built so far to `probes/<probe>/sums/<tag>.sum`, so that
@@ -136,7 +95,7 @@ impl LocalBackend {
 
     /// The sandbox process, once started (for checks that it leaves nothing behind).
     pub fn sandbox_pid(&self) -> Option<u32> {
-        self.sandbox.as_ref().ok().map(Sandbox::pid)
+        self.cloud.sandbox_pid()
     }
 
     /// Runs any program inside the sandbox with a minimal environment (for checks of the sandbox).
@@ -152,86 +111,10 @@ impl LocalBackend {
                 "PATH".to_string(),
                 "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string(),
             )]),
-            cwd: self.run_dir.path().to_path_buf(),
+            cwd: self.cloud.run_dir().to_path_buf(),
             timeout_ms: self.opts.probe_timeout.as_millis() as u64,
         };
-        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
-        match sandbox
-            .request(&Request::Run(run))
-            .map_err(|e| e.to_string())?
-        {
-            Reply::Ran(r) => Ok(r),
-            Reply::Failed { message } => Err(message),
-            Reply::Done => Err("unexpected reply".into()),
-        }
-    }
-
-    fn start_sandbox(&mut self, scenarios: &[Scenario]) -> Result<Sandbox, String> {
-        let mut objects: Vec<_> = scenarios.iter().filter_map(cell::seed_object).collect();
-        objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-        objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
-        let mut images: Vec<String> = scenarios
-            .iter()
-            .filter_map(|s| s.entrypoint.as_ref().map(|e| e.workflow.image.clone()))
-            .collect();
-        images.sort();
-        images.dedup();
-        let work_dir = self.run_dir.path().join("sandbox");
-        std::fs::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
-        let config = SandboxConfig {
-            python: crate::tools::python(&self.opts.project_root).map_err(|e| e.to_string())?,
-            work_dir,
-            oidc: self.oidc.clone(),
-            tls_cert: self.tls_cert.clone(),
-            objects,
-            images,
-            registry_user: REGISTRY_USER.to_string(),
-            registry_password: self.registry_password.clone(),
-        };
-        let sandbox = Sandbox::start(&self.opts.sandbox_exe, &config).map_err(|e| e.to_string())?;
-        self.redactor
-            .add(&sandbox.ready.static_key.secret_access_key);
-        self.redactor.add(&sandbox.ready.ecr_token);
-        self.redactor.add(&sandbox.ready.ecr_expired_token);
-        Ok(sandbox)
-    }
-
-    /// Applies the scenario's ECR settings to the sandbox when they differ from the current ones.
-    fn configure_ecr(&mut self, lifetime: i64, stale_status: u16) -> Result<(), String> {
-        if self.ecr_settings == (lifetime, stale_status) {
-            return Ok(());
-        }
-        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
-        let req = Request::Configure {
-            ecr_token_lifetime_secs: lifetime,
-            ecr_public_stale_status: stale_status,
-        };
-        match sandbox.request(&req).map_err(|e| e.to_string())? {
-            Reply::Done => {
-                self.ecr_settings = (lifetime, stale_status);
-                Ok(())
-            }
-            Reply::Failed { message } => Err(message),
-            Reply::Ran(_) => Err("unexpected reply".into()),
-        }
-    }
-
-    fn set_agent(&mut self, running: bool) -> Result<(), String> {
-        if self.agent_running == running {
-            return Ok(());
-        }
-        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
-        match sandbox
-            .request(&Request::Agent { running })
-            .map_err(|e| e.to_string())?
-        {
-            Reply::Done => {
-                self.agent_running = running;
-                Ok(())
-            }
-            Reply::Failed { message } => Err(message),
-            Reply::Ran(_) => Err("unexpected reply".into()),
-        }
+        self.cloud.sandbox()?.run(run)
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
@@ -240,21 +123,22 @@ impl LocalBackend {
             Some(Err(e)) => return Err(format!("no probe for {tag}: {e}")),
             None => return Err(format!("{tag} was not prepared")),
         };
-        self.set_agent(scenario.cloud.pod_identity_agent == AgentState::Running)?;
-        self.configure_ecr(
-            scenario.cloud.ecr_token_lifetime_seconds,
-            scenario.cloud.ecr_public_stale_status,
-        )?;
+        self.cloud.apply(scenario)?;
         let cell_dir = self
-            .run_dir
-            .path()
+            .cloud
+            .run_dir()
             .join("cells")
             .join(&scenario.id)
             .join(&tag.tag);
         std::fs::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
-        let token_file = match cell::token(&self.oidc, scenario.auth.mode, scenario.auth.token) {
+        let token_file = match identity::token(
+            &self.cloud.oidc,
+            (world::NAMESPACE, world::SERVICE_ACCOUNT),
+            scenario.auth.mode,
+            scenario.auth.token,
+        ) {
             Some(token) => {
-                self.redactor.add(&token);
+                self.cloud.redactor.add(&token);
                 let path = cell_dir.join("token");
                 // No trailing newline: the kubelet writes none, and SDKs reject one.
                 std::fs::write(&path, token).map_err(|e| e.to_string())?;
@@ -263,14 +147,14 @@ impl LocalBackend {
             None => None,
         };
         let role_arn = world::role_arn(world::ARTIFACT_ROLE);
-        let env = cell::pod_env(
+        let env = identity::pod_env(
             scenario,
             &cell_dir,
-            &self.ca_file,
+            &self.cloud.ca_file,
             token_file.as_deref(),
             &role_arn,
         );
-        let cloud = self.cloud_values()?;
+        let cloud = self.cloud.cloud_values()?;
         let (request, expected) = cell::request(scenario, &cell_dir, &cloud)?;
 
         let (ran, result) = self.run_probe(&build, &cell_dir, "request.json", &request, &env)?;
@@ -285,15 +169,15 @@ impl LocalBackend {
             elapsed_ms: ran.elapsed_ms,
             env: env
                 .iter()
-                .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
+                .map(|(k, v)| (k.clone(), self.cloud.redactor.redact(v)))
                 .collect(),
-            stdout: self.redactor.redact(&ran.stdout),
-            stderr: self.redactor.redact(&ran.stderr),
+            stdout: self.cloud.redactor.redact(&ran.stdout),
+            stderr: self.cloud.redactor.redact(&ran.stderr),
             fake_events: ran
                 .events
                 .into_iter()
                 .map(|mut e| {
-                    e.detail = self.redactor.redact(&e.detail);
+                    e.detail = self.cloud.redactor.redact(&e.detail);
                     e
                 })
                 .collect(),
@@ -314,7 +198,8 @@ impl LocalBackend {
                 ),
             };
             evidence.diagnosis = Some(
-                self.redactor
+                self.cloud
+                    .redactor
                     .redact(&format!("{said}\n{}", helper.stderr.trim())),
             );
         }
@@ -327,20 +212,8 @@ impl LocalBackend {
         let (outcome, message) = cell::judge(result, &expected, &mut evidence, problem);
         Ok(Observation {
             outcome,
-            message: self.redactor.redact(&message),
+            message: self.cloud.redactor.redact(&message),
             evidence,
-        })
-    }
-
-    /// Credentials and names the fake cloud issued, for `${cloud.*}` placeholders.
-    fn cloud_values(&self) -> Result<cell::CloudValues, String> {
-        let ready = &self.sandbox.as_ref().map_err(|e| e.clone())?.ready;
-        Ok(cell::CloudValues {
-            static_key: ready.static_key.clone(),
-            ecr_token: ready.ecr_token.clone(),
-            ecr_expired_token: ready.ecr_expired_token.clone(),
-            registry_user: REGISTRY_USER.to_string(),
-            registry_password: self.registry_password.clone(),
         })
     }
 
@@ -366,15 +239,7 @@ impl LocalBackend {
             cwd: cell_dir.to_path_buf(),
             timeout_ms: self.opts.probe_timeout.as_millis() as u64,
         };
-        let sandbox = self.sandbox.as_mut().map_err(|e| e.clone())?;
-        let ran = match sandbox
-            .request(&Request::Run(run))
-            .map_err(|e| e.to_string())?
-        {
-            Reply::Ran(r) => r,
-            Reply::Failed { message } => return Err(message),
-            Reply::Done => return Err("unexpected reply".into()),
-        };
+        let ran = self.cloud.sandbox()?.run(run)?;
         let result = std::fs::read(&result_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
@@ -452,8 +317,9 @@ impl Backend for LocalBackend {
             anyhow::bail!("{}", unknown.join("\n"));
         }
         let started = std::time::Instant::now();
-        self.sandbox = self.start_sandbox(scenarios);
-        match &self.sandbox {
+        let python = crate::tools::python(&self.opts.project_root)?;
+        self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
+        match self.cloud.sandbox_started() {
             Ok(_) => crate::progress::line(&format!(
                 "sandbox ready in {:.1} s",
                 started.elapsed().as_secs_f64()

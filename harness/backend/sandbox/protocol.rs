@@ -51,6 +51,26 @@ pub enum Request {
     },
     /// Run a program inside the sandbox with exactly this environment.
     Run(RunRequest),
+    /// Start a long-lived program (a control-plane component, Argo's controller) in the background.
+    Spawn(SpawnRequest),
+    /// Stop a program started with `Spawn`: SIGTERM to its process group, SIGKILL after `grace_ms`.
+    #[serde(rename_all = "camelCase")]
+    Stop { name: String, grace_ms: u64 },
+    /// The requests the fakes answered since the last `Run` or `Events`.
+    Events,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpawnRequest {
+    /// Unique among running programs; `Stop` names it.
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    /// Where its stdout and stderr go.
+    pub log: PathBuf,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,7 +88,21 @@ pub struct RunRequest {
 pub enum Reply {
     Done,
     Ran(RunReply),
-    Failed { message: String },
+    Spawned {
+        pid: u32,
+    },
+    /// `exit_code` is `None` when it was still running (and was stopped) or died of a signal.
+    #[serde(rename_all = "camelCase")]
+    Stopped {
+        was_running: bool,
+        exit_code: Option<i32>,
+    },
+    Events {
+        events: Vec<Event>,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

@@ -9,8 +9,18 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+/// Whether the children of the isolated process get a PID namespace of their own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PidNamespace {
+    /// The sandbox: its first child becomes PID 1 there (see `child::main`), and when that one
+    /// dies, for whatever reason, the kernel kills every process it started.
+    New,
+    /// Checks that fork short-lived helpers (`ip`), which would otherwise become PID 1 and end it.
+    Shared,
+}
+
 /// Makes `cmd` start in fresh namespaces.
-pub fn isolate(cmd: &mut Command) {
+pub fn isolate(cmd: &mut Command, pid: PidNamespace) {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let rootless = uid != 0;
@@ -26,7 +36,26 @@ pub fn isolate(cmd: &mut Command) {
                 write_proc(c"/proc/self/uid_map", uid_map.as_bytes())?;
                 write_proc(c"/proc/self/gid_map", gid_map.as_bytes())?;
             }
-            check(libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWNS))
+            let pid_flag = if pid == PidNamespace::New {
+                libc::CLONE_NEWPID
+            } else {
+                0
+            };
+            check(libc::unshare(
+                libc::CLONE_NEWNET | libc::CLONE_NEWNS | pid_flag,
+            ))
+        });
+    }
+}
+
+/// Makes `cmd` die with SIGKILL when the process that started it dies: nothing the sandbox starts
+/// outlives it, even when the sandbox itself is killed.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe; no allocation between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+            Ok(())
         });
     }
 }

@@ -1,9 +1,9 @@
-//! The sandbox process (`authmatrix sandbox-serve`). Started by [`super::sandbox::Sandbox`] already
+//! The sandbox process (`authmatrix sandbox-serve`). Started by [`super::Sandbox`] already
 //! inside fresh network and mount namespaces; it sets up loopback and the link-local agent address,
 //! mounts a private /etc/hosts, starts the fake cloud, then runs probes on request until stdin closes.
 
 use super::network::*;
-use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig};
+use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use crate::fakes::ecr_api::{self, EcrApi};
 use crate::fakes::events::EventLog;
 use crate::fakes::issuer::CredentialIssuer;
@@ -28,6 +28,11 @@ use tokio::task::JoinHandle;
 const OUTPUT_LIMIT: usize = 64 * 1024;
 
 pub fn main() -> Result<(), String> {
+    // Started in a fresh PID namespace, this process is not in it: its first child is, as PID 1.
+    // Become that child, so that everything the sandbox starts dies with it.
+    if std::process::id() != 1 {
+        return become_pid_one();
+    }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let first = lines
@@ -67,13 +72,16 @@ pub fn main() -> Result<(), String> {
     let agent = Arc::new(PodIdentityAgent {
         check_host: true,
         oidc: config.oidc.clone(),
-        associations: BTreeMap::from([(world::subject(), role.clone())]),
+        associations: world::trusted_subjects()
+            .into_iter()
+            .map(|s| (s, role.clone()))
+            .collect(),
         issuer: issuer.clone(),
         events: events.clone(),
     });
     let sts_fake = Arc::new(sts::Sts {
         oidc: config.oidc.clone(),
-        trust: BTreeMap::from([(role, vec![world::subject()])]),
+        trust: BTreeMap::from([(role, world::trusted_subjects())]),
         issuer,
         events: events.clone(),
     });
@@ -200,6 +208,7 @@ pub fn main() -> Result<(), String> {
     };
     reply_line(&serde_json::to_string(&ready).map_err(|e| e.to_string())?)?;
 
+    let mut programs = Programs::default();
     for line in lines {
         let line = line.map_err(|e| e.to_string())?;
         let reply = match serde_json::from_str::<Request>(&line) {
@@ -240,12 +249,118 @@ pub fn main() -> Result<(), String> {
                 ran.events.extend(s3_log.read_new());
                 Reply::Ran(ran)
             }
+            Ok(Request::Events) => {
+                let mut seen = events.drain();
+                seen.extend(s3_log.read_new());
+                Reply::Events { events: seen }
+            }
+            Ok(Request::Spawn(req)) => match programs.spawn(&req) {
+                Ok(pid) => Reply::Spawned { pid },
+                Err(message) => Reply::Failed { message },
+            },
+            Ok(Request::Stop { name, grace_ms }) => {
+                match programs.stop(&name, Duration::from_millis(grace_ms)) {
+                    Ok((was_running, exit_code)) => Reply::Stopped {
+                        was_running,
+                        exit_code,
+                    },
+                    Err(message) => Reply::Failed { message },
+                }
+            }
         };
         reply_line(&serde_json::to_string(&reply).map_err(|e| e.to_string())?)?;
     }
+    programs.stop_all();
     drop(moto);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Runs this very command again as the first process of the new PID namespace, sharing stdin and
+/// stdout, and exits with its status. It dies with us (SIGKILL included), and with it the namespace.
+fn become_pid_one() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.args(std::env::args_os().skip(1));
+    super::namespaces::die_with_parent(&mut cmd);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start the sandbox's PID 1: {e}"))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// Long-lived programs started on request, each in its own process group.
+#[derive(Default)]
+struct Programs {
+    running: Vec<(String, std::process::Child)>,
+}
+
+impl Programs {
+    fn spawn(&mut self, req: &SpawnRequest) -> Result<u32, String> {
+        use std::os::unix::process::CommandExt;
+        if self.running.iter().any(|(n, _)| n == &req.name) {
+            return Err(format!("a program named {} is already running", req.name));
+        }
+        let log = std::fs::File::create(&req.log)
+            .map_err(|e| format!("create {}: {e}", req.log.display()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(&req.program);
+        cmd.args(&req.args)
+            .env_clear()
+            .envs(&req.env)
+            .current_dir(&req.cwd)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .process_group(0);
+        super::namespaces::die_with_parent(&mut cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", req.program.display()))?;
+        let pid = child.id();
+        self.running.push((req.name.clone(), child));
+        Ok(pid)
+    }
+
+    /// SIGTERM to the program's process group, SIGKILL after `grace`.
+    fn stop(&mut self, name: &str, grace: Duration) -> Result<(bool, Option<i32>), String> {
+        let at = self
+            .running
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| format!("no program named {name} was started"))?;
+        let (_, mut child) = self.running.remove(at);
+        Ok(stop_child(&mut child, grace))
+    }
+
+    /// Newest first: the controller before the API server, the API server before etcd.
+    fn stop_all(&mut self) {
+        while let Some((_, mut child)) = self.running.pop() {
+            stop_child(&mut child, Duration::from_secs(3));
+        }
+    }
+}
+
+fn stop_child(child: &mut std::process::Child, grace: Duration) -> (bool, Option<i32>) {
+    if let Ok(Some(status)) = child.try_wait() {
+        return (false, status.code());
+    }
+    let group = child.id() as libc::pid_t;
+    // SAFETY: signalling a process group we created.
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            // SAFETY: as above; whatever it left in its group goes too.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            return (true, None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let _ = child.wait();
+    (true, None)
 }
 
 /// Inside fresh namespaces: a private /etc/hosts (and resolv.conf), loopback up, the Pod Identity
@@ -274,7 +389,7 @@ pub fn namespace_check(inside: bool) -> Result<String, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(exe);
         cmd.args(["namespace-check", "--inside"]);
-        super::namespaces::isolate(&mut cmd);
+        super::namespaces::isolate(&mut cmd, super::namespaces::PidNamespace::Shared);
         let out = cmd
             .output()
             .map_err(|e| format!("cannot enter new namespaces: {e}"))?;

@@ -1,8 +1,16 @@
-//! The harness side of the sandbox: a child process (`authmatrix sandbox-serve`) living in its own
-//! network and mount namespaces, holding the fake cloud and running probes on request.
+//! The sandbox both backends run in: a child process (`authmatrix sandbox-serve`) living in its own
+//! network, mount and PID namespaces, holding the fake cloud and running programs on request —
+//! probes for the local backend, a control plane and Argo's controller for the cluster backend.
+//! This file is the harness's side; `child` is the process itself.
 
-use super::namespaces;
-use super::protocol::{Ready, Reply, Request, SandboxConfig};
+pub mod child;
+pub mod cloud;
+mod namespaces;
+pub mod network;
+pub mod protocol;
+
+use crate::fakes::events::Event;
+use protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -37,7 +45,7 @@ impl Sandbox {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file);
-        namespaces::isolate(&mut cmd);
+        namespaces::isolate(&mut cmd, namespaces::PidNamespace::New);
         let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
             exe: exe.display().to_string(),
             source,
@@ -66,6 +74,53 @@ impl Sandbox {
         self.send(&serde_json::to_string(req).expect("serializable"))?;
         let line = self.receive()?;
         serde_json::from_str(&line).map_err(|e| SandboxError::Failed(format!("{e}: {line}")))
+    }
+
+    /// A request answered with `Done`.
+    pub fn expect_done(&mut self, req: &Request) -> Result<(), String> {
+        match self.request(req).map_err(|e| e.to_string())? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Runs a program to its end (or its timeout) inside the sandbox.
+    pub fn run(&mut self, run: RunRequest) -> Result<RunReply, String> {
+        match self.request(&Request::Run(run)).map_err(|e| e.to_string())? {
+            Reply::Ran(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Starts a long-lived program inside the sandbox; returns its pid.
+    pub fn spawn(&mut self, spawn: SpawnRequest) -> Result<u32, String> {
+        match self.request(&Request::Spawn(spawn)).map_err(|e| e.to_string())? {
+            Reply::Spawned { pid } => Ok(pid),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stops a program started with [`Sandbox::spawn`]: whether it was still running, and its exit code.
+    pub fn stop(&mut self, name: &str, grace: Duration) -> Result<(bool, Option<i32>), String> {
+        let req = Request::Stop {
+            name: name.to_string(),
+            grace_ms: grace.as_millis() as u64,
+        };
+        match self.request(&req).map_err(|e| e.to_string())? {
+            Reply::Stopped {
+                was_running,
+                exit_code,
+            } => Ok((was_running, exit_code)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// What the fakes answered since the last run or call.
+    pub fn events(&mut self) -> Result<Vec<Event>, String> {
+        match self.request(&Request::Events).map_err(|e| e.to_string())? {
+            Reply::Events { events } => Ok(events),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn send(&mut self, line: &str) -> Result<(), SandboxError> {
@@ -100,9 +155,21 @@ impl Sandbox {
     }
 }
 
+fn unexpected(reply: Reply) -> String {
+    match reply {
+        Reply::Failed { message } => message,
+        other => format!(
+            "unexpected reply from the sandbox: {}",
+            serde_json::to_string(&other).unwrap_or_default()
+        ),
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        // EOF on stdin makes the sandbox stop its fakes and exit; then the namespaces are gone.
+        // EOF on stdin makes the sandbox stop its programs and fakes and exit; then the namespaces
+        // are gone. Killing it is also safe: it is PID 1 of its namespace, so the kernel kills
+        // everything it started.
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

@@ -1,0 +1,273 @@
+//! A scenario as Kubernetes objects — the one place where that translation happens.
+//!
+//! What exists in the workflow's namespace (ServiceAccounts, `kubernetes.io/dockerconfigjson` pull
+//! Secrets, key Secrets), the Workflow itself, and the controller's ConfigMap. The local backend
+//! hands these objects to its probes (a fake clientset inside Argo's own lookup); the cluster backend
+//! creates the very same objects through a real API server.
+
+use super::sandbox::child::{SEEDED_CMD, SEEDED_ENTRYPOINT};
+use crate::fakes::issuer::AccessKey;
+use crate::fakes::moto::SeedObject;
+use crate::scenario::{Component, Scenario};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, LocalObjectReference, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+
+/// The name of the controller's ConfigMap (Argo's `common.ConfigMapName`).
+pub const CONTROLLER_CONFIGMAP: &str = "workflow-controller-configmap";
+
+/// Where an executor-s3 workflow's input artifact lands in the main container.
+const INPUT_PATH: &str = "/tmp/authmatrix/input";
+
+/// What the fake cloud issued this run, for `${cloud.NAME}` placeholders.
+pub struct CloudValues {
+    pub static_key: AccessKey,
+    pub ecr_token: String,
+    pub ecr_expired_token: String,
+    pub registry_user: String,
+    pub registry_password: String,
+}
+
+impl CloudValues {
+    pub fn resolve(&self, value: &str) -> String {
+        value
+            .replace("${cloud.staticAccessKeyId}", &self.static_key.access_key_id)
+            .replace(
+                "${cloud.staticSecretAccessKey}",
+                &self.static_key.secret_access_key,
+            )
+            .replace("${cloud.ecrToken}", &self.ecr_token)
+            .replace("${cloud.ecrExpiredToken}", &self.ecr_expired_token)
+            .replace("${cloud.registryUsername}", &self.registry_user)
+            .replace("${cloud.registryPassword}", &self.registry_password)
+    }
+}
+
+/// Everything a scenario puts into its namespace, in creation order.
+#[derive(Clone, Debug)]
+pub struct Objects {
+    pub namespace: String,
+    pub service_accounts: Vec<ServiceAccount>,
+    pub secrets: Vec<Secret>,
+    /// `argoproj.io/v1alpha1` Workflow (a custom resource: plain JSON).
+    pub workflow: serde_json::Value,
+}
+
+/// The scenario's objects in `namespace`, with `${cloud.*}` placeholders resolved.
+pub fn objects(scenario: &Scenario, namespace: &str, cloud: &CloudValues) -> Objects {
+    let meta = |name: &str| ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(namespace.to_string()),
+        ..Default::default()
+    };
+    let refs = |names: &[String]| -> Option<Vec<LocalObjectReference>> {
+        (!names.is_empty()).then(|| {
+            names
+                .iter()
+                .map(|n| LocalObjectReference { name: n.clone() })
+                .collect()
+        })
+    };
+    let mut service_accounts = Vec::new();
+    let mut secrets = Vec::new();
+    if let Some(ep) = &scenario.entrypoint {
+        for sa in &ep.kubernetes.service_accounts {
+            service_accounts.push(ServiceAccount {
+                metadata: meta(&sa.name),
+                image_pull_secrets: refs(&sa.image_pull_secrets),
+                ..Default::default()
+            });
+        }
+        for (name, s) in &ep.kubernetes.pull_secrets {
+            use base64::Engine;
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                cloud.resolve(&s.username),
+                cloud.resolve(&s.password)
+            ));
+            let config = serde_json::json!({"auths": {s.registry.clone(): {"auth": auth}}});
+            secrets.push(Secret {
+                metadata: meta(name),
+                type_: Some("kubernetes.io/dockerconfigjson".into()),
+                data: Some(BTreeMap::from([(
+                    ".dockerconfigjson".to_string(),
+                    ByteString(config.to_string().into_bytes()),
+                )])),
+                ..Default::default()
+            });
+        }
+    }
+    for (name, keys) in &scenario.secrets {
+        secrets.push(Secret {
+            metadata: meta(name),
+            type_: Some("Opaque".into()),
+            data: Some(
+                keys.iter()
+                    .map(|(k, v)| (k.clone(), ByteString(cloud.resolve(v).into_bytes())))
+                    .collect(),
+            ),
+            ..Default::default()
+        });
+    }
+    Objects {
+        namespace: namespace.to_string(),
+        service_accounts,
+        secrets,
+        workflow: workflow(scenario, namespace),
+    }
+}
+
+/// The Workflow a user would submit for this scenario.
+fn workflow(scenario: &Scenario, namespace: &str) -> serde_json::Value {
+    let (spec_extra, template) = match &scenario.entrypoint {
+        // An image without `command`: the controller must look its entrypoint up.
+        Some(ep) => {
+            let mut spec = serde_json::Map::new();
+            if let Some(sa) = &ep.workflow.service_account_name {
+                spec.insert("serviceAccountName".into(), sa.clone().into());
+            }
+            if !ep.workflow.image_pull_secrets.is_empty() {
+                let refs: Vec<_> = ep
+                    .workflow
+                    .image_pull_secrets
+                    .iter()
+                    .map(|n| serde_json::json!({"name": n}))
+                    .collect();
+                spec.insert("imagePullSecrets".into(), refs.into());
+            }
+            (
+                spec,
+                serde_json::json!({"name": "main", "container": {"image": ep.workflow.image}}),
+            )
+        }
+        // argoexec's init container loads the artifact; main only reads it (explicit command: no lookup).
+        None => {
+            let mut artifact = scenario.artifact.clone();
+            if let Some(obj) = artifact.as_object_mut() {
+                obj.insert("name".into(), "input".into());
+                obj.insert("path".into(), INPUT_PATH.into());
+            }
+            (
+                serde_json::Map::new(),
+                serde_json::json!({
+                    "name": "main",
+                    "inputs": {"artifacts": [artifact]},
+                    "container": {"image": "authmatrix.test/busybox:1.0", "command": ["/bin/busybox", "cat", INPUT_PATH]},
+                }),
+            )
+        }
+    };
+    let mut spec = serde_json::json!({"entrypoint": "main", "templates": [template]});
+    if let Some(obj) = spec.as_object_mut() {
+        obj.extend(spec_extra);
+    }
+    serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": workflow_name(scenario), "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+/// A DNS-1123 name for the scenario's workflow (ids are already lowercase and dashed).
+pub fn workflow_name(scenario: &Scenario) -> String {
+    let mut name: String = scenario
+        .id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    while name.ends_with('-') {
+        name.pop();
+    }
+    name
+}
+
+/// The controller's ConfigMap: the scenario's `images:` index (Argo's `config.Image` entries).
+pub fn controller_configmap(scenario: &Scenario, namespace: &str) -> ConfigMap {
+    let images = scenario
+        .entrypoint
+        .as_ref()
+        .map(|ep| ep.controller.images.clone())
+        .unwrap_or_default();
+    let mut data = BTreeMap::new();
+    if !images.is_empty() {
+        // JSON is YAML: Argo reads the value with sigs.k8s.io/yaml.
+        data.insert(
+            "images".to_string(),
+            serde_json::to_string(&images).expect("serializable"),
+        );
+    }
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(CONTROLLER_CONFIGMAP.into()),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// The object every S3 scenario's artifact points at, with content derived from its location.
+pub fn seed_object(scenario: &Scenario) -> Option<SeedObject> {
+    let s3 = scenario.artifact.get("s3")?;
+    let bucket = s3.get("bucket")?.as_str()?.to_string();
+    let key = s3.get("key")?.as_str()?.to_string();
+    let body = format!("authmatrix test object s3://{bucket}/{key}\n");
+    Some(SeedObject { bucket, key, body })
+}
+
+/// What a passing cell must have produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// executor-s3: the artifact's bytes.
+    Body(String),
+    /// controller-entrypoint: the entrypoint and cmd the lookup returns.
+    Image {
+        entrypoint: Vec<String>,
+        cmd: Vec<String>,
+    },
+}
+
+/// Success for this scenario: the seeded object's bytes, or the image's config as the registry
+/// serves it (or as the controller's index states it, when the image is listed there).
+pub fn expected(scenario: &Scenario) -> Result<Expected, String> {
+    match (&scenario.entrypoint, scenario.component) {
+        (Some(ep), _) => Ok(match ep.controller.images.get(&ep.workflow.image) {
+            Some(entry) => Expected::Image {
+                entrypoint: entry.entrypoint.clone(),
+                cmd: entry.cmd.clone(),
+            },
+            None => Expected::Image {
+                entrypoint: SEEDED_ENTRYPOINT.iter().map(|s| s.to_string()).collect(),
+                cmd: SEEDED_CMD.iter().map(|s| s.to_string()).collect(),
+            },
+        }),
+        (None, Component::ExecutorS3) => seed_object(scenario)
+            .map(|seed| Expected::Body(seed.body))
+            .ok_or_else(|| "the scenario's artifact has no s3 bucket/key".into()),
+        (None, component) => Err(format!(
+            "a {} scenario needs a workflow",
+            component.as_str()
+        )),
+    }
+}
+
+/// Strips secret values from objects shown as evidence: keys stay, values go.
+pub fn redacted_secret(secret: &Secret) -> serde_json::Value {
+    let mut value = serde_json::to_value(secret).expect("serializable");
+    if let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut()) {
+        for v in data.values_mut() {
+            *v = "<redacted>".into();
+        }
+    }
+    value
+}

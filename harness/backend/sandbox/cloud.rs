@@ -1,0 +1,156 @@
+//! A sandbox with its fake cloud, as each backend holds one: the run's private directory, the
+//! harness CA, the cluster's service-account signing key, the credentials the cloud issued, and the
+//! settings a scenario may change between cells (the Pod Identity agent, ECR's behaviour).
+
+use super::protocol::{Request, SandboxConfig};
+use super::{Sandbox, network};
+use crate::backend::objects::{self, CloudValues};
+use crate::fakes::ca::{Ca, PemPair};
+use crate::fakes::oidc::OidcKeys;
+use crate::redact::Redactor;
+use crate::scenario::{AgentState, Scenario};
+use std::path::{Path, PathBuf};
+
+/// The private registry's user (its password is made per run).
+pub const REGISTRY_USER: &str = "argo-puller";
+
+pub struct SandboxedCloud {
+    run_dir: tempfile::TempDir,
+    pub ca: Ca,
+    pub ca_file: PathBuf,
+    /// The cluster's service-account token signing key, trusted by the fake STS and EKS Auth.
+    pub oidc: OidcKeys,
+    /// Every secret of the run; evidence passes through it.
+    pub redactor: Redactor,
+    tls_cert: PemPair,
+    registry_password: String,
+    sandbox: Result<Sandbox, String>,
+    agent_running: bool,
+    /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
+    ecr_settings: (i64, u16),
+}
+
+impl SandboxedCloud {
+    /// Creates the run's private directory and keys; nothing runs yet.
+    pub fn new() -> anyhow::Result<Self> {
+        let run_dir = tempfile::Builder::new()
+            .prefix("authmatrix-run-")
+            .tempdir()?;
+        crate::cleanup::register(run_dir.path());
+        let ca = Ca::new()?;
+        let ca_file = run_dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem())?;
+        let oidc = OidcKeys::generate()?;
+        let mut redactor = Redactor::default();
+        redactor.add(&oidc.private_pem);
+        let tls_cert = ca.issue(&network::tls_names())?;
+        redactor.add(&tls_cert.key_pem);
+        let registry_password = format!("pw-{}", crate::fakes::events::request_id());
+        redactor.add(&registry_password);
+        Ok(SandboxedCloud {
+            run_dir,
+            ca,
+            ca_file,
+            oidc,
+            redactor,
+            tls_cert,
+            registry_password,
+            sandbox: Err("the sandbox has not been started".into()),
+            agent_running: true,
+            ecr_settings: (12 * 3600, 400),
+        })
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        self.run_dir.path()
+    }
+
+    /// Starts the sandbox with what these scenarios need: S3 objects, registry images.
+    pub fn start(&mut self, exe: &Path, python: PathBuf, scenarios: &[Scenario]) {
+        self.sandbox = self.start_sandbox(exe, python, scenarios);
+    }
+
+    fn start_sandbox(
+        &mut self,
+        exe: &Path,
+        python: PathBuf,
+        scenarios: &[Scenario],
+    ) -> Result<Sandbox, String> {
+        let mut objects: Vec<_> = scenarios.iter().filter_map(objects::seed_object).collect();
+        objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+        objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
+        let mut images: Vec<String> = scenarios
+            .iter()
+            .filter_map(|s| s.entrypoint.as_ref().map(|e| e.workflow.image.clone()))
+            .collect();
+        images.sort();
+        images.dedup();
+        let work_dir = self.run_dir.path().join("sandbox");
+        std::fs::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
+        let config = SandboxConfig {
+            python,
+            work_dir,
+            oidc: self.oidc.clone(),
+            tls_cert: self.tls_cert.clone(),
+            objects,
+            images,
+            registry_user: REGISTRY_USER.to_string(),
+            registry_password: self.registry_password.clone(),
+        };
+        let sandbox = Sandbox::start(exe, &config).map_err(|e| e.to_string())?;
+        self.redactor
+            .add(&sandbox.ready.static_key.secret_access_key);
+        self.redactor.add(&sandbox.ready.ecr_token);
+        self.redactor.add(&sandbox.ready.ecr_expired_token);
+        Ok(sandbox)
+    }
+
+    /// The running sandbox, or why there is none.
+    pub fn sandbox(&mut self) -> Result<&mut Sandbox, String> {
+        self.sandbox.as_mut().map_err(|e| e.clone())
+    }
+
+    pub fn sandbox_started(&self) -> Result<(), String> {
+        self.sandbox.as_ref().map(|_| ()).map_err(|e| e.clone())
+    }
+
+    /// The sandbox process, once started (for checks that it leaves nothing behind).
+    pub fn sandbox_pid(&self) -> Option<u32> {
+        self.sandbox.as_ref().ok().map(Sandbox::pid)
+    }
+
+    /// Puts the cloud into the state the scenario describes (agent up or down, ECR's settings),
+    /// changing only what differs from the previous cell.
+    pub fn apply(&mut self, scenario: &Scenario) -> Result<(), String> {
+        let running = scenario.cloud.pod_identity_agent == AgentState::Running;
+        if self.agent_running != running {
+            self.sandbox()?
+                .expect_done(&Request::Agent { running })?;
+            self.agent_running = running;
+        }
+        let ecr = (
+            scenario.cloud.ecr_token_lifetime_seconds,
+            scenario.cloud.ecr_public_stale_status,
+        );
+        if self.ecr_settings != ecr {
+            self.sandbox()?.expect_done(&Request::Configure {
+                ecr_token_lifetime_secs: ecr.0,
+                ecr_public_stale_status: ecr.1,
+            })?;
+            self.ecr_settings = ecr;
+        }
+        Ok(())
+    }
+
+    /// Credentials and names the fake cloud issued, for `${cloud.*}` placeholders.
+    pub fn cloud_values(&self) -> Result<CloudValues, String> {
+        let ready = &self.sandbox.as_ref().map_err(|e| e.clone())?.ready;
+        Ok(CloudValues {
+            static_key: ready.static_key.clone(),
+            ecr_token: ready.ecr_token.clone(),
+            ecr_expired_token: ready.ecr_expired_token.clone(),
+            registry_user: REGISTRY_USER.to_string(),
+            registry_password: self.registry_password.clone(),
+        })
+    }
+}
