@@ -1,8 +1,10 @@
 //! Backends run one matrix cell: a scenario on one Argo version, against the fake cloud.
 //!
-//! `local` runs Argo's own code (probes built per tag) in a private namespace; `kind` will run
-//! Argo's release images in a kind cluster. Both produce the same [`Observation`].
+//! `local` runs Argo's own code (probes built per tag) in a private namespace; `cluster` runs Argo's
+//! released binaries against a real Kubernetes API server (`local-up` inside the same kind of
+//! sandbox, or kind). Both produce the same [`Observation`].
 
+pub mod cluster;
 pub mod identity;
 pub mod local;
 pub mod objects;
@@ -54,6 +56,10 @@ pub struct Evidence {
     /// A second look at a failure (e.g. the ECR credential helper's own error behind a 401).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<String>,
+    /// The cluster backend's view of the cell: the objects as created (secret values redacted),
+    /// the workflow's and its node's status, the pod, the namespace's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<serde_json::Value>,
 }
 
 /// What a backend knows about one Argo version after preparing it.
