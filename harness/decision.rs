@@ -128,6 +128,11 @@ fn undecidable(c: &Cell) -> Option<String> {
             c.argo,
             first_line(&c.observed.message)
         )),
+        Verdict::NotApplicable => Some(format!(
+            "not applicable on {}: {}",
+            c.argo,
+            first_line(&c.observed.message)
+        )),
         Verdict::Exploratory => Some(format!(
             "exploratory on {} (no expectation to judge {:?} against)",
             c.argo, c.observed.outcome

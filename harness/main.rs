@@ -39,8 +39,14 @@ struct Selection {
 enum Command {
     /// Run the matrix and write report.json, report.md and junit.xml.
     Run {
-        #[arg(long, default_value = "local")]
+        /// `local` (Argo's code via probes, in a sandbox) or `cluster` (Argo's released
+        /// workflow-controller against a real Kubernetes API server).
+        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
         backend: String,
+        /// Where the cluster backend's cluster comes from: `local-up` (built from Kubernetes'
+        /// Go modules, no container engine) or `kind` (Docker and a registry).
+        #[arg(long, default_value = "local-up")]
+        provider: String,
         #[command(flatten)]
         selection: Selection,
         /// Output directory for the reports.
@@ -49,9 +55,10 @@ enum Command {
         /// Seconds one probe may run.
         #[arg(long, default_value_t = 60)]
         probe_timeout: u64,
-        /// Sandboxes running cells side by side.
-        #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
-        jobs: usize,
+        /// Backends running cells side by side, each with its own sandbox (default: 4 local, 2
+        /// cluster).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Decide whether an upgrade is safe for the auth setups you use: GO (exit 0), NO-GO (exit 1,
     /// with blockers, upstream issues, fix versions and workarounds) or CONDITIONAL (exit 2).
@@ -92,8 +99,11 @@ enum Command {
         #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
         jobs: usize,
     },
-    /// Build (or find cached) probes for the selected tags, without running anything.
+    /// Build (or find cached) what a backend needs for the selected tags, without running
+    /// anything: probes (local), or Kubernetes, etcd and each tag's workflow-controller (cluster).
     Prepare {
+        #[arg(long, default_value = "local")]
+        backend: String,
         #[command(flatten)]
         selection: Selection,
         /// Also copy each probe's go.sum into probes/<probe>/sums/<tag>.sum (to commit).
@@ -245,10 +255,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Prepare {
+            backend,
             selection,
             write_sums,
         } => {
             let (scenarios, tags) = select(&selection)?;
+            if backend == "cluster" {
+                return prepare_cluster(&tags);
+            }
             let mut backend = local_backend(60)?;
             let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
             components.sort();
@@ -274,18 +288,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Run {
             backend,
+            provider,
             selection,
             out,
             probe_timeout,
             jobs,
         } => {
-            if backend != "local" {
-                bail!(
-                    "backend `{backend}` is not available yet: only `local` runs today (the kind backend is planned)"
-                );
-            }
+            let choice = authmatrix::backend::Choice::parse(&backend, &provider)?;
             let (scenarios, tags) = select(&selection)?;
-            let mut backends = local_backends(jobs, probe_timeout)?;
+            let mut backends = authmatrix::backend::pool(
+                choice,
+                std::env::current_exe()?,
+                jobs.unwrap_or(choice.default_jobs()),
+                Duration::from_secs(probe_timeout),
+            )?;
             let report = matrix::run(&mut backends, &scenarios, &tags)?;
             drop(backends);
             report
@@ -304,6 +320,40 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Builds the cluster tier for `tags`; fails naming every piece that did not build.
+fn prepare_cluster(tags: &[ArgoTag]) -> anyhow::Result<ExitCode> {
+    use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
+    let opts = ClusterOptions {
+        sandbox_exe: std::env::current_exe()?,
+        project_root: authmatrix::project_root(),
+        cache_dir: LocalOptions::default_cache_dir(),
+        provider: ProviderKind::LocalUp,
+        cell_timeout: Duration::from_secs(60),
+    };
+    let (plane, controllers) =
+        ClusterBackend::build_all(&opts, tags).map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "Kubernetes {} and etcd {}: {}",
+        plane.kubernetes_version,
+        plane.etcd_version,
+        plane.kube.display()
+    );
+    let mut failed = Vec::new();
+    for (tag, result) in controllers {
+        match result {
+            Ok(b) => println!("workflow-controller {tag}: {}", b.binary.display()),
+            Err(e) => failed.push(format!("{tag}: {e}")),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "some workflow-controllers did not build:\n{}",
+            failed.join("\n")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(dir: Option<&PathBuf>) -> anyhow::Result<Vec<scenario::Scenario>> {
@@ -330,8 +380,12 @@ fn local_backends(
     jobs: usize,
     probe_timeout: u64,
 ) -> anyhow::Result<Vec<Box<dyn authmatrix::backend::Backend + Send>>> {
-    authmatrix::cleanup::install();
-    authmatrix::backend::local::pool(&local_options(probe_timeout)?, jobs)
+    authmatrix::backend::pool(
+        authmatrix::backend::Choice::Local,
+        std::env::current_exe()?,
+        jobs,
+        Duration::from_secs(probe_timeout),
+    )
 }
 
 fn local_options(probe_timeout: u64) -> anyhow::Result<LocalOptions> {

@@ -27,9 +27,8 @@ pub fn token(
         AuthMode::PodIdentity => (POD_IDENTITY_AUDIENCE, IRSA_AUDIENCE),
     };
     let now = oidc::now();
-    let mint = |aud: &str, nbf: i64, exp: i64| {
-        oidc_keys.mint(namespace, service_account, aud, nbf, exp)
-    };
+    let mint =
+        |aud: &str, nbf: i64, exp: i64| oidc_keys.mint(namespace, service_account, aud, nbf, exp);
     Some(match kind {
         TokenKind::Valid => mint(audience, now - 60, now + 3600),
         TokenKind::Expired => mint(audience, now - 7200, now - 3600),
@@ -82,4 +81,3 @@ pub fn pod_env(
     }
     env
 }
-

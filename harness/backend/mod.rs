@@ -25,6 +25,9 @@ pub enum ObservedOutcome {
     Fail,
     /// The harness could not tell: probe did not build, crashed or timed out, sandbox failed.
     Error,
+    /// This backend cannot run the scenario (e.g. pods that must run, on a cluster without a
+    /// kubelet): reported as such, never as a pass.
+    NotApplicable,
 }
 
 /// What one cell showed, with everything needed to believe it.
@@ -75,6 +78,78 @@ pub struct TagInfo {
     pub error: Option<String>,
 }
 
+/// Which backend a run uses, as the CLI (`--backend`, `--provider`) and the matrix test
+/// (`AUTHMATRIX_BACKEND`) name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Local,
+    Cluster(cluster::provider::ProviderKind),
+}
+
+impl Choice {
+    pub fn parse(backend: &str, provider: &str) -> anyhow::Result<Self> {
+        match backend {
+            "local" => Ok(Choice::Local),
+            "cluster" => Ok(Choice::Cluster(
+                provider.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            )),
+            other => anyhow::bail!("unknown backend `{other}`: use `local` or `cluster`"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Choice::Local => "local",
+            Choice::Cluster(_) => "cluster",
+        }
+    }
+
+    /// Backends side by side by default: local sandboxes are cheap; each cluster backend runs a
+    /// control plane of its own.
+    pub fn default_jobs(self) -> usize {
+        match self {
+            Choice::Local => crate::matrix::DEFAULT_JOBS,
+            Choice::Cluster(cluster::provider::ProviderKind::LocalUp) => 2,
+            // One kind cluster per run.
+            Choice::Cluster(cluster::provider::ProviderKind::Kind) => 1,
+        }
+    }
+}
+
+/// `jobs` backends of one kind, ready for `matrix::run`. `sandbox_exe` is the `authmatrix`
+/// binary (it serves the sandbox); `timeout` bounds one probe or one workflow.
+pub fn pool(
+    choice: Choice,
+    sandbox_exe: std::path::PathBuf,
+    jobs: usize,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
+    crate::cleanup::install();
+    let project_root = crate::project_root();
+    let cache_dir = local::LocalOptions::default_cache_dir();
+    match choice {
+        Choice::Local => local::pool(
+            &local::LocalOptions {
+                sandbox_exe,
+                project_root,
+                cache_dir,
+                probe_timeout: timeout,
+            },
+            jobs,
+        ),
+        Choice::Cluster(provider) => cluster::pool(
+            &cluster::ClusterOptions {
+                sandbox_exe,
+                project_root,
+                cache_dir,
+                provider,
+                cell_timeout: timeout,
+            },
+            jobs,
+        ),
+    }
+}
+
 /// A way of running the matrix.
 pub trait Backend {
     fn name(&self) -> &'static str;
@@ -90,4 +165,23 @@ pub trait Backend {
 
     /// Runs one cell. Never panics on a product failure: that is an observation.
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation;
+
+    /// Why this backend cannot run the scenario at all, if it cannot.
+    fn not_applicable(&self, _scenario: &Scenario) -> Option<String> {
+        None
+    }
+}
+
+impl Observation {
+    /// The observation of a cell its backend cannot run.
+    pub fn not_applicable(backend: &str, why: String) -> Self {
+        Observation {
+            outcome: ObservedOutcome::NotApplicable,
+            message: why,
+            evidence: Evidence {
+                probe: backend.into(),
+                ..Default::default()
+            },
+        }
+    }
 }

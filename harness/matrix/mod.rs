@@ -41,7 +41,10 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
 
 /// Runs one cell and judges it.
 pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -> Cell {
-    let observation = backend.run(scenario, tag);
+    let observation = match backend.not_applicable(scenario) {
+        Some(why) => crate::backend::Observation::not_applicable(backend.name(), why),
+        None => backend.run(scenario, tag),
+    };
     let verdict = verdict::judge(scenario.expectation_for(&tag.version), &observation);
     Cell {
         scenario: scenario.id.clone(),

@@ -18,12 +18,17 @@ pub enum Verdict {
     InfraError,
     /// No expectation: the observation is reported, not judged.
     Exploratory,
+    /// The backend cannot run this scenario: nothing was observed, nothing passed.
+    NotApplicable,
 }
 
 impl Verdict {
     /// Whether the cell lets a run succeed.
     pub fn is_ok(self) -> bool {
-        matches!(self, Verdict::AsExpected | Verdict::Exploratory)
+        matches!(
+            self,
+            Verdict::AsExpected | Verdict::Exploratory | Verdict::NotApplicable
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -34,13 +39,16 @@ impl Verdict {
             Verdict::SignatureMismatch => "signature-mismatch",
             Verdict::InfraError => "infra-error",
             Verdict::Exploratory => "exploratory",
+            Verdict::NotApplicable => "not-applicable",
         }
     }
 }
 
 pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict {
-    if observed.outcome == ObservedOutcome::Error {
-        return Verdict::InfraError;
+    match observed.outcome {
+        ObservedOutcome::Error => return Verdict::InfraError,
+        ObservedOutcome::NotApplicable => return Verdict::NotApplicable,
+        ObservedOutcome::Pass | ObservedOutcome::Fail => {}
     }
     let Some(e) = expected else {
         return Verdict::Exploratory;

@@ -19,6 +19,15 @@ pub fn render(r: &Report) -> anyhow::Result<String> {
 fn case(c: &Cell) -> TestCase {
     let status = match c.verdict {
         Verdict::AsExpected | Verdict::Exploratory => TestCaseStatus::success(),
+        // Skipped, not passed: the backend cannot run it.
+        Verdict::NotApplicable => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(format!(
+                "not applicable: {}",
+                first_line(&c.observed.message)
+            ));
+            s
+        }
         Verdict::InfraError => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_message(format!("infra-error: {}", first_line(&c.observed.message)))

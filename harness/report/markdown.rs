@@ -28,11 +28,12 @@ pub fn render(r: &Report) -> String {
     s.push_str("\nLegend: ✅ passes as expected · ⛔ fails as expected · ❗ not as expected · ⚠️ the harness could not observe · 🔍 exploratory (no expectation).\n");
 
     let _ = writeln!(s, "\n## Why cells fail\n");
-    for c in r
-        .cells
-        .iter()
-        .filter(|c| c.observed.outcome != ObservedOutcome::Pass)
-    {
+    for c in r.cells.iter().filter(|c| {
+        !matches!(
+            c.observed.outcome,
+            ObservedOutcome::Pass | ObservedOutcome::NotApplicable
+        )
+    }) {
         let _ = writeln!(
             s,
             "- **{}** on `{}` — {}: `{}`",

@@ -174,6 +174,7 @@ pub fn cell_label(cell: &Cell, emoji: bool) -> String {
         ObservedOutcome::Pass => "pass",
         ObservedOutcome::Fail => "fail",
         ObservedOutcome::Error => "error",
+        ObservedOutcome::NotApplicable => "n/a",
     };
     let mark = match (cell.verdict, emoji) {
         (Verdict::AsExpected, true) => {
@@ -187,11 +188,15 @@ pub fn cell_label(cell: &Cell, emoji: bool) -> String {
         (Verdict::Exploratory, true) => "🔍 ",
         (Verdict::Exploratory, false) => "? ",
         (Verdict::InfraError, true) => "⚠️ ",
+        (Verdict::NotApplicable, _) => "",
         (_, true) => "❗ ",
         (_, false) => "!! ",
     };
     match cell.verdict {
-        Verdict::AsExpected | Verdict::Exploratory | Verdict::InfraError => {
+        Verdict::AsExpected
+        | Verdict::Exploratory
+        | Verdict::InfraError
+        | Verdict::NotApplicable => {
             format!("{mark}{outcome}")
         }
         v => format!("{mark}{outcome} ({})", v.as_str()),

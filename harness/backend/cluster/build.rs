@@ -67,8 +67,10 @@ impl ClusterBuilder {
 
     /// etcd and the Kubernetes components, built once per source change.
     pub fn control_plane(&self) -> Result<ControlPlane, String> {
-        let kubernetes_version = required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
-        let etcd_version = required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
+        let kubernetes_version =
+            required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
+        let etcd_version =
+            required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
         let kube = self.build_wrapper("kubernetes", "kube", &kube_ldflags(&kubernetes_version)?)?;
         let etcd = self.build_wrapper("etcd", "etcd", "-s -w")?;
         Ok(ControlPlane {
@@ -185,7 +187,10 @@ impl ClusterBuilder {
             return Err(format!("go mod download {module}: {e}"));
         }
         let module_dir = PathBuf::from(download["Dir"].as_str().unwrap_or_default());
-        let commit = download["Origin"]["Hash"].as_str().unwrap_or("").to_string();
+        let commit = download["Origin"]["Hash"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let src = tmp.join("src");
         copy_tree(&module_dir, &src)?;
         let version = ARGO_MODULE;
@@ -222,7 +227,12 @@ impl ClusterBuilder {
         })
     }
 
-    fn download(&self, dir: &Path, module: &str, nosumdb: bool) -> Result<serde_json::Value, String> {
+    fn download(
+        &self,
+        dir: &Path,
+        module: &str,
+        nosumdb: bool,
+    ) -> Result<serde_json::Value, String> {
         let mut cmd = self.go_cmd(dir, "-mod=mod");
         if nosumdb {
             cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
@@ -319,7 +329,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
         } else if kind.is_file() {
             std::fs::copy(entry.path(), &dest)
                 .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
-            let mut perms = std::fs::metadata(&dest).map_err(|e| e.to_string())?.permissions();
+            let mut perms = std::fs::metadata(&dest)
+                .map_err(|e| e.to_string())?
+                .permissions();
             #[allow(clippy::permissions_set_readonly_false)]
             perms.set_readonly(false);
             std::fs::set_permissions(&dest, perms).map_err(|e| e.to_string())?;

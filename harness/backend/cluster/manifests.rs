@@ -42,7 +42,8 @@ fn build(dir: &Path, depth: usize) -> Result<Vec<serde_json::Value>, String> {
         return Err(format!("kustomizations nest too deep at {}", dir.display()));
     }
     let path = dir.join("kustomization.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let k: serde_json::Value =
         serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     for key in k.as_object().into_iter().flat_map(|o| o.keys()) {
@@ -55,7 +56,9 @@ fn build(dir: &Path, depth: usize) -> Result<Vec<serde_json::Value>, String> {
     }
     let mut objects = Vec::new();
     for resource in k["resources"].as_array().into_iter().flatten() {
-        let name = resource.as_str().ok_or_else(|| format!("{}: a resource is not a path", path.display()))?;
+        let name = resource
+            .as_str()
+            .ok_or_else(|| format!("{}: a resource is not a path", path.display()))?;
         let target = dir.join(name);
         if target.is_dir() {
             objects.extend(build(&target, depth + 1)?);
@@ -88,7 +91,8 @@ fn set_namespace(object: &mut serde_json::Value, ns: &str) {
     if !cluster_scoped.contains(&kind(object)) {
         object["metadata"]["namespace"] = ns.into();
     }
-    if let Some(subjects) = object["subjects"].as_array_mut() {
+    // `get_mut`, not indexing: indexing a missing key would add `subjects: null` to every object.
+    if let Some(subjects) = object.get_mut("subjects").and_then(|s| s.as_array_mut()) {
         for s in subjects {
             if s["kind"] == "ServiceAccount" {
                 s["namespace"] = ns.into();
@@ -106,9 +110,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("cluster-install");
         fs::create_dir_all(root.join("rbac")).unwrap();
-        fs::write(root.join("kustomization.yaml"), "resources:\n- ./rbac\n- crd.yaml\nnamespace: argo\n").unwrap();
+        fs::write(
+            root.join("kustomization.yaml"),
+            "resources:\n- ./rbac\n- crd.yaml\nnamespace: argo\n",
+        )
+        .unwrap();
         fs::write(root.join("crd.yaml"), "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: workflows.argoproj.io}\n").unwrap();
-        fs::write(root.join("rbac/kustomization.yaml"), "resources: [binding.yaml]\n").unwrap();
+        fs::write(
+            root.join("rbac/kustomization.yaml"),
+            "resources: [binding.yaml]\n",
+        )
+        .unwrap();
         fs::write(
             root.join("rbac/binding.yaml"),
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nsubjects:\n- {kind: ServiceAccount, name: argo}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
@@ -118,6 +130,7 @@ mod tests {
         let kinds: Vec<_> = objects.iter().map(super::kind).collect();
         assert_eq!(kinds, ["CustomResourceDefinition", "ClusterRoleBinding"]);
         assert!(objects[0]["metadata"].get("namespace").is_none());
+        assert!(objects[0].get("subjects").is_none());
         assert_eq!(objects[1]["subjects"][0]["namespace"], "argo");
     }
 
@@ -126,7 +139,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("cluster-install");
         fs::create_dir_all(&root).unwrap();
-        fs::write(root.join("kustomization.yaml"), "resources: []\npatches: [{path: p.yaml}]\n").unwrap();
+        fs::write(
+            root.join("kustomization.yaml"),
+            "resources: []\npatches: [{path: p.yaml}]\n",
+        )
+        .unwrap();
         let err = super::cluster_install(dir.path()).unwrap_err();
         assert!(err.contains("`patches` is not understood"), "{err}");
     }

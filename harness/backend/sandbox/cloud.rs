@@ -124,8 +124,7 @@ impl SandboxedCloud {
     pub fn apply(&mut self, scenario: &Scenario) -> Result<(), String> {
         let running = scenario.cloud.pod_identity_agent == AgentState::Running;
         if self.agent_running != running {
-            self.sandbox()?
-                .expect_done(&Request::Agent { running })?;
+            self.sandbox()?.expect_done(&Request::Agent { running })?;
             self.agent_running = running;
         }
         let ecr = (

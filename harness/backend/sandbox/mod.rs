@@ -50,6 +50,7 @@ impl Sandbox {
             exe: exe.display().to_string(),
             source,
         })?;
+        crate::cleanup::register_child(child.id());
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut sandbox = Sandbox {
@@ -86,7 +87,10 @@ impl Sandbox {
 
     /// Runs a program to its end (or its timeout) inside the sandbox.
     pub fn run(&mut self, run: RunRequest) -> Result<RunReply, String> {
-        match self.request(&Request::Run(run)).map_err(|e| e.to_string())? {
+        match self
+            .request(&Request::Run(run))
+            .map_err(|e| e.to_string())?
+        {
             Reply::Ran(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -94,7 +98,10 @@ impl Sandbox {
 
     /// Starts a long-lived program inside the sandbox; returns its pid.
     pub fn spawn(&mut self, spawn: SpawnRequest) -> Result<u32, String> {
-        match self.request(&Request::Spawn(spawn)).map_err(|e| e.to_string())? {
+        match self
+            .request(&Request::Spawn(spawn))
+            .map_err(|e| e.to_string())?
+        {
             Reply::Spawned { pid } => Ok(pid),
             other => Err(unexpected(other)),
         }
@@ -174,11 +181,12 @@ impl Drop for Sandbox {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::cleanup::forget_child(self.child.id());
     }
 }

@@ -1,0 +1,127 @@
+//! `kind`: a kind cluster with official images, for machines with Docker and a reachable
+//! registry (users' CI). One cluster per run, reused across tags, deleted when the backend is
+//! dropped and on Ctrl-C. Runs `kind` and `docker` as their CLIs (as every Rust kind wrapper
+//! does; kind has no API).
+//!
+//! Cells on kind need the fake cloud beside the cluster as containers and the controller as its
+//! release image; until that exists (the "Cluster backend II" issue), starting a controller here
+//! says so, and every cell is an infra error rather than a result.
+
+use super::kube::ClusterAccess;
+use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch};
+use crate::backend::sandbox::cloud::SandboxedCloud;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Kind {
+    kind: PathBuf,
+    name: String,
+    kubeconfig: PathBuf,
+    config: PathBuf,
+    created: bool,
+}
+
+impl Kind {
+    pub fn new(run_dir: &Path) -> Result<Self, String> {
+        let kind = crate::tools::which("kind").ok_or(
+            "`kind` is needed for --provider kind but was not found on PATH; install it (`go install sigs.k8s.io/kind@v0.30.0`) and Docker, or use --provider local-up",
+        )?;
+        crate::tools::which("docker").ok_or(
+            "`docker` is needed for --provider kind but was not found on PATH; install Docker, or use --provider local-up",
+        )?;
+        Ok(Kind {
+            kind,
+            name: format!("authmatrix-{}", std::process::id()),
+            kubeconfig: run_dir.join("kind.kubeconfig"),
+            config: crate::project_root().join("kind-config/cluster.yaml"),
+            created: false,
+        })
+    }
+
+    fn kind(&self, args: &[&str]) -> Result<(), String> {
+        let out = Command::new(&self.kind)
+            .args(args)
+            .output()
+            .map_err(|e| format!("kind {}: {e}", args.join(" ")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "kind {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+}
+
+impl ClusterProvider for Kind {
+    fn name(&self) -> &'static str {
+        "kind"
+    }
+
+    fn up(&mut self, _cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
+        crate::cleanup::register_command(vec![
+            self.kind.display().to_string(),
+            "delete".into(),
+            "cluster".into(),
+            "--name".into(),
+            self.name.clone(),
+        ]);
+        self.created = true;
+        self.kind(&[
+            "create",
+            "cluster",
+            "--name",
+            &self.name,
+            "--config",
+            &self.config.display().to_string(),
+            "--kubeconfig",
+            &self.kubeconfig.display().to_string(),
+            "--wait",
+            "180s",
+        ])?;
+        Ok(ClusterAccess {
+            kubeconfig: self.kubeconfig.clone(),
+            netns: None,
+        })
+    }
+
+    fn load_images(&mut self, images: &[PathBuf]) -> Result<(), String> {
+        for image in images {
+            self.kind(&[
+                "load",
+                "image-archive",
+                &image.display().to_string(),
+                "--name",
+                &self.name,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn start_controller(
+        &mut self,
+        _cloud: &mut SandboxedCloud,
+        launch: &ControllerLaunch,
+    ) -> Result<(), String> {
+        Err(format!(
+            "kind runs workflow-controller {} as its release image beside the fake cloud's containers, which the cluster backend does not start yet (issue \"Cluster backend II\"); use --provider local-up",
+            launch.tag
+        ))
+    }
+
+    fn stop_controller(&mut self, _cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
+        Ok(ControllerExit {
+            was_running: false,
+            exit_code: None,
+        })
+    }
+
+    fn down(&mut self, _cloud: &mut SandboxedCloud) {
+        if self.created {
+            let _ = self.kind(&["delete", "cluster", "--name", &self.name]);
+            self.created = false;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Where a cluster comes from: `local-up` (the default here: a control plane built from
+//! Kubernetes' Go modules, run inside the sandbox, no container engine needed) or `kind` (official
+//! images, for machines with Docker and a registry). The backend above does not care which.
+
+use super::build::ControllerBuild;
+use super::kube::ClusterAccess;
+use crate::backend::sandbox::cloud::SandboxedCloud;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Argo's workflow-controller as one cell needs it.
+pub struct ControllerLaunch<'a> {
+    pub build: &'a ControllerBuild,
+    pub tag: &'a str,
+    /// The namespace it manages (`--namespaced --managed-namespace`): the cell's own.
+    pub managed_namespace: &'a str,
+    /// The controller pod's environment: what EKS's webhooks inject for its AWS identity.
+    pub env: BTreeMap<String, String>,
+    /// A kubeconfig for the controller's own ServiceAccount (`argo/argo`).
+    pub kubeconfig: PathBuf,
+    /// Where its log goes.
+    pub log: PathBuf,
+}
+
+/// How the controller's run ended.
+pub struct ControllerExit {
+    /// False when it had exited (crashed) before the cell ended.
+    pub was_running: bool,
+    pub exit_code: Option<i32>,
+}
+
+pub trait ClusterProvider: Send {
+    fn name(&self) -> &'static str;
+
+    /// Starts the cluster and says how to reach it. Called once per backend; the cluster serves
+    /// every tag of the run.
+    fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String>;
+
+    /// Makes OCI image archives available to the cluster's container runtime.
+    fn load_images(&mut self, images: &[PathBuf]) -> Result<(), String>;
+
+    /// Starts Argo's controller where this provider runs it.
+    fn start_controller(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        launch: &ControllerLaunch,
+    ) -> Result<(), String>;
+
+    fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String>;
+
+    /// Deletes the cluster and everything it started. Also runs on drop.
+    fn down(&mut self, cloud: &mut SandboxedCloud);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    LocalUp,
+    Kind,
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local-up" => Ok(ProviderKind::LocalUp),
+            "kind" => Ok(ProviderKind::Kind),
+            other => Err(format!(
+                "unknown cluster provider `{other}`: use `local-up` (no container engine needed) or `kind` (Docker and a registry)"
+            )),
+        }
+    }
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::LocalUp => "local-up",
+            ProviderKind::Kind => "kind",
+        }
+    }
+}
