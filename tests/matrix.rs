@@ -1,14 +1,14 @@
-//! `cargo test --test matrix`: the compatibility matrix on the local backend, one trial per cell,
-//! named `<scenario>::<tag>`. A trial fails with the cell's evidence when its verdict is anything
-//! but as-expected or exploratory.
+//! `cargo test --test matrix`: the compatibility matrix, one trial per cell, named
+//! `<scenario>::<tag>` on the local backend and `<scenario>::<tag>::cluster` on the cluster backend
+//! (`AUTHMATRIX_BACKEND=local,cluster`; default `local`). A trial fails with the cell's evidence when
+//! its verdict is anything but as-expected or exploratory; a cell its backend cannot run is ignored.
 //!
 //! `AUTHMATRIX_ARGO=v3.5.11,v3.6.5` narrows the tags; the usual test filters narrow the cells, and
 //! only the tags and scenarios still selected are prepared. Needs root or user namespaces, Go and
 //! the project's Python venv (`make setup`): a missing piece fails the cells, never skips them.
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
-use authmatrix::backend::Backend;
-use authmatrix::backend::local::LocalOptions;
+use authmatrix::backend::{Backend, Choice};
 use authmatrix::matrix::{self, tags::ArgoTag};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
 use authmatrix::scenario::{self, Scenario};
@@ -17,6 +17,25 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The backends this run covers: `AUTHMATRIX_BACKEND` (comma-separated `local`, `cluster`;
+/// default `local`), the cluster's provider from `AUTHMATRIX_PROVIDER` (default `local-up`).
+fn backends() -> Result<Vec<Choice>, String> {
+    let list = std::env::var("AUTHMATRIX_BACKEND").unwrap_or_else(|_| "local".into());
+    let provider = std::env::var("AUTHMATRIX_PROVIDER").unwrap_or_else(|_| "local-up".into());
+    list.split(',')
+        .map(|b| Choice::parse(b.trim(), &provider).map_err(|e| format!("AUTHMATRIX_BACKEND: {e}")))
+        .collect()
+}
+
+/// A cell's trial name: `<scenario>::<tag>` on the local backend (the names users filter by),
+/// `<scenario>::<tag>::cluster` on the cluster backend.
+fn trial_name(choice: Choice, scenario: &str, tag: &str) -> String {
+    match choice {
+        Choice::Local => matrix::cell_name(scenario, tag),
+        Choice::Cluster(_) => format!("{}::cluster", matrix::cell_name(scenario, tag)),
+    }
+}
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -38,106 +57,157 @@ fn main() -> ExitCode {
         },
         Err(_) => ArgoTag::defaults(),
     };
+    let choices = match backends() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
 
-    // Which cells survive the filters: prepare only their tags and scenarios.
-    let cells: Vec<(Scenario, ArgoTag)> = scenarios
-        .iter()
-        .flat_map(|s| tags.iter().map(move |t| (s.clone(), t.clone())))
-        .filter(|(s, t)| {
-            !args.is_filtered_out(&Trial::test(matrix::cell_name(&s.id, &t.tag), || Ok(())))
-        })
-        .collect();
-    if args.list || cells.is_empty() {
-        let trials = cells
+    // Which cells survive the filters, per backend: prepare only their tags and scenarios.
+    let mut args = args;
+    let test_threads = args.test_threads;
+    let started = Instant::now();
+    let mut trials = Vec::new();
+    let mut runs = Vec::new();
+    for choice in choices {
+        let cells: Vec<(Scenario, ArgoTag)> = scenarios
             .iter()
-            .map(|(s, t)| {
-                Trial::test(matrix::cell_name(&s.id, &t.tag), || Ok(())).with_kind("local")
+            .flat_map(|s| tags.iter().map(move |t| (s.clone(), t.clone())))
+            .filter(|(s, t)| {
+                !args.is_filtered_out(&Trial::test(trial_name(choice, &s.id, &t.tag), || Ok(())))
             })
             .collect();
-        return libtest_mimic::run(&args, trials).exit_code();
-    }
-
-    let started = Instant::now();
-    let mut used_tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
-    used_tags.sort();
-    used_tags.dedup();
-    let mut used: Vec<Scenario> = Vec::new();
-    for (s, _) in &cells {
-        if !used.iter().any(|u| u.id == s.id) {
-            used.push(s.clone());
+        if args.list || cells.is_empty() {
+            trials.extend(cells.iter().map(|(s, t)| {
+                Trial::test(trial_name(choice, &s.id, &t.tag), || Ok(())).with_kind(choice.name())
+            }));
+            continue;
+        }
+        let jobs = test_threads.unwrap_or(choice.default_jobs());
+        match Run::start(choice, cells, jobs) {
+            Ok(run) => {
+                trials.extend(run.trials());
+                runs.push(run);
+            }
+            Err(e) => {
+                eprintln!("the {} backend cannot start: {e:#}", choice.name());
+                return ExitCode::FAILURE;
+            }
         }
     }
-
-    authmatrix::cleanup::install();
-    // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
-    let mut args = args;
-    let jobs = *args.test_threads.get_or_insert(matrix::DEFAULT_JOBS);
-    let opts = LocalOptions {
-        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-        project_root: root.to_path_buf(),
-        cache_dir: LocalOptions::default_cache_dir(),
-        probe_timeout: Duration::from_secs(60),
-    };
-    let mut pool = match authmatrix::backend::local::pool(&opts, jobs) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("the local backend cannot start: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let versions = match matrix::prepare(&mut pool, &used, &used_tags) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("preparing the local backend failed: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-
-    let pool = Arc::new((Mutex::new(pool), Condvar::new()));
-    let done: Arc<Mutex<Vec<Cell>>> = Arc::default();
-    let trials = cells
-        .into_iter()
-        .map(|(scenario, tag)| {
-            let pool = pool.clone();
-            let done = done.clone();
-            Trial::test(matrix::cell_name(&scenario.id, &tag.tag), move || {
-                let mut backend = checkout(&pool);
-                let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
-                give_back(&pool, backend);
-                let ok = cell.verdict.is_ok();
-                let text = evidence_text(&cell);
-                done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
-                if ok { Ok(()) } else { Err(Failed::from(text)) }
-            })
-            .with_kind("local")
-        })
-        .collect();
+    // Trials of several backends interleave; each backend's pool bounds its own parallelism.
+    let jobs: usize = runs.iter().map(|r| r.jobs).sum();
+    args.test_threads = Some(test_threads.unwrap_or(jobs.max(1)));
     let conclusion = libtest_mimic::run(&args, trials);
-
-    // Stop the sandboxes before writing, so nothing outlives the test even if writing fails.
-    drop(pool);
-    let cells = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
-    let report = Report::new(
-        "local",
-        &used,
-        &used_tags,
-        versions,
-        cells,
-        started.elapsed(),
-    );
-    let out = root.join("target/authmatrix");
-    match report.write(&out) {
-        Ok(()) => eprintln!(
-            "matrix report: {}\n{}",
-            out.join("report.md").display(),
-            report.matrix_text()
-        ),
-        Err(e) => eprintln!(
-            "could not write the matrix report to {}: {e:#}",
-            out.display()
-        ),
+    for run in runs {
+        run.finish(root, started);
     }
     conclusion.exit_code()
+}
+
+/// One backend's part of the matrix: its pool of backends and the cells it ran.
+struct Run {
+    choice: Choice,
+    jobs: usize,
+    pool: Pool,
+    cells: Vec<(Scenario, ArgoTag)>,
+    used: Vec<Scenario>,
+    used_tags: Vec<ArgoTag>,
+    versions: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<scenario::Component, authmatrix::backend::TagInfo>,
+    >,
+    done: Arc<Mutex<Vec<Cell>>>,
+}
+
+impl Run {
+    fn start(choice: Choice, cells: Vec<(Scenario, ArgoTag)>, jobs: usize) -> anyhow::Result<Self> {
+        let mut used_tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
+        used_tags.sort();
+        used_tags.dedup();
+        let mut used: Vec<Scenario> = Vec::new();
+        for (s, _) in &cells {
+            if !used.iter().any(|u| u.id == s.id) {
+                used.push(s.clone());
+            }
+        }
+        // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
+        let mut pool = authmatrix::backend::pool(
+            choice,
+            env!("CARGO_BIN_EXE_authmatrix").into(),
+            jobs,
+            Duration::from_secs(60),
+        )?;
+        let versions = matrix::prepare(&mut pool, &used, &used_tags)?;
+        Ok(Run {
+            choice,
+            jobs,
+            pool: Arc::new((Mutex::new(pool), Condvar::new())),
+            cells,
+            used,
+            used_tags,
+            versions,
+            done: Arc::default(),
+        })
+    }
+
+    fn trials(&self) -> Vec<Trial> {
+        self.cells
+            .iter()
+            .map(|(scenario, tag)| {
+                let (pool, done) = (self.pool.clone(), self.done.clone());
+                let (scenario, tag) = (scenario.clone(), tag.clone());
+                let name = trial_name(self.choice, &scenario.id, &tag.tag);
+                // A cell this backend cannot run is ignored, never passed.
+                let applicable =
+                    checkout_peek(&self.pool, |b| b.not_applicable(&scenario)).is_none();
+                Trial::test(name, move || {
+                    let mut backend = checkout(&pool);
+                    let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
+                    give_back(&pool, backend);
+                    let ok = cell.verdict.is_ok();
+                    let text = evidence_text(&cell);
+                    done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
+                    if ok { Ok(()) } else { Err(Failed::from(text)) }
+                })
+                .with_kind(self.choice.name())
+                .with_ignored_flag(!applicable)
+            })
+            .collect()
+    }
+
+    /// Stops the backends, then writes the report of the cells that ran to
+    /// `target/authmatrix/<backend>/` (the local one also to `target/authmatrix/`, as before).
+    fn finish(self, root: &Path, started: Instant) {
+        drop(self.pool);
+        let cells = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
+        let report = Report::new(
+            self.choice.name(),
+            &self.used,
+            &self.used_tags,
+            self.versions,
+            cells,
+            started.elapsed(),
+        );
+        let out = match self.choice {
+            Choice::Local => root.join("target/authmatrix"),
+            Choice::Cluster(_) => root.join("target/authmatrix/cluster"),
+        };
+        match report.write(&out) {
+            Ok(()) => eprintln!(
+                "{} matrix report: {}\n{}",
+                self.choice.name(),
+                out.join("report.md").display(),
+                report.matrix_text()
+            ),
+            Err(e) => eprintln!(
+                "could not write the matrix report to {}: {e:#}",
+                out.display()
+            ),
+        }
+    }
 }
 
 type Pool = Arc<(Mutex<Vec<Box<dyn Backend + Send>>>, Condvar)>;
@@ -151,6 +221,13 @@ fn checkout(pool: &Pool) -> Box<dyn Backend + Send> {
         }
         list = ready.wait(list).unwrap_or_else(|p| p.into_inner());
     }
+}
+
+/// Asks one backend of the pool a question without taking it out.
+fn checkout_peek<T>(pool: &Pool, ask: impl FnOnce(&dyn Backend) -> T) -> T {
+    let (list, _) = &**pool;
+    let list = list.lock().unwrap_or_else(|p| p.into_inner());
+    ask(list.first().expect("a pool has backends").as_ref())
 }
 
 fn give_back(pool: &Pool, backend: Box<dyn Backend + Send>) {

@@ -51,11 +51,13 @@ func run(path string) (res result) {
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return result{Stage: "decode", Error: err.Error()}
 	}
-	// ecr-login panics when the AWS SDK cannot load its configuration; the controller's operator
-	// recovers panics, so the probe reports one as an error rather than crashing.
+	// ecr-login panics when the AWS SDK cannot load its configuration. The controller's operator
+	// recovers panics and marks the workflow Error with the panic value as its message
+	// (workflow/controller/operator.go, operate: markWorkflowError(ctx, fmt.Errorf("%v", r))), so the
+	// probe reports exactly that, at stage "panic" (the cluster backend shows the same message).
 	defer func() {
 		if p := recover(); p != nil {
-			res = result{Stage: req.Mode, Error: fmt.Sprintf("panic: %v", p)}
+			res = result{Stage: "panic", Error: fmt.Sprintf("%v", p)}
 		}
 	}()
 	if req.Mode == "ecr-helper" {

@@ -89,6 +89,16 @@ impl ClusterBackend {
         self.cloud.sandbox_pid()
     }
 
+    /// How to reach the cluster, once prepared.
+    pub fn access(&self) -> Result<ClusterAccess, String> {
+        self.access.clone()
+    }
+
+    /// The cluster's service-account signing key (what the fake STS and EKS Auth trust).
+    pub fn oidc(&self) -> &crate::fakes::oidc::OidcKeys {
+        &self.cloud.oidc
+    }
+
     /// Builds (or finds cached) everything the cluster tier needs for these tags, without running.
     pub fn build_all(
         opts: &ClusterOptions,
