@@ -3,10 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static chromium
+# The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`.
+CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5
 
-.PHONY: setup apt venv probes test bench scenarios clean
+.PHONY: setup apt venv probes cluster test test-cluster bench scenarios clean
 
-setup: apt venv probes
+setup: apt venv probes cluster
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -28,8 +30,18 @@ $(VENV)/.installed: requirements.txt
 probes:
 	cargo run -q -- prepare
 
+# Kubernetes (one multi-call binary), etcd and each cluster tag's workflow-controller, built from
+# their Go modules (cached under ~/.cache/authmatrix/cluster by version and source).
+cluster:
+	cargo run -q -- prepare --backend cluster --argo $(CLUSTER_TAGS)
+
 test:
 	cargo test
+	$(MAKE) test-cluster
+
+# The controller column on the cluster backend: trials named <scenario>::<tag>::cluster.
+test-cluster:
+	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:
 	cargo bench --bench matrix

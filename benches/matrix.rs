@@ -1,18 +1,25 @@
 //! `make bench`: the local matrix on v3.5.11, v3.6.0, v3.6.2 and v3.6.5, cold and warm: first the S3
-//! column (`s3-*`), then the whole catalogue (S3 and controller entrypoint columns).
+//! column (`s3-*`), then the whole catalogue (S3 and controller entrypoint columns); then the local
+//! and cluster backends side by side on the same cells (the controller column on the cluster
+//! tier's tags), each cold and warm, the cluster's cold run broken into building (Kubernetes, etcd,
+//! workflow-controllers), starting the cluster, and the cells.
 //!
-//! cold = empty probe cache (probes are generated and built; Go's module and build caches are
-//! whatever this machine has); warm = the same run again with the cache filled. Both use
-//! DEFAULT_JOBS sandboxes, as `authmatrix run` does. This is a measurement, not a test: it asserts
-//! only that every cell ran.
+//! cold = empty authmatrix cache (probes or cluster binaries are built; Go's module and build caches
+//! are whatever this machine has); warm = the same run again with the cache filled. Each backend
+//! runs with its default number of sandboxes, as `authmatrix run` does. This is a measurement, not
+//! a test: it asserts only that every cell ran.
 
+use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
+use authmatrix::backend::{Backend, Choice};
 use authmatrix::matrix::{self, plan, tags::ArgoTag};
 use authmatrix::scenario;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const TAGS: &str = "v3.5.11,v3.6.0,v3.6.2,v3.6.5";
+/// The cluster tier's tags (`make test` runs the controller column there).
+const CLUSTER_TAGS: &str = "v3.5.11,v3.6.0,v3.6.5";
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run only for the former.
@@ -49,6 +56,83 @@ fn main() {
             );
         }
     }
+    side_by_side(root, &all);
+}
+
+/// The controller column on the cluster tier's tags, local and cluster backends, cold and warm.
+fn side_by_side(root: &Path, all: &[scenario::Scenario]) {
+    let globs: Vec<String> = ["ecr-*", "basic-*", "token-*"].map(String::from).to_vec();
+    let scenarios = plan::select(all.to_vec(), &globs).unwrap();
+    let tags = ArgoTag::parse_list(CLUSTER_TAGS).unwrap();
+    println!(
+        "authmatrix local vs cluster, controller column: {} scenarios x {} tags = {} cells ({CLUSTER_TAGS})",
+        scenarios.len(),
+        tags.len(),
+        scenarios.len() * tags.len()
+    );
+    for choice in [Choice::Local, Choice::Cluster(ProviderKind::LocalUp)] {
+        let cache = tempfile::tempdir().unwrap();
+        for run_label in ["cold", "warm"] {
+            let started = Instant::now();
+            let mut built = Duration::ZERO;
+            if let Choice::Cluster(provider) = choice {
+                let opts = cluster_options(root, cache.path(), provider);
+                ClusterBackend::build_all(&opts, &tags).unwrap();
+                built = started.elapsed();
+            }
+            let mut backends = pool(choice, root, cache.path());
+            let prepared_at = Instant::now();
+            let info = matrix::prepare(&mut backends, &scenarios, &tags).unwrap();
+            let prepared = prepared_at.elapsed();
+            let cells_at = Instant::now();
+            let report = matrix::run_prepared(&mut backends, &scenarios, &tags, info, started);
+            let cells = cells_at.elapsed();
+            drop(backends);
+            let ok = report.cells.iter().filter(|c| c.verdict.is_ok()).count();
+            println!(
+                "  {:<8} {run_label:<5} total {:>6.1} s = build {:>5.1} s + prepare/start {:>5.1} s + cells {:>5.1} s ({} backends); {ok} of {} cells as expected",
+                choice.name(),
+                started.elapsed().as_secs_f64(),
+                built.as_secs_f64(),
+                prepared.as_secs_f64(),
+                cells.as_secs_f64(),
+                choice.default_jobs(),
+                report.cells.len()
+            );
+        }
+    }
+}
+
+fn cluster_options(root: &Path, cache: &Path, provider: ProviderKind) -> ClusterOptions {
+    ClusterOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: root.to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        provider,
+        cell_timeout: Duration::from_secs(60),
+    }
+}
+
+fn pool(choice: Choice, root: &Path, cache: &Path) -> Vec<Box<dyn Backend + Send>> {
+    match choice {
+        Choice::Local => {
+            authmatrix::backend::local::pool(&local_options(root, cache), choice.default_jobs())
+        }
+        Choice::Cluster(provider) => authmatrix::backend::cluster::pool(
+            &cluster_options(root, cache, provider),
+            choice.default_jobs(),
+        ),
+    }
+    .unwrap()
+}
+
+fn local_options(root: &Path, cache: &Path) -> LocalOptions {
+    LocalOptions {
+        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
+        project_root: root.to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        probe_timeout: Duration::from_secs(60),
+    }
 }
 
 struct Timing {
@@ -59,13 +143,7 @@ struct Timing {
 
 fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[ArgoTag]) -> Timing {
     let started = Instant::now();
-    let opts = LocalOptions {
-        sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
-        project_root: root.to_path_buf(),
-        cache_dir: cache.to_path_buf(),
-        probe_timeout: Duration::from_secs(60),
-    };
-    let mut backends = authmatrix::backend::local::pool(&opts, matrix::DEFAULT_JOBS).unwrap();
+    let mut backends = pool(Choice::Local, root, cache);
     let report = matrix::run(&mut backends, scenarios, tags).unwrap();
     drop(backends);
     let total = started.elapsed();

@@ -98,6 +98,18 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     let tag_info = prepare(backends, scenarios, tags)?;
+    Ok(run_prepared(backends, scenarios, tags, tag_info, started))
+}
+
+/// Runs every cell on backends already prepared (`prepare`), each backend working through a shared
+/// queue; `started` is when the run began, for the report's elapsed time.
+pub fn run_prepared(
+    backends: &mut [Box<dyn Backend + Send>],
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+    tag_info: BTreeMap<String, BTreeMap<Component, TagInfo>>,
+    started: std::time::Instant,
+) -> Report {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
     let queue: std::sync::Mutex<std::collections::VecDeque<(&Scenario, &ArgoTag)>> =
         std::sync::Mutex::new(
@@ -134,12 +146,5 @@ pub fn run(
     });
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(Report::new(
-        name,
-        scenarios,
-        tags,
-        tag_info,
-        cells,
-        started.elapsed(),
-    ))
+    Report::new(name, scenarios, tags, tag_info, cells, started.elapsed())
 }
