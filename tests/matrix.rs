@@ -160,9 +160,16 @@ impl Run {
                 let (pool, done) = (self.pool.clone(), self.done.clone());
                 let (scenario, tag) = (scenario.clone(), tag.clone());
                 let name = trial_name(self.choice, &scenario.id, &tag.tag);
-                // A cell this backend cannot run is ignored, never passed.
+                // A cell this backend cannot run is an ignored trial, never a passed one; the
+                // report still shows it, as not applicable.
                 let applicable =
                     checkout_peek(&self.pool, |b| b.not_applicable(&scenario)).is_none();
+                if !applicable {
+                    let mut backend = checkout(&pool);
+                    let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
+                    give_back(&pool, backend);
+                    done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
+                }
                 Trial::test(name, move || {
                     let mut backend = checkout(&pool);
                     let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
