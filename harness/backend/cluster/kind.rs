@@ -83,6 +83,8 @@ impl ClusterProvider for Kind {
         ])?;
         Ok(ClusterAccess {
             kubeconfig: self.kubeconfig.clone(),
+            // In-cluster, the controller reaches the API server through its Service.
+            server: "https://kubernetes.default.svc".into(),
             netns: None,
         })
     }

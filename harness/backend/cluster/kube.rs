@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct ClusterAccess {
     /// An admin kubeconfig (kubectl can use it too, from inside `netns`).
     pub kubeconfig: PathBuf,
+    /// The API server's URL as seen from where the controller runs.
+    pub server: String,
     /// The network namespace the API server is reachable from (`/proc/<pid>/ns/net`), if not ours.
     pub netns: Option<PathBuf>,
 }

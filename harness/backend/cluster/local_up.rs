@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const API_SERVER: &str = "https://127.0.0.1:6443";
+const API_SERVER: &str = "https://127.0.0.1:6443";
 const CONTROLLER: &str = "workflow-controller";
 
 pub struct LocalUp {
@@ -174,6 +174,7 @@ impl LocalUp {
         self.spawn(cloud, "kube-apiserver", &kube_bin, apiserver)?;
         let access = ClusterAccess {
             kubeconfig: kubeconfigs["admin"].clone(),
+            server: API_SERVER.into(),
             netns: cloud
                 .sandbox_pid()
                 .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),

@@ -69,12 +69,10 @@ pub struct ClusterBackend {
 
 impl ClusterBackend {
     pub fn new(opts: ClusterOptions) -> anyhow::Result<Self> {
-        crate::tools::go()?;
-        crate::tools::ip()?;
-        crate::tools::python(&opts.project_root)?;
+        let cloud = SandboxedCloud::new(&opts.project_root)?;
         Ok(ClusterBackend {
             opts,
-            cloud: SandboxedCloud::new()?,
+            cloud,
             provider: None,
             access: Err("the cluster has not been started".into()),
             kubernetes_version: String::new(),
@@ -185,58 +183,7 @@ impl ClusterBackend {
             serde_json::to_value(objects::controller_configmap(scenario, ARGO_NAMESPACE))
                 .map_err(|e| e.to_string())?;
 
-        // The namespace's objects, the controller's configuration, and its tokens.
-        let (controller_token, aws_token) = {
-            let objs = objs.clone();
-            let (mode, kind) = (scenario.auth.mode, scenario.auth.token);
-            let oidc = self.cloud.oidc.clone();
-            access.talk(|c| async move {
-                cell::ensure_namespace(&c, &objs.namespace).await?;
-                for sa in &objs.service_accounts {
-                    kube::apply(&c, &serde_json::to_value(sa).map_err(|e| e.to_string())?).await?;
-                }
-                for secret in &objs.secrets {
-                    kube::apply(
-                        &c,
-                        &serde_json::to_value(secret).map_err(|e| e.to_string())?,
-                    )
-                    .await?;
-                }
-                kube::apply(&c, &configmap).await?;
-                let sa = world::CONTROLLER_SERVICE_ACCOUNT;
-                // Audience-less: the API server's own, for talking to it.
-                let controller = kube::token(&c, ARGO_NAMESPACE, sa, &[], 3600).await?;
-                let aws = aws_token(&c, &oidc, mode, kind).await?;
-                Ok((controller, aws))
-            })?
-        };
-        self.cloud.redactor.add(&controller_token);
-        let kubeconfig = cell_dir.join("controller.kubeconfig");
-        let text = kube::kubeconfig(
-            local_up::API_SERVER,
-            &self.cloud.ca_file,
-            "argo",
-            &controller_token,
-            ARGO_NAMESPACE,
-        );
-        std::fs::write(&kubeconfig, text).map_err(|e| e.to_string())?;
-        let token_file = match aws_token {
-            Some(token) => {
-                self.cloud.redactor.add(&token);
-                let path = cell_dir.join("token");
-                // No trailing newline: the kubelet writes none, and SDKs reject one.
-                std::fs::write(&path, token).map_err(|e| e.to_string())?;
-                Some(path)
-            }
-            None => None,
-        };
-        let env = identity::pod_env(
-            scenario,
-            &cell_dir,
-            &self.cloud.ca_file,
-            token_file.as_deref(),
-            &world::role_arn(world::ARTIFACT_ROLE),
-        );
+        let (kubeconfig, env) = self.set_up(scenario, &objs, configmap, &cell_dir)?;
         let log = cell_dir.join("workflow-controller.log");
         self.cloud.sandbox()?.events()?;
 
@@ -270,22 +217,32 @@ impl ClusterBackend {
 
         let (mut outcome, mut message) = cell::judge(&seen, &expected);
         let exit = exit?;
-        if !exit.was_running
-            && !matches!(
-                seen,
-                cell::Seen::Pod(_)
-                    | cell::Seen::NodeFailed { .. }
-                    | cell::Seen::WorkflowFailed { .. }
-            )
-        {
+        // Undecided because the controller died: that is the harness's problem to show, not a result.
+        if !exit.was_running && matches!(seen, cell::Seen::Nothing) {
             outcome = ObservedOutcome::Error;
             message = format!(
                 "the workflow-controller exited (code {:?}) before it decided",
                 exit.exit_code
             );
         }
-        let redact = |s: &str| self.cloud.redactor.redact(s);
         let controller_log = std::fs::read_to_string(&log).unwrap_or_default();
+        let kube = serde_json::json!({
+            "namespace": namespace,
+            "note": "no kubelet runs in this cluster yet: the controller creates pods, nothing runs them",
+            "objects": {
+                "serviceAccounts": objs.service_accounts,
+                "secrets": objs.secrets.iter().map(objects::redacted_secret).collect::<Vec<_>>(),
+                "workflow": objs.workflow,
+            },
+            "workflowStatus": workflow_status.get("status").cloned().unwrap_or_default(),
+            "pod": match &seen {
+                cell::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(),
+                _ => serde_json::Value::Null,
+            },
+            "events": kube_events,
+            "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
+        });
+        let redact = |s: &str| self.cloud.redactor.redact(s);
         let evidence = Evidence {
             probe: format!(
                 "workflow-controller {} ({}, {}) on {} Kubernetes {}",
@@ -298,41 +255,79 @@ impl ClusterBackend {
             stage: Some(stage(&seen)),
             exit_code: exit.exit_code,
             elapsed_ms: started.elapsed().as_millis() as u64,
-            env: env.iter().map(|(k, v)| (k.clone(), redact(v))).collect(),
+            env: self.cloud.redact_env(&env),
             stdout: redact(&tail(&controller_log, LOG_LIMIT)),
             stderr: String::new(),
-            fake_events: fake_events
-                .into_iter()
-                .map(|mut e| {
-                    e.detail = redact(&e.detail);
-                    e
-                })
-                .collect(),
+            fake_events: self.cloud.redact_events(fake_events),
             diagnosis: None,
-            kube: Some(serde_json::json!({
-                "namespace": namespace,
-                "note": "no kubelet runs in this cluster yet: the controller creates pods, nothing runs them",
-                "objects": {
-                    "serviceAccounts": objs.service_accounts,
-                    "secrets": objs.secrets.iter().map(objects::redacted_secret).collect::<Vec<_>>(),
-                    "workflow": objs.workflow,
-                },
-                "workflowStatus": workflow_status.get("status").cloned().unwrap_or_default(),
-                "pod": match &seen { cell::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(), _ => serde_json::Value::Null },
-                "events": kube_events,
-                "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
-            })),
-        };
-        let evidence_text = redact(&serde_json::to_string(&evidence.kube).unwrap_or_default());
-        let evidence = Evidence {
-            kube: serde_json::from_str(&evidence_text).ok(),
-            ..evidence
+            // Through the redactor as text: status messages and events may quote anything.
+            kube: serde_json::from_str(&redact(&kube.to_string())).ok(),
         };
         Ok(Observation {
             outcome,
             message: redact(&message),
             evidence,
         })
+    }
+
+    /// Creates the cell's objects and the controller's ConfigMap, and gets the controller its
+    /// tokens: one for the API server (its kubeconfig), one for AWS (the scenario's identity).
+    /// Returns the kubeconfig's path and the controller's environment.
+    fn set_up(
+        &mut self,
+        scenario: &Scenario,
+        objs: &objects::Objects,
+        configmap: serde_json::Value,
+        cell_dir: &std::path::Path,
+    ) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+        let access = self.access.clone()?;
+        let (controller_token, aws_token) = {
+            let objs = objs.clone();
+            let (mode, kind) = (scenario.auth.mode, scenario.auth.token);
+            let oidc = self.cloud.oidc.clone();
+            access.talk(|c| async move {
+                cell::ensure_namespace(&c, &objs.namespace).await?;
+                let sas = objs.service_accounts.iter().map(serde_json::to_value);
+                let secrets = objs.secrets.iter().map(serde_json::to_value);
+                for object in sas.chain(secrets) {
+                    kube::apply(&c, &object.map_err(|e| e.to_string())?).await?;
+                }
+                kube::apply(&c, &configmap).await?;
+                let sa = world::CONTROLLER_SERVICE_ACCOUNT;
+                // Audience-less: the API server's own, for talking to it.
+                let controller = kube::token(&c, ARGO_NAMESPACE, sa, &[], 3600).await?;
+                let aws = aws_token(&c, &oidc, mode, kind).await?;
+                Ok((controller, aws))
+            })?
+        };
+        self.cloud.redactor.add(&controller_token);
+        let kubeconfig = cell_dir.join("controller.kubeconfig");
+        let text = kube::kubeconfig(
+            &access.server,
+            &self.cloud.ca_file,
+            "argo",
+            &controller_token,
+            ARGO_NAMESPACE,
+        );
+        std::fs::write(&kubeconfig, text).map_err(|e| e.to_string())?;
+        let token_file = match aws_token {
+            Some(token) => {
+                self.cloud.redactor.add(&token);
+                let path = cell_dir.join("token");
+                // No trailing newline: the kubelet writes none, and SDKs reject one.
+                std::fs::write(&path, token).map_err(|e| e.to_string())?;
+                Some(path)
+            }
+            None => None,
+        };
+        let env = identity::pod_env(
+            scenario,
+            cell_dir,
+            &self.cloud.ca_file,
+            token_file.as_deref(),
+            &world::role_arn(world::ARTIFACT_ROLE),
+        );
+        Ok((kubeconfig, env))
     }
 }
 

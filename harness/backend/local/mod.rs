@@ -58,13 +58,11 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Checks the tools and creates the run's private directory; nothing runs yet.
     pub fn new(opts: LocalOptions) -> anyhow::Result<Self> {
-        crate::tools::go()?;
-        crate::tools::ip()?;
-        crate::tools::python(&opts.project_root)?;
+        let cloud = SandboxedCloud::new(&opts.project_root)?;
         Ok(LocalBackend {
             opts,
             builds: HashMap::new(),
-            cloud: SandboxedCloud::new()?,
+            cloud,
         })
     }
 
@@ -167,20 +165,10 @@ impl LocalBackend {
             ),
             exit_code: ran.exit_code,
             elapsed_ms: ran.elapsed_ms,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.clone(), self.cloud.redactor.redact(v)))
-                .collect(),
+            env: self.cloud.redact_env(&env),
             stdout: self.cloud.redactor.redact(&ran.stdout),
             stderr: self.cloud.redactor.redact(&ran.stderr),
-            fake_events: ran
-                .events
-                .into_iter()
-                .map(|mut e| {
-                    e.detail = self.cloud.redactor.redact(&e.detail);
-                    e
-                })
-                .collect(),
+            fake_events: self.cloud.redact_events(ran.events),
             ..Default::default()
         };
         // Behind a failed ECR lookup is the credential helper, whose error k8schain discards: ask it.

@@ -6,9 +6,11 @@ use super::protocol::{Request, SandboxConfig};
 use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
+use crate::fakes::events::Event;
 use crate::fakes::oidc::OidcKeys;
 use crate::redact::Redactor;
 use crate::scenario::{AgentState, Scenario};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The private registry's user (its password is made per run).
@@ -31,8 +33,12 @@ pub struct SandboxedCloud {
 }
 
 impl SandboxedCloud {
-    /// Creates the run's private directory and keys; nothing runs yet.
-    pub fn new() -> anyhow::Result<Self> {
+    /// Checks the tools a sandbox needs, creates the run's private directory and keys; nothing
+    /// runs yet.
+    pub fn new(project_root: &Path) -> anyhow::Result<Self> {
+        crate::tools::go()?;
+        crate::tools::ip()?;
+        crate::tools::python(project_root)?;
         let run_dir = tempfile::Builder::new()
             .prefix("authmatrix-run-")
             .tempdir()?;
@@ -139,6 +145,24 @@ impl SandboxedCloud {
             self.ecr_settings = ecr;
         }
         Ok(())
+    }
+
+    /// An environment as evidence: every value the run knows as secret masked.
+    pub fn redact_env(&self, env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        env.iter()
+            .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
+            .collect()
+    }
+
+    /// The fake cloud's requests as evidence, their details redacted.
+    pub fn redact_events(&self, events: Vec<Event>) -> Vec<Event> {
+        events
+            .into_iter()
+            .map(|mut e| {
+                e.detail = self.redactor.redact(&e.detail);
+                e
+            })
+            .collect()
     }
 
     /// Credentials and names the fake cloud issued, for `${cloud.*}` placeholders.
