@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static chromium
+APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static chromium containerd runc containernetworking-plugins
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`.
 CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5
 

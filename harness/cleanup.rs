@@ -50,6 +50,8 @@ pub fn install() {
                     libc::kill(pid as libc::pid_t, libc::SIGKILL);
                     libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
                 }
+                // A node's containers live in cgroups named after their sandbox.
+                crate::cgroups::remove(&crate::cgroups::name_for(pid));
             }
             for argv in lock(&COMMANDS).clone() {
                 if let Some((program, args)) = argv.split_first() {

@@ -3,6 +3,7 @@
 //! scenario model → matrix → backend (local | kind) → fakes → report.
 
 pub mod backend;
+pub mod cgroups;
 pub mod cleanup;
 pub mod decision;
 pub mod explain;

@@ -63,3 +63,22 @@ pub fn python(project_root: &Path) -> Result<PathBuf, MissingTool> {
         Err(missing)
     }
 }
+
+/// A cluster node's container runtime: Debian's containerd (with ctr and the runc v2 shim) and runc.
+pub fn node_runtime() -> Result<(), MissingTool> {
+    for tool in ["containerd", "ctr", "containerd-shim-runc-v2", "runc"] {
+        if which(tool).is_none() {
+            return Err(MissingTool {
+                tool: match tool {
+                    "containerd" => "containerd",
+                    "ctr" => "ctr",
+                    "containerd-shim-runc-v2" => "containerd-shim-runc-v2",
+                    _ => "runc",
+                },
+                why: "to run the cluster node's pods",
+                install: "install containerd and runc (`apt-get install containerd runc containernetworking-plugins`) or run `make setup`",
+            });
+        }
+    }
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! local one for its probes, the cluster one for Argo's controller process.
 
 use crate::backend::sandbox::network::AGENT_URL;
+use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{self, IRSA_AUDIENCE, OidcKeys, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
@@ -12,7 +13,7 @@ use std::path::Path;
 /// Bound Argo's artifact retries (workflow/executor/retry: `EXECUTOR_RETRY_BACKOFF_*`) to one
 /// attempt, so a failing cell fails in seconds rather than after 5 steps of 1 s × 1.6ⁿ, each with the
 /// SDK's own retries inside. Outcomes do not depend on it: a credential error fails every attempt.
-const RETRY_ENV: &[(&str, &str)] = &[("EXECUTOR_RETRY_BACKOFF_STEPS", "1")];
+pub const RETRY_ENV: &[(&str, &str)] = &[("EXECUTOR_RETRY_BACKOFF_STEPS", "1")];
 
 /// The projected service-account token for the scenario, as the kubelet would write it.
 pub fn token(
@@ -80,4 +81,75 @@ pub fn pod_env(
         }
     }
     env
+}
+
+/// The Secret holding a token the kubelet would never issue (expired, not yet valid, malformed,
+/// empty), mounted where EKS mounts its projected token.
+pub const TOKEN_SECRET: &str = "authmatrix-aws-token";
+
+/// What EKS's webhooks add to a pod for the scenario's identity (auth-protocol-facts.md §4.1, §5):
+/// a token volume, its mount and the AWS environment; and, for token kinds no kubelet issues, the
+/// token to put into [`TOKEN_SECRET`] instead of a projected token.
+pub fn eks_injection(
+    scenario: &Scenario,
+    oidc_keys: &OidcKeys,
+    subject: (&str, &str),
+    role_arn: &str,
+) -> Option<(Injection, Option<String>)> {
+    let (volume, dir, file, audience, other) = match scenario.auth.mode {
+        AuthMode::None => return None,
+        AuthMode::Irsa => (
+            "aws-iam-token",
+            "/var/run/secrets/eks.amazonaws.com/serviceaccount",
+            "token",
+            IRSA_AUDIENCE,
+            POD_IDENTITY_AUDIENCE,
+        ),
+        AuthMode::PodIdentity => (
+            "eks-pod-identity-token",
+            "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount",
+            "eks-pod-identity-token",
+            POD_IDENTITY_AUDIENCE,
+            IRSA_AUDIENCE,
+        ),
+    };
+    let projected = |aud: &str| {
+        serde_json::json!({"name": volume, "projected": {"sources": [{"serviceAccountToken":
+            {"audience": aud, "expirationSeconds": 86400, "path": file}}]}})
+    };
+    let (volume, secret_token) = match scenario.auth.token {
+        TokenKind::Valid => (projected(audience), None),
+        TokenKind::WrongAudience => (projected(other), None),
+        kind => (
+            serde_json::json!({"name": volume, "secret": {"secretName": TOKEN_SECRET,
+                "items": [{"key": "token", "path": file}]}}),
+            token(oidc_keys, subject, scenario.auth.mode, kind),
+        ),
+    };
+    let token_file = format!("{dir}/{file}");
+    let mut env = BTreeMap::new();
+    let mut set = |k: &str, v: &str| env.insert(k.to_string(), v.to_string());
+    match scenario.auth.mode {
+        AuthMode::Irsa => {
+            set("AWS_ROLE_ARN", role_arn);
+            set("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file);
+        }
+        _ => {
+            set("AWS_CONTAINER_CREDENTIALS_FULL_URI", AGENT_URL);
+            set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+        }
+    }
+    set("AWS_STS_REGIONAL_ENDPOINTS", "regional");
+    set("AWS_REGION", world::REGION);
+    set("AWS_DEFAULT_REGION", world::REGION);
+    let injection = Injection {
+        mode: match scenario.auth.mode {
+            AuthMode::Irsa => "irsa".into(),
+            _ => "pod-identity".into(),
+        },
+        env,
+        volume,
+        mount_path: dir.to_string(),
+    };
+    Some((injection, secret_token))
 }

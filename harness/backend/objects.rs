@@ -17,6 +17,10 @@ use std::collections::BTreeMap;
 /// The name of the controller's ConfigMap (Argo's `common.ConfigMapName`).
 pub const CONTROLLER_CONFIGMAP: &str = "workflow-controller-configmap";
 
+/// The image executor-s3 workflows run as their main container (busybox; on a cluster node the
+/// harness imports it, see cluster::images).
+pub const TEST_IMAGE: &str = "authmatrix.test/busybox:1.0";
+
 /// Where an executor-s3 workflow's input artifact lands in the main container.
 const INPUT_PATH: &str = "/tmp/authmatrix/input";
 
@@ -50,6 +54,8 @@ pub struct Objects {
     pub namespace: String,
     pub service_accounts: Vec<ServiceAccount>,
     pub secrets: Vec<Secret>,
+    /// Roles and RoleBindings for the workflow's ServiceAccount (what its executor may do).
+    pub rbac: Vec<serde_json::Value>,
     /// `argoproj.io/v1alpha1` Workflow (a custom resource: plain JSON).
     pub workflow: serde_json::Value,
 }
@@ -114,14 +120,68 @@ pub fn objects(scenario: &Scenario, namespace: &str, cloud: &CloudValues) -> Obj
         namespace: namespace.to_string(),
         service_accounts,
         secrets,
+        rbac: executor_rbac(scenario, namespace),
         workflow: workflow(scenario, namespace),
+    }
+}
+
+/// The executor's Role, bound to the workflow's ServiceAccount: what Argo's docs give it from
+/// v3.4 on (docs/workflow-rbac.md: `workflowtaskresults` create and patch). Only workflows whose
+/// pods run need it.
+fn executor_rbac(scenario: &Scenario, namespace: &str) -> Vec<serde_json::Value> {
+    if scenario.component == Component::ControllerEntrypoint {
+        return Vec::new();
+    }
+    let name = "authmatrix-executor";
+    let documented = vec![serde_json::json!({"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]})];
+    let rules = scenario
+        .entrypoint
+        .as_ref()
+        .and_then(|ep| ep.kubernetes.executor_rules.clone())
+        .unwrap_or(documented);
+    let sa = scenario
+        .entrypoint
+        .as_ref()
+        .and_then(|ep| ep.workflow.service_account_name.clone())
+        .unwrap_or_else(|| crate::fakes::world::SERVICE_ACCOUNT.to_string());
+    vec![
+        serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": namespace},
+            "rules": rules,
+        }),
+        serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}],
+        }),
+    ]
+}
+
+/// An `Opaque` Secret with these keys.
+pub fn opaque_secret(name: &str, namespace: &str, data: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
     }
 }
 
 /// The Workflow a user would submit for this scenario.
 fn workflow(scenario: &Scenario, namespace: &str) -> serde_json::Value {
     let (spec_extra, template) = match &scenario.entrypoint {
-        // An image without `command`: the controller must look its entrypoint up.
+        // controller-entrypoint: an image without `command`, whose entrypoint the controller must
+        // look up; node: a command, and whatever the pod needs.
         Some(ep) => {
             let mut spec = serde_json::Map::new();
             if let Some(sa) = &ep.workflow.service_account_name {
@@ -136,9 +196,23 @@ fn workflow(scenario: &Scenario, namespace: &str) -> serde_json::Value {
                     .collect();
                 spec.insert("imagePullSecrets".into(), refs.into());
             }
+            let w = &ep.workflow;
+            let mut container = serde_json::json!({"image": w.image});
+            if !w.command.is_empty() {
+                container["command"] = w.command.clone().into();
+            }
+            if !w.volume_mounts.is_empty() {
+                container["volumeMounts"] = w.volume_mounts.clone().into();
+            }
+            if let Some(sc) = &w.security_context {
+                spec.insert("securityContext".into(), sc.clone());
+            }
+            if !w.volumes.is_empty() {
+                spec.insert("volumes".into(), w.volumes.clone().into());
+            }
             (
                 spec,
-                serde_json::json!({"name": "main", "container": {"image": ep.workflow.image}}),
+                serde_json::json!({"name": "main", "container": container}),
             )
         }
         // argoexec's init container loads the artifact; main only reads it (explicit command: no lookup).
@@ -153,7 +227,7 @@ fn workflow(scenario: &Scenario, namespace: &str) -> serde_json::Value {
                 serde_json::json!({
                     "name": "main",
                     "inputs": {"artifacts": [artifact]},
-                    "container": {"image": "authmatrix.test/busybox:1.0", "command": ["/bin/busybox", "cat", INPUT_PATH]},
+                    "container": {"image": TEST_IMAGE, "command": ["/bin/busybox", "cat", INPUT_PATH]},
                 }),
             )
         }
@@ -198,6 +272,18 @@ pub fn controller_configmap(scenario: &Scenario, namespace: &str) -> ConfigMap {
         .map(|ep| ep.controller.images.clone())
         .unwrap_or_default();
     let mut data = BTreeMap::new();
+    if scenario.component == Component::ExecutorS3 {
+        // The executor's environment (init and wait containers): Argo's own retry knob, as the
+        // local backend's probes get it (identity::RETRY_ENV).
+        let env: Vec<_> = super::identity::RETRY_ENV
+            .iter()
+            .map(|(k, v)| serde_json::json!({"name": k, "value": v}))
+            .collect();
+        data.insert(
+            "executor".to_string(),
+            serde_json::json!({"env": env}).to_string(),
+        );
+    }
     if !images.is_empty() {
         // JSON is YAML: Argo reads the value with sigs.k8s.io/yaml.
         data.insert(
@@ -235,12 +321,15 @@ pub enum Expected {
         entrypoint: Vec<String>,
         cmd: Vec<String>,
     },
+    /// node: the workflow succeeds.
+    Succeeds,
 }
 
 /// Success for this scenario: the seeded object's bytes, or the image's config as the registry
 /// serves it (or as the controller's index states it, when the image is listed there).
 pub fn expected(scenario: &Scenario) -> Result<Expected, String> {
     match (&scenario.entrypoint, scenario.component) {
+        (Some(_), Component::Node) => Ok(Expected::Succeeds),
         (Some(ep), _) => Ok(match ep.controller.images.get(&ep.workflow.image) {
             Some(entry) => Expected::Image {
                 entrypoint: entry.entrypoint.clone(),

@@ -6,6 +6,7 @@
 
 pub mod ca;
 pub mod ecr_api;
+pub mod eks_webhook;
 pub mod events;
 pub mod issuer;
 pub mod moto;

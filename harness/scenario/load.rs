@@ -153,10 +153,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
     let component = match raw.component.value.as_str() {
         "executor-s3" => Component::ExecutorS3,
         "controller-entrypoint" => Component::ControllerEntrypoint,
+        "node" => Component::Node,
         other => {
             return Err(at(
                 raw.component.referenced,
-                format!("unknown component `{other}`; known: executor-s3, controller-entrypoint"),
+                format!("unknown component `{other}`; known: executor-s3, controller-entrypoint, node"),
             ));
         }
     };
@@ -196,7 +197,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
             }
             (art.value, None)
         }
-        Component::ControllerEntrypoint => {
+        Component::ControllerEntrypoint | Component::Node => {
+            let name = component.as_str();
             if let Some(art) = raw.artifact {
                 return Err(at(
                     art.referenced,
@@ -206,9 +208,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
             let Some(workflow) = raw.workflow else {
                 return Err(at(
                     raw.component.referenced,
-                    "a controller-entrypoint scenario needs `workflow.image`".into(),
+                    format!("a {name} scenario needs `workflow.image`"),
                 ));
             };
+            node_fields_fit(component, &workflow.value, &raw.kubernetes)
+                .map_err(|m| at(workflow.referenced, m))?;
             for secret in raw.kubernetes.pull_secrets.values() {
                 for v in [&secret.username, &secret.password] {
                     check_placeholders(v).map_err(|m| {
@@ -324,6 +328,41 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
 }
 
 /// `${cloud.NAME}` must name a credential the fake cloud issues.
+/// The fields only a node scenario has, and the one it must have.
+fn node_fields_fit(
+    component: Component,
+    workflow: &crate::scenario::model::WorkflowSpec,
+    kubernetes: &crate::scenario::model::KubernetesSpec,
+) -> Result<(), String> {
+    let node_only = [
+        ("workflow.command", !workflow.command.is_empty()),
+        ("workflow.securityContext", workflow.security_context.is_some()),
+        ("workflow.volumes", !workflow.volumes.is_empty()),
+        ("workflow.volumeMounts", !workflow.volume_mounts.is_empty()),
+        ("kubernetes.executorRules", kubernetes.executor_rules.is_some()),
+    ];
+    if component == Component::Node {
+        if workflow.command.is_empty() {
+            return Err("a node scenario needs `workflow.command`: without it the controller looks the image's entrypoint up before the node sees the pod".into());
+        }
+        for v in workflow.volumes.iter().chain(&workflow.volume_mounts) {
+            if v.get("name").and_then(|n| n.as_str()).is_none() {
+                return Err(format!("every volume and volume mount needs a `name`: {v}"));
+            }
+        }
+        for rule in kubernetes.executor_rules.iter().flatten() {
+            if rule.get("verbs").and_then(|v| v.as_array()).is_none() {
+                return Err(format!("kubernetes.executorRules: a rule needs `verbs` (an RBAC PolicyRule): {rule}"));
+            }
+        }
+        return Ok(());
+    }
+    match node_only.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(format!("`{field}` belongs to node scenarios")),
+        None => Ok(()),
+    }
+}
+
 fn check_placeholders(value: &str) -> Result<(), String> {
     let mut rest = value;
     while let Some(start) = rest.find("${") {

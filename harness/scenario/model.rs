@@ -18,6 +18,9 @@ pub enum Component {
     /// The workflow-controller looking up the entrypoint of an image without `command`
     /// (`workflow/controller/entrypoint` → k8schain → registry).
     ControllerEntrypoint,
+    /// A workflow's pod on a Kubernetes node: the kubelet pulling its image, the executor's RBAC,
+    /// the pod's security context and volumes. Only a cluster with a node can run it.
+    Node,
 }
 
 impl Component {
@@ -25,7 +28,13 @@ impl Component {
         match self {
             Component::ExecutorS3 => "executor-s3",
             Component::ControllerEntrypoint => "controller-entrypoint",
+            Component::Node => "node",
         }
+    }
+
+    /// Whether the local backend has a probe for it (a node's behaviour needs a node).
+    pub fn has_probe(self) -> bool {
+        self != Component::Node
     }
 }
 
@@ -130,11 +139,24 @@ pub struct Expectation {
     pub note: Option<String>,
 }
 
-/// The workflow's side of an entrypoint lookup: a container image without `command`.
+/// The workflow's side: for an entrypoint lookup a container image without `command`; for a node
+/// scenario the main container's command, and the pod's security context and volumes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowSpec {
     pub image: String,
+    /// node: the main container's `command` (explicit, so the controller looks nothing up).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// node: `spec.securityContext` (a Kubernetes PodSecurityContext).
+    #[serde(default)]
+    pub security_context: Option<serde_json::Value>,
+    /// node: `spec.volumes` (Kubernetes Volumes).
+    #[serde(default)]
+    pub volumes: Vec<serde_json::Value>,
+    /// node: the main container's `volumeMounts`.
+    #[serde(default)]
+    pub volume_mounts: Vec<serde_json::Value>,
     /// `spec.serviceAccountName` (the lookup uses the workflow-level one).
     #[serde(default)]
     pub service_account_name: Option<String>,
@@ -168,6 +190,10 @@ pub struct KubernetesSpec {
     pub service_accounts: Vec<ServiceAccountSpec>,
     #[serde(default)]
     pub pull_secrets: BTreeMap<String, PullSecretSpec>,
+    /// node: the rules (RBAC PolicyRules) of the Role bound to the workflow's ServiceAccount —
+    /// what its executor may do. Absent: the Role Argo's docs give the executor.
+    #[serde(default)]
+    pub executor_rules: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,7 +231,7 @@ pub struct Scenario {
     /// executor-s3: the artifact exactly as a workflow would carry it (Argo's `Artifact` schema);
     /// `Null` for other components.
     pub artifact: serde_json::Value,
-    /// controller-entrypoint: the workflow, the namespace's objects and the controller's index.
+    /// controller-entrypoint and node: the workflow, the namespace's objects and the controller's index.
     pub entrypoint: Option<EntrypointSpec>,
     /// Kubernetes secrets the executor may read: name → key → value. Values may use
     /// `${cloud.NAME}` placeholders for credentials the fake cloud issues at run time.

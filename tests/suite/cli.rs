@@ -31,10 +31,18 @@ fn a_scenario_glob_that_matches_nothing_lists_the_catalogue() {
 }
 
 #[test]
-fn the_kind_backend_says_it_is_not_there_yet() {
+fn kind_is_a_cluster_provider_not_a_backend() {
     let (code, err) = authmatrix(&["run", "--backend", "kind", "--out", "/nonexistent"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("only `local` runs today"), "{err}");
+    assert!(
+        err.contains("unknown backend `kind`") && err.contains("`cluster`"),
+        "{err}"
+    );
+    let (code, err) = authmatrix(&[
+        "run", "--backend", "cluster", "--provider", "minikube", "--out", "/nonexistent",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("minikube") && err.contains("kind"), "{err}");
 }
 
 #[test]

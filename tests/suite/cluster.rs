@@ -144,9 +144,26 @@ fn wait_until_gone(dir: &Path, within: Duration) -> Vec<(u32, String)> {
     }
 }
 
-/// Interrupts a cluster run while a controller works on a cell. Ctrl-C: everything goes, the
-/// temporary directory too. SIGKILL of the harness: nothing can run in it, but every process
-/// still goes (the sandbox sees its stdin close; it is PID 1 of its namespace).
+/// Cgroup trees of node containers whose sandbox is gone (a live run's tree has a live pid).
+fn orphaned_cgroups() -> Vec<String> {
+    let mut left = Vec::new();
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for e in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(authmatrix::cgroups::PREFIX)
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                left.push(e.path().display().to_string());
+            }
+        }
+    }
+    left
+}
+
+/// Interrupts a cluster run mid-workflow: a pod of it runs on the node. Ctrl-C: everything goes,
+/// the temporary directory too. SIGKILL of the harness: nothing can run in it, but every process
+/// still goes (the sandbox sees its stdin close; it is PID 1 of its namespace, and ends the
+/// node's containers and removes their cgroups before it exits).
 #[rstest]
 #[case::ctrl_c(libc::SIGINT)]
 #[case::sigkill(libc::SIGKILL)]
@@ -154,7 +171,7 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args(["run", "--backend", "cluster", "--jobs", "1", "--argo", TAG])
-        .args(["--scenario", "ecr-*", "--scenario", "basic-*", "--out"])
+        .args(["--scenario", "s3-static-keys", "--scenario", "s3-irsa-*", "--out"])
         .arg(tmp.path().join("out"))
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
@@ -162,19 +179,17 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         .process_group(0)
         .spawn()
         .unwrap();
-    // Mid-cell: a workflow-controller of this run is up.
+    // Mid-workflow: a controller of this run is up and a pod's containers run on the node.
     let deadline = Instant::now() + Duration::from_secs(300);
     let seen = loop {
         let procs = processes_using(tmp.path());
-        if procs
-            .iter()
-            .any(|(_, cmd)| cmd.contains("workflow-controller"))
-        {
+        let running = |part: &str| procs.iter().any(|(_, cmd)| cmd.contains(part));
+        if running("workflow-controller") && running("containerd-shim") {
             break procs;
         }
         assert!(
             Instant::now() < deadline,
-            "no controller started within 5 minutes"
+            "no workflow pod ran within 5 minutes"
         );
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -186,6 +201,9 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         "etcd",
         "kube-apiserver",
         "kube-controller-manager",
+        "kubelet",
+        "containerd --config",
+        "containerd-shim",
         "workflow-controller",
     ] {
         assert!(
@@ -242,8 +260,9 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
     let namespaces_left = in_netns();
     assert!(
         namespaces_left.is_empty(),
-        "the sandbox's network namespace is gone: {namespaces_left:?}"
+        "the sandbox's network namespace is gone, and every container in it: {namespaces_left:?}"
     );
+    assert_eq!(orphaned_cgroups(), Vec::<String>::new(), "no container's cgroup is left");
     if signal == libc::SIGINT {
         assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
         let runs: Vec<_> = std::fs::read_dir(tmp.path())

@@ -114,3 +114,46 @@ fn a_duplicate_id_names_both_files() {
         "{err}"
     );
 }
+
+const NODE: &str = r#"id: demo
+title: demo
+component: node
+auth:
+  mode: none
+workflow:
+  image: registry.example.internal/team/app:1.0
+  command: [/bin/busybox, "true"]
+  securityContext: {runAsUser: 8737}
+  volumes: [{name: out, hostPath: {path: /mnt/x}}]
+  volumeMounts: [{name: out, mountPath: /out}]
+kubernetes:
+  executorRules: [{apiGroups: [""], resources: [pods], verbs: [patch]}]
+expect:
+  - versions: ">=3.5.0"
+    outcome: pass
+"#;
+
+#[test]
+fn a_node_scenario_parses_with_its_pod_fields() {
+    let s = scenario::parse(Path::new("demo.yaml"), NODE).unwrap();
+    let ep = s.entrypoint.unwrap();
+    assert_eq!(ep.workflow.command, ["/bin/busybox", "true"]);
+    assert_eq!(ep.workflow.volumes[0]["hostPath"]["path"], "/mnt/x");
+    assert_eq!(ep.kubernetes.executor_rules.unwrap()[0]["verbs"][0], "patch");
+}
+
+/// Each node-only field is refused where it does not belong, and a node scenario's own
+/// mistakes name the workflow's line.
+#[rstest::rstest]
+#[case::command_on_an_entrypoint_scenario("component: node", "component: controller-entrypoint", "`workflow.command` belongs to node scenarios")]
+#[case::no_command("  command: [/bin/busybox, \"true\"]\n", "", "needs `workflow.command`")]
+#[case::unnamed_volume("{name: out, hostPath", "{hostPath", "needs a `name`")]
+#[case::rule_without_verbs(", verbs: [patch]", "", "needs `verbs`")]
+#[case::unknown_pod_field("  securityContext:", "  podSecurity:", "podSecurity")]
+fn node_fields_are_checked_where_they_stand(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
+    let err = parse_err(&NODE.replacen(from, to, 1));
+    assert!(err.starts_with("scenarios/demo.yaml:"), "{err}");
+    let line: usize = err.split(':').nth(1).unwrap().parse().unwrap();
+    assert!(line > 0, "{err}");
+    assert!(err.contains(says), "{err}");
+}

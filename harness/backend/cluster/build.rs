@@ -4,9 +4,9 @@
 //!   kubelet, kube-proxy) from `cluster/kubernetes/` — `k8s.io/kubernetes` at a pinned release with
 //!   every staging module replaced by its published `v0.X` (kubernetes issue 79384);
 //! - etcd from `cluster/etcd/` (etcdmain, as etcd's own server/main.go);
-//! - Argo's workflow-controller per tag, built inside a copy of that tag's module directory so its
-//!   own `replace` directives hold, with the version ldflags of Argo's Makefile, and the tag's
-//!   `manifests/` beside it.
+//! - Argo's workflow-controller and argoexec per tag, built together inside a copy of that tag's
+//!   module directory so its own `replace` directives hold, with the version ldflags of Argo's
+//!   Makefile, and the tag's `manifests/` and `hack/ssh_known_hosts` beside them.
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
@@ -32,7 +32,14 @@ pub struct ControlPlane {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ControllerBuild {
+    /// workflow-controller.
     pub binary: PathBuf,
+    /// argoexec, for the executor image (`images::argoexec_image`).
+    #[serde(default)]
+    pub argoexec: PathBuf,
+    /// Argo's `hack/ssh_known_hosts`, which its Dockerfile copies into the argoexec image.
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
     /// The tag's `manifests/` directory (CRDs, RBAC), copied from its module.
     pub manifests: PathBuf,
     /// Where the manifests came from, for report.json.
@@ -139,12 +146,12 @@ impl ClusterBuilder {
         if let Some(build) = std::fs::read(&manifest)
             .ok()
             .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
-            .filter(|b| b.binary.is_file())
+            .filter(|b| b.binary.is_file() && b.argoexec.is_file())
         {
             return Ok(build);
         }
         crate::progress::line(&format!(
-            "building workflow-controller {} from its Go module",
+            "building workflow-controller and argoexec {} from their Go module",
             tag.tag
         ));
         let started = std::time::Instant::now();
@@ -202,8 +209,9 @@ impl ClusterBuilder {
             .go_cmd(&src, "-mod=mod -buildvcs=false")
             .env("GONOSUMDB", "github.com/argoproj/argo-workflows")
             .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
-            .arg(tmp.join("workflow-controller"))
-            .arg("./cmd/workflow-controller")
+            // A directory: one `go build` for both, sharing every package they have in common.
+            .arg(format!("{}/", tmp.display()))
+            .args(["./cmd/workflow-controller", "./cmd/argoexec"])
             .output()
             .map_err(|e| format!("go build: {e}"))?;
         if !out.status.success() {
@@ -214,9 +222,18 @@ impl ClusterBuilder {
             ));
         }
         copy_tree(&module_dir.join("manifests"), &tmp.join("manifests"))?;
+        let known_hosts = module_dir.join("hack/ssh_known_hosts");
+        let known_hosts = if known_hosts.is_file() {
+            std::fs::copy(&known_hosts, tmp.join("ssh_known_hosts")).map_err(|e| e.to_string())?;
+            Some(dir.join("ssh_known_hosts"))
+        } else {
+            None
+        };
         std::fs::remove_dir_all(&src).map_err(|e| e.to_string())?;
         Ok(ControllerBuild {
             binary: dir.join("workflow-controller"),
+            argoexec: dir.join("argoexec"),
+            known_hosts,
             manifests: dir.join("manifests"),
             manifests_source: format!(
                 "{module} manifests/cluster-install (the release's install.yaml is not reachable here)"

@@ -12,8 +12,12 @@ use std::time::Duration;
 /// What the controller did with the submitted Workflow.
 #[derive(Debug)]
 pub enum Seen {
-    /// It created the workflow's pod (it runs nowhere: no kubelet in this cluster yet).
+    /// It created the workflow's pod (all an entrypoint lookup needs to show).
     Pod(Box<Pod>),
+    /// The workflow ran to success on the node (its pod, as it ended).
+    Succeeded(Box<Pod>),
+    /// The node cannot start the pod's containers (e.g. `ErrImagePull`): what the kubelet says.
+    PodStuck { reason: String, message: String },
     /// It marked the pod node failed or errored, with this message.
     NodeFailed { phase: String, message: String },
     /// It marked the whole workflow failed or errored (e.g. after a recovered panic).
@@ -66,6 +70,10 @@ pub async fn remove(client: &Client, objs: &Objects) -> Result<(), String> {
                 .map(|_| ()),
         )?;
     }
+    for object in &objs.rbac {
+        let (api, name) = kube::api_for(client, object)?;
+        gone(api.delete(&name, &DeleteParams::default()).await.map(|_| ()))?;
+    }
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     for sa in &objs.service_accounts {
         gone(
@@ -80,10 +88,20 @@ pub async fn remove(client: &Client, objs: &Objects) -> Result<(), String> {
     Ok(())
 }
 
+/// How far a cell follows its workflow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The controller created the pod (or failed the node before).
+    PodCreated,
+    /// The workflow ended, or its pod is stuck on the node.
+    WorkflowDone,
+}
+
 /// Polls the workflow and its pods until the controller has decided, or `timeout` passes.
 pub async fn watch(
     client: &Client,
     workflow: &serde_json::Value,
+    until: Until,
     timeout: Duration,
 ) -> Result<(Seen, serde_json::Value), String> {
     let (api, name) = kube::api_for(client, workflow)?;
@@ -104,13 +122,45 @@ pub async fn watch(
         if let Ok(list) = pods.list(&selector).await
             && let Some(pod) = list.items.into_iter().next()
         {
-            return Ok((Seen::Pod(Box::new(pod)), last));
+            match until {
+                Until::PodCreated => return Ok((Seen::Pod(Box::new(pod)), last)),
+                Until::WorkflowDone => {
+                    if last["status"]["phase"] == "Succeeded" {
+                        return Ok((Seen::Succeeded(Box::new(pod)), last));
+                    }
+                    if let Some((reason, message)) = stuck(&pod) {
+                        return Ok((Seen::PodStuck { reason, message }, last));
+                    }
+                }
+            }
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok((Seen::Nothing, last));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A container the kubelet cannot start for a reason that retrying will not change by itself.
+fn stuck(pod: &Pod) -> Option<(String, String)> {
+    let status = pod.status.as_ref()?;
+    let all = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for c in all {
+        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+            let reason = w.reason.clone().unwrap_or_default();
+            if matches!(
+                reason.as_str(),
+                "ErrImagePull" | "ImagePullBackOff" | "CreateContainerConfigError" | "InvalidImageName"
+            ) {
+                return Some((reason, w.message.clone().unwrap_or_default()));
+            }
+        }
+    }
+    None
 }
 
 /// A failed or errored pod node, or a failed or errored workflow, read from its status.
@@ -202,12 +252,42 @@ pub fn judge(seen: &Seen, expected: &Expected) -> (ObservedOutcome, String) {
                 )
             }
         }
+        Seen::Succeeded(pod) => {
+            // The main container's output is read by the backend (from the node's pod logs) and
+            // judged in `judge_output`; a success without an expected body is the harness's error.
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            (
+                ObservedOutcome::Error,
+                format!("workflow pod {name} succeeded, but its output was not judged"),
+            )
+        }
+        Seen::PodStuck { reason, message } => (ObservedOutcome::Fail, format!("{reason}: {message}")),
         Seen::NodeFailed { message, .. } | Seen::WorkflowFailed { message, .. } => {
             (ObservedOutcome::Fail, message.clone())
         }
         Seen::Nothing => (
             ObservedOutcome::Error,
             "the controller neither created the workflow's pod nor marked it failed in time".into(),
+        ),
+    }
+}
+
+/// A workflow that succeeded passes when its main container printed exactly the expected body
+/// (the executor-s3 workflow's main container `cat`s the input artifact).
+pub fn judge_output(main_log: &str, expected: &Expected) -> (ObservedOutcome, String) {
+    match expected {
+        Expected::Body(body) if main_log == body => (
+            ObservedOutcome::Pass,
+            "the workflow succeeded and its main container read the seeded object".into(),
+        ),
+        Expected::Body(body) => (
+            ObservedOutcome::Fail,
+            format!("the workflow succeeded, but its main container printed {main_log:?}, not the seeded {body:?}"),
+        ),
+        Expected::Succeeds => (ObservedOutcome::Pass, "the workflow succeeded on the node".into()),
+        Expected::Image { .. } => (
+            ObservedOutcome::Error,
+            "an entrypoint scenario's workflow was followed to its end".into(),
         ),
     }
 }

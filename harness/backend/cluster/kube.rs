@@ -1,6 +1,6 @@
 //! Talking to the cluster's API server as kubectl would (kube-rs), from wherever the cluster lives.
 //!
-//! A `local-up` API server listens on 127.0.0.1 inside the sandbox's network namespace, which the
+//! A `local-up` API server listens on the sandbox-only ClusterIP inside the sandbox's network namespace, which the
 //! harness is not in. A socket belongs to the network namespace of the thread that creates it, so
 //! each conversation runs on a short-lived thread that first enters that namespace (setns), with a
 //! single-threaded runtime: every connection the client opens is made from inside. kind's API

@@ -4,25 +4,36 @@
 //! fake cloud's names resolve for them exactly as for the local backend's probes.
 //!
 //! The API server signs service-account tokens with the run's cluster key and the EKS issuer, so
-//! the fake STS and Pod Identity agent verify real tokens with the key they already trust.
+//! the fake STS and Pod Identity agent verify real tokens with the key they already trust. It
+//! listens on the `kubernetes` Service's ClusterIP too, so pods reach it with no kube-proxy. A node
+//! (containerd and a kubelet, `node.rs`) runs the pods, and the fake EKS webhook gives them their
+//! AWS identity as EKS does.
 
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
+use super::node::{self, NodeDirs};
+use crate::backend::sandbox::network;
+use crate::backend::sandbox::protocol::RunRequest;
+use crate::fakes::eks_webhook;
 use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::SpawnRequest;
 use crate::fakes::oidc::ISSUER;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const API_SERVER: &str = "https://127.0.0.1:6443";
+/// Where the harness, the controller and pods reach the API server: the `kubernetes` Service's
+/// ClusterIP (network::API_SERVICE_IP), an address of the sandbox. Not the wildcard address: the
+/// fakes listen on :443 of their own loopback addresses.
+const API_SERVER: &str = "https://10.0.0.1:443";
 const CONTROLLER: &str = "workflow-controller";
 
 pub struct LocalUp {
     plane: ControlPlane,
     dir: PathBuf,
+    node: Option<NodeDirs>,
     started: Vec<&'static str>,
     controller_running: bool,
 }
@@ -32,6 +43,7 @@ impl LocalUp {
         LocalUp {
             plane,
             dir: PathBuf::new(),
+            node: None,
             started: Vec::new(),
             controller_running: false,
         }
@@ -107,6 +119,11 @@ impl LocalUp {
         let sa_pub = write("sa.pub", &cloud.oidc.public_pem)?;
         let ca = cloud.ca_file.clone();
 
+        let cgroup = cloud.node_host(
+            &node::tmpfs_paths(),
+            &[network::API_SERVICE_IP, network::NODE_IP],
+        )?;
+        let kubelet_user = format!("system:node:{}", node::NODE_NAME);
         // Static tokens for the admin and the two controllers (hack/local-up-cluster.sh uses
         // client certificates; tokens are simpler and as real to RBAC).
         let identities = [
@@ -117,6 +134,8 @@ impl LocalUp {
                 "",
             ),
             ("kube-scheduler", "system:kube-scheduler", ""),
+            // The Node authorizer knows a kubelet by this name and group.
+            ("kubelet", kubelet_user.as_str(), "system:nodes"),
         ];
         let mut csv = String::new();
         let mut kubeconfigs = BTreeMap::new();
@@ -152,9 +171,9 @@ impl LocalUp {
         let mut apiserver = vec!["kube-apiserver".to_string()];
         apiserver.extend([
             "--etcd-servers=http://127.0.0.1:2379".to_string(),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            "--secure-port=6443".into(),
+            format!("--bind-address={}", network::API_SERVICE_IP),
+            format!("--advertise-address={}", network::API_SERVICE_IP),
+            "--secure-port=443".into(),
             format!("--tls-cert-file={}", path(&cert)),
             format!("--tls-private-key-file={}", path(&key)),
             format!("--client-ca-file={}", path(&ca)),
@@ -164,8 +183,7 @@ impl LocalUp {
             format!("--service-account-key-file={}", path(&sa_pub)),
             format!("--service-account-signing-key-file={}", path(&sa_key)),
             "--service-cluster-ip-range=10.0.0.0/24".into(),
-            // The `kubernetes` Service's endpoint would be a loopback address, which the API
-            // server refuses to publish; nothing in this cluster needs that endpoint yet.
+            // Pods reach the ClusterIP itself (an address of the sandbox), not an endpoint.
             "--endpoint-reconciler-type=none".into(),
             "--allow-privileged=true".into(),
             format!("--cert-dir={}", path(&self.dir.join("apiserver-certs"))),
@@ -225,8 +243,128 @@ impl LocalUp {
             )
             .await
         })?;
+        self.start_node(cloud, &kubeconfigs["kubelet"], &cgroup, &access)?;
         Ok(access)
     }
+
+    /// containerd, the node's images, the kubelet, and the EKS webhook; done when the node is Ready.
+    fn start_node(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        kubeconfig: &Path,
+        cgroup: &str,
+        access: &ClusterAccess,
+    ) -> Result<(), String> {
+        crate::tools::node_runtime().map_err(|e| e.to_string())?;
+        let dirs = NodeDirs::new(&self.dir);
+        for d in [dirs.containerd(), dirs.kubelet(), dirs.pod_logs(), dirs.cni_conf()] {
+            std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
+        }
+        let write = |path: PathBuf, text: String| -> Result<PathBuf, String> {
+            std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+            Ok(path)
+        };
+        let containerd_config = write(dirs.containerd().join("config.toml"), node::containerd_config(&dirs))?;
+        write(dirs.cni_conf().join("10-authmatrix.conflist"), node::cni_config(&dirs))?;
+        node::write_registry_hosts(&dirs, &cloud.ca_file)?;
+        let containerd = crate::tools::which("containerd").ok_or("containerd vanished")?;
+        self.spawn(
+            cloud,
+            "containerd",
+            &containerd,
+            vec![format!("--config={}", containerd_config.display())],
+        )?;
+        let socket = dirs.socket();
+        wait_for(Duration::from_secs(30), "containerd's socket", || socket.exists())?;
+        let images = self.dir.join("images");
+        std::fs::create_dir_all(&images).map_err(|e| e.to_string())?;
+        let mut archives = Vec::new();
+        for image in [super::images::pause()?, super::images::test_image()?] {
+            let path = images.join(format!("{}.tar", image.name.replace(['/', ':'], "_")));
+            super::images::write_archive(&image, &path)?;
+            archives.push(path);
+        }
+        self.node = Some(dirs);
+        self.import(cloud, &archives)?;
+
+        let dirs = self.node.as_ref().expect("set above");
+        let resolv = cloud.run_dir().join("sandbox").join("resolv.conf");
+        let config = write(dirs.kubelet().join("config.json"), node::kubelet_config(dirs, cgroup, &resolv))?;
+        let args = node::kubelet_args(dirs, &config, kubeconfig);
+        let kube_bin = self.plane.kube.clone();
+        self.spawn(cloud, "kubelet", &kube_bin, args)?;
+
+        let webhook = webhook_configuration(&cloud.ca_file)?;
+        access.talk(|c| async move {
+            kube::apply(&c, &webhook).await?;
+            let nodes: ::kube::Api<Node> = ::kube::Api::all(c);
+            kube::until(Duration::from_secs(120), "the node to be Ready", || async {
+                let n = nodes.get(node::NODE_NAME).await.ok()?;
+                let ready = n.status?.conditions?.into_iter().any(|c| c.type_ == "Ready" && c.status == "True");
+                ready.then_some(())
+            })
+            .await
+        })
+    }
+
+    /// Imports OCI archives into the node's containerd.
+    fn import(&mut self, cloud: &mut SandboxedCloud, archives: &[PathBuf]) -> Result<(), String> {
+        let dirs = self.node.as_ref().ok_or("this cluster has no node")?;
+        let ctr = crate::tools::which("ctr").ok_or("ctr (containerd's client) is missing")?;
+        for archive in archives {
+            let ran = cloud.sandbox()?.run(RunRequest {
+                program: ctr.clone(),
+                args: node::import_args(dirs, archive),
+                env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into())]),
+                cwd: self.dir.clone(),
+                timeout_ms: 120_000,
+            })?;
+            if ran.exit_code != Some(0) {
+                return Err(format!(
+                    "ctr images import {} failed: {}{}",
+                    archive.display(),
+                    ran.stdout,
+                    ran.stderr
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The EKS webhook, as EKS registers it: pods of Argo's workflows, on CREATE, failing closed.
+fn webhook_configuration(ca_file: &Path) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    let ca = std::fs::read(ca_file).map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": eks_webhook::FAKE},
+        "webhooks": [{
+            "name": format!("{}.amazonaws.com", eks_webhook::FAKE),
+            "clientConfig": {
+                "url": format!("https://{}{}", network::EKS_WEBHOOK_HOST, eks_webhook::PATH),
+                "caBundle": base64::engine::general_purpose::STANDARD.encode(ca),
+            },
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+            "objectSelector": {"matchExpressions": [{"key": "workflows.argoproj.io/workflow", "operator": "Exists"}]},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "reinvocationPolicy": "IfNeeded",
+        }],
+    }))
+}
+
+fn wait_for(timeout: Duration, what: &str, ready: impl Fn() -> bool) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 impl ClusterProvider for LocalUp {
@@ -239,9 +377,12 @@ impl ClusterProvider for LocalUp {
             .map_err(|e| format!("{e}\n{}", self.logs_tail()))
     }
 
-    /// No kubelet runs yet, so no image is pulled or loaded.
-    fn load_images(&mut self, _images: &[PathBuf]) -> Result<(), String> {
-        Ok(())
+    fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String> {
+        self.import(cloud, images)
+    }
+
+    fn pod_logs(&self) -> Option<&NodeDirs> {
+        self.node.as_ref()
     }
 
     /// As Argo's dev loop runs it: a process with a kubeconfig for its own ServiceAccount.
@@ -260,6 +401,7 @@ impl ClusterProvider for LocalUp {
                 format!("--kubeconfig={}", launch.kubeconfig.display()),
                 "--namespaced".into(),
                 format!("--managed-namespace={}", launch.managed_namespace),
+                format!("--executor-image={}", super::images::argoexec(launch.tag)),
                 "--loglevel=debug".into(),
             ],
             env,

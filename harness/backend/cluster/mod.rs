@@ -10,11 +10,13 @@
 //! controller read Secrets only in its own namespace.
 
 pub mod build;
+pub mod images;
 mod cell;
 pub mod kind;
 pub mod kube;
 pub mod local_up;
 pub mod manifests;
+pub mod node;
 pub mod provider;
 
 use super::objects;
@@ -69,6 +71,8 @@ pub struct ClusterBackend {
 
 impl ClusterBackend {
     pub fn new(opts: ClusterOptions) -> anyhow::Result<Self> {
+        // Cgroups of node containers whose run was killed before it could remove them.
+        crate::cgroups::remove_orphans();
         let cloud = SandboxedCloud::new(&opts.project_root)?;
         Ok(ClusterBackend {
             opts,
@@ -135,6 +139,32 @@ impl ClusterBackend {
         Ok(access)
     }
 
+    /// Each tag's argoexec as an image on the node (the controller names it `--executor-image`).
+    fn load_executors(&mut self) -> Result<(), String> {
+        let Some(provider) = self.provider.as_mut() else {
+            return Ok(());
+        };
+        if provider.pod_logs().is_none() {
+            return Ok(()); // No node that runs the harness's images.
+        }
+        let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
+        let dir = self.cloud.run_dir().join("images");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut archives = Vec::new();
+        for (tag, build) in &self.controllers {
+            let Ok(build) = build else { continue };
+            let image = images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
+            let path = dir.join(format!("argoexec-{tag}.tar"));
+            images::write_archive(&image, &path)?;
+            archives.push(path);
+        }
+        let result = provider.load_images(&mut self.cloud, &archives);
+        for a in &archives {
+            let _ = std::fs::remove_file(a);
+        }
+        result
+    }
+
     /// Applies the tag's CRDs and controller RBAC, unless they are the ones in place.
     fn install(&mut self, tag: &str, build: &ControllerBuild) -> Result<(), String> {
         if self.installed.as_deref() == Some(tag) {
@@ -178,6 +208,30 @@ impl ClusterBackend {
         // workflow's deletion need not be finished by then.
         let workflow_name = format!("{}-c{}", objects::workflow_name(scenario), self.cells);
         objs.workflow["metadata"]["name"] = workflow_name.clone().into();
+        // This node has no pod network: its pods share the node's (the sandbox's) network, where
+        // the fake cloud and the API server's ClusterIP are.
+        objs.workflow["spec"]["hostNetwork"] = true.into();
+        let runs_pods = scenario.component != Component::ControllerEntrypoint;
+        let injection = if runs_pods {
+            identity::eks_injection(
+                scenario,
+                &self.cloud.oidc,
+                (&namespace, world::SERVICE_ACCOUNT),
+                &world::role_arn(world::ARTIFACT_ROLE),
+            )
+        } else {
+            None
+        };
+        if let Some((_, Some(token))) = &injection {
+            self.cloud.redactor.add(token);
+            objs.secrets.push(objects::opaque_secret(
+                identity::TOKEN_SECRET,
+                &namespace,
+                &[("token", token.as_str())],
+            ));
+        }
+        let injection = injection.map(|(i, _)| i);
+        self.cloud.inject(injection.clone())?;
         let expected = objects::expected(scenario)?;
         let configmap =
             serde_json::to_value(objects::controller_configmap(scenario, ARGO_NAMESPACE))
@@ -203,9 +257,14 @@ impl ClusterBackend {
         )?;
         let timeout = self.opts.cell_timeout;
         let workflow = objs.workflow.clone();
+        let until = if runs_pods {
+            cell::Until::WorkflowDone
+        } else {
+            cell::Until::PodCreated
+        };
         let watched = access.talk(|c| async move {
             kube::create(&c, &workflow).await?;
-            let (seen, status) = cell::watch(&c, &workflow, timeout).await?;
+            let (seen, status) = cell::watch(&c, &workflow, until, timeout).await?;
             let events = cell::events(&c, &workflow).await;
             Ok((seen, status, events))
         });
@@ -215,7 +274,18 @@ impl ClusterBackend {
         access.talk(|c| async move { cell::remove(&c, &leftovers).await })?;
         let (seen, workflow_status, kube_events) = watched?;
 
-        let (mut outcome, mut message) = cell::judge(&seen, &expected);
+        let logs = if runs_pods {
+            self.pod_logs(&workflow_name, &namespace)
+        } else {
+            Vec::new()
+        };
+        let (mut outcome, mut message) = match &seen {
+            cell::Seen::Succeeded(_) => cell::judge_output(
+                logs.iter().find(|(c, _)| c == "main").map(|(_, l)| l.as_str()).unwrap_or(""),
+                &expected,
+            ),
+            _ => cell::judge(&seen, &expected),
+        };
         let exit = exit?;
         // Undecided because the controller died: that is the harness's problem to show, not a result.
         if !exit.was_running && matches!(seen, cell::Seen::Nothing) {
@@ -228,17 +298,25 @@ impl ClusterBackend {
         let controller_log = std::fs::read_to_string(&log).unwrap_or_default();
         let kube = serde_json::json!({
             "namespace": namespace,
-            "note": "no kubelet runs in this cluster yet: the controller creates pods, nothing runs them",
+            "note": if runs_pods {
+                "the workflow ran on the node (containerd + kubelet); pods share the node's network"
+            } else {
+                "decided when the controller created the pod (the entrypoint lookup happens before)"
+            },
             "objects": {
                 "serviceAccounts": objs.service_accounts,
                 "secrets": objs.secrets.iter().map(objects::redacted_secret).collect::<Vec<_>>(),
+                "rbac": objs.rbac,
                 "workflow": objs.workflow,
             },
+            "eksWebhookInjection": injection,
             "workflowStatus": workflow_status.get("status").cloned().unwrap_or_default(),
             "pod": match &seen {
                 cell::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(),
+                cell::Seen::Succeeded(p) => serde_json::to_value(&p.status).unwrap_or_default(),
                 _ => serde_json::Value::Null,
             },
+            "containerLogs": logs.iter().cloned().collect::<BTreeMap<String, String>>(),
             "events": kube_events,
             "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
         });
@@ -257,7 +335,13 @@ impl ClusterBackend {
             elapsed_ms: started.elapsed().as_millis() as u64,
             env: self.cloud.redact_env(&env),
             stdout: redact(&tail(&controller_log, LOG_LIMIT)),
-            stderr: String::new(),
+            // Argo's own words inside the pod (argoexec's init and wait, and main), as the node kept them.
+            stderr: logs
+                .iter()
+                .filter(|(_, l)| !l.is_empty())
+                .map(|(c, l)| format!("--- container {c}:\n{l}"))
+                .collect::<Vec<_>>()
+                .join(""),
             fake_events: self.cloud.redact_events(fake_events),
             diagnosis: None,
             // Through the redactor as text: status messages and events may quote anything.
@@ -268,6 +352,20 @@ impl ClusterBackend {
             message: redact(&message),
             evidence,
         })
+    }
+
+    /// The workflow pod's container logs as the node wrote them (init, wait, main), when pods run.
+    fn pod_logs(&self, workflow: &str, namespace: &str) -> Vec<(String, String)> {
+        let Some(dirs) = self.provider.as_ref().and_then(|p| p.pod_logs()) else {
+            return Vec::new();
+        };
+        ["init", "wait", "main"]
+            .iter()
+            .map(|c| {
+                let text = node::container_log(dirs, namespace, workflow, c);
+                (c.to_string(), self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)))
+            })
+            .collect()
     }
 
     /// Creates the cell's objects and the controller's ConfigMap, and gets the controller its
@@ -281,6 +379,13 @@ impl ClusterBackend {
         cell_dir: &std::path::Path,
     ) -> Result<(PathBuf, BTreeMap<String, String>), String> {
         let access = self.access.clone()?;
+        // The controller's own AWS identity matters to its entrypoint lookup; in a workflow that
+        // runs, the pod has the scenario's identity (the EKS webhook's injection), not the controller.
+        let mut controller_scenario = scenario.clone();
+        if scenario.component != Component::ControllerEntrypoint {
+            controller_scenario.auth.mode = AuthMode::None;
+        }
+        let scenario = &controller_scenario;
         let (controller_token, aws_token) = {
             let objs = objs.clone();
             let (mode, kind) = (scenario.auth.mode, scenario.auth.token);
@@ -291,6 +396,9 @@ impl ClusterBackend {
                 let secrets = objs.secrets.iter().map(serde_json::to_value);
                 for object in sas.chain(secrets) {
                     kube::apply(&c, &object.map_err(|e| e.to_string())?).await?;
+                }
+                for object in &objs.rbac {
+                    kube::apply(&c, object).await?;
                 }
                 kube::apply(&c, &configmap).await?;
                 let sa = world::CONTROLLER_SERVICE_ACCOUNT;
@@ -358,12 +466,12 @@ async fn aws_token(
     }
 }
 
-/// Why the cluster backend cannot run a scenario: argoexec's column needs pods that run, and this
-/// cluster has no kubelet yet.
-pub fn not_applicable(scenario: &Scenario) -> Option<String> {
-    (scenario.component != Component::ControllerEntrypoint).then(|| {
+/// Why a provider cannot run a scenario: argoexec's column needs pods that run, which only
+/// `local-up`'s node does so far.
+pub fn not_applicable(provider: ProviderKind, scenario: &Scenario) -> Option<String> {
+    (scenario.component != Component::ControllerEntrypoint && provider == ProviderKind::Kind).then(|| {
         format!(
-            "{} needs the workflow's pod to run (argoexec's init container), and the cluster backend has no kubelet yet",
+            "{} needs the workflow's pod to run with the harness's argoexec image, which the kind provider does not load yet",
             scenario.component.as_str()
         )
     })
@@ -372,6 +480,8 @@ pub fn not_applicable(scenario: &Scenario) -> Option<String> {
 fn stage(seen: &cell::Seen) -> String {
     match seen {
         cell::Seen::Pod(_) => "pod created".into(),
+        cell::Seen::Succeeded(_) => "workflow Succeeded".into(),
+        cell::Seen::PodStuck { reason, .. } => format!("pod {reason}"),
         cell::Seen::NodeFailed { phase, .. } => format!("pod node {phase}"),
         cell::Seen::WorkflowFailed { phase, .. } => format!("workflow {phase}"),
         cell::Seen::Nothing => "undecided".into(),
@@ -425,7 +535,7 @@ impl Backend for ClusterBackend {
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
         self.access = match self.cloud.sandbox_started() {
-            Ok(()) => self.start_cluster(plane),
+            Ok(()) => self.start_cluster(plane).and_then(|a| self.load_executors().map(|_| a)),
             Err(e) => Err(e),
         };
         if let Err(e) = &self.access {
@@ -438,7 +548,7 @@ impl Backend for ClusterBackend {
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
-        not_applicable(scenario)
+        not_applicable(self.opts.provider, scenario)
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {

@@ -37,7 +37,12 @@ pub trait ClusterProvider: Send {
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String>;
 
     /// Makes OCI image archives available to the cluster's container runtime.
-    fn load_images(&mut self, images: &[PathBuf]) -> Result<(), String>;
+    fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String>;
+
+    /// Where the node's pod logs can be read, when pods run and the harness can read them.
+    fn pod_logs(&self) -> Option<&super::node::NodeDirs> {
+        None
+    }
 
     /// Starts Argo's controller where this provider runs it.
     fn start_controller(

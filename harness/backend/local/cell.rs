@@ -125,6 +125,10 @@ pub fn judge(
         return (ObservedOutcome::Fail, r.error);
     }
     match expected {
+        Expected::Succeeds => (
+            ObservedOutcome::Error,
+            "a node scenario reached a probe (the local backend reports it not applicable)".into(),
+        ),
         Expected::Body(body) => {
             let want = hex::encode(Sha256::digest(body.as_bytes()));
             if r.sha256 == want {

@@ -240,6 +240,15 @@ impl Backend for LocalBackend {
         "local"
     }
 
+    fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
+        (!scenario.component.has_probe()).then(|| {
+            format!(
+                "{} scenarios need a Kubernetes node (a kubelet pulling images, RBAC, volumes): the cluster backend runs them",
+                scenario.component.as_str()
+            )
+        })
+    }
+
     fn prepare(
         &mut self,
         tags: &[ArgoTag],
@@ -254,7 +263,7 @@ impl Backend for LocalBackend {
         let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
         let mut unknown = Vec::new();
         for tag in tags {
-            for &component in components {
+            for &component in components.iter().filter(|c| c.has_probe()) {
                 let started = std::time::Instant::now();
                 let result = builder.build(component, tag);
                 if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {

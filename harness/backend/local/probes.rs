@@ -49,6 +49,8 @@ fn sources(component: Component, _tag: &ArgoTag) -> Vec<(&'static str, &'static 
             ),
             COMMON_MAIN,
         ],
+        // No probe: a node's behaviour needs a node (LocalBackend::not_applicable).
+        Component::Node => vec![],
     }
 }
 
@@ -57,7 +59,7 @@ fn sources(component: Component, _tag: &ArgoTag) -> Vec<(&'static str, &'static 
 /// (the fmt.Errorf that follows the entrypoint Lookup call) rather than written here.
 fn generated(component: Component, argo_dir: &Path) -> Result<Vec<(String, String)>, String> {
     match component {
-        Component::ExecutorS3 => Ok(vec![]),
+        Component::ExecutorS3 | Component::Node => Ok(vec![]),
         Component::ControllerEntrypoint => {
             let path = argo_dir.join("workflow/controller/workflowpod.go");
             let text = std::fs::read_to_string(&path)
@@ -104,6 +106,7 @@ pub fn probe_name(component: Component) -> &'static str {
     match component {
         Component::ExecutorS3 => "s3",
         Component::ControllerEntrypoint => "entrypoint",
+        Component::Node => "none",
     }
 }
 
@@ -539,6 +542,7 @@ pub fn credential_path(component: Component) -> &'static [&'static str] {
             "github.com/awslabs/amazon-ecr-credential-helper/ecr-login",
             "github.com/google/go-containerregistry/pkg/authn/k8schain",
         ],
+        Component::Node => &[],
     }
 }
 

@@ -11,7 +11,7 @@ use crate::fakes::moto::Moto;
 use crate::fakes::pod_identity::{self, PodIdentityAgent};
 use crate::fakes::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
 use crate::fakes::registry::{self, EcrTokens, Personality, Registry, Storage, image};
-use crate::fakes::{serve, sts, world};
+use crate::fakes::{eks_webhook, serve, sts, world};
 
 /// The image config every seeded image has: what a successful entrypoint lookup returns.
 pub const SEEDED_ENTRYPOINT: &[&str] = &["/bin/busybox"];
@@ -195,6 +195,11 @@ pub fn main() -> Result<(), String> {
         _registry_tasks.push(https(ip, registry::router(registry))?);
     }
     let mut agent_task = Some(start_agent(&runtime, &agent)?);
+    let webhook = Arc::new(eks_webhook::Webhook {
+        injection: Default::default(),
+        events: events.clone(),
+    });
+    let _webhook_task = https(EKS_WEBHOOK_IP, eks_webhook::router(webhook.clone()))?;
 
     let mut s3_log = MotoLog {
         path: moto_log.clone(),
@@ -209,6 +214,7 @@ pub fn main() -> Result<(), String> {
     reply_line(&serde_json::to_string(&ready).map_err(|e| e.to_string())?)?;
 
     let mut programs = Programs::default();
+    let mut node_cgroup: Option<String> = None;
     for line in lines {
         let line = line.map_err(|e| e.to_string())?;
         let reply = match serde_json::from_str::<Request>(&line) {
@@ -258,6 +264,21 @@ pub fn main() -> Result<(), String> {
                 Ok(pid) => Reply::Spawned { pid },
                 Err(message) => Reply::Failed { message },
             },
+            Ok(Request::NodeHost {
+                tmpfs,
+                addresses,
+                cgroup,
+            }) => match node_host(&tmpfs, &addresses) {
+                Ok(()) => {
+                    node_cgroup = Some(cgroup);
+                    Reply::Done
+                }
+                Err(message) => Reply::Failed { message },
+            },
+            Ok(Request::Inject { injection }) => {
+                *webhook.injection.lock().unwrap_or_else(|p| p.into_inner()) = injection;
+                Reply::Done
+            }
             Ok(Request::Stop { name, grace_ms }) => {
                 match programs.stop(&name, Duration::from_millis(grace_ms)) {
                     Ok((was_running, exit_code)) => Reply::Stopped {
@@ -271,6 +292,12 @@ pub fn main() -> Result<(), String> {
         reply_line(&serde_json::to_string(&reply).map_err(|e| e.to_string())?)?;
     }
     programs.stop_all();
+    if let Some(cgroup) = node_cgroup {
+        // Containers' processes (shims, runc's children) are ours as PID 1 but in no program's
+        // group: end them all, then their cgroups can go.
+        end_every_process();
+        crate::cgroups::remove(&cgroup);
+    }
     drop(moto);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
@@ -379,6 +406,32 @@ fn set_up_network(work_dir: &std::path::Path) -> Result<(), String> {
         .map_err(|e| format!("mount namespace: {e}"))?;
     ip(&["link", "set", "lo", "up"])?;
     ip(&["addr", "add", "169.254.170.23/32", "dev", "lo"])
+}
+
+/// See [`Request::NodeHost`].
+fn node_host(tmpfs: &[std::path::PathBuf], addresses: &[String]) -> Result<(), String> {
+    super::namespaces::node_mounts(tmpfs).map_err(|e| format!("node mounts: {e}"))?;
+    for address in addresses {
+        ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"])?;
+    }
+    Ok(())
+}
+
+/// As PID 1: SIGKILL to every other process of the namespace, and reap them.
+fn end_every_process() {
+    // SAFETY: kill(-1) from PID 1 of a PID namespace reaches only that namespace's processes.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        // SAFETY: reaping any child; -1 with WNOHANG never blocks.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid < 0 {
+            break; // ECHILD: none left.
+        }
+        if pid == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// `authmatrix namespace-check`: enters the sandbox's namespaces the way the sandbox does (as root,

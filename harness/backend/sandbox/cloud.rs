@@ -6,6 +6,7 @@ use super::protocol::{Request, SandboxConfig};
 use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
+use crate::fakes::eks_webhook::Injection;
 use crate::fakes::events::Event;
 use crate::fakes::oidc::OidcKeys;
 use crate::redact::Redactor;
@@ -145,6 +146,24 @@ impl SandboxedCloud {
             self.ecr_settings = ecr;
         }
         Ok(())
+    }
+
+    /// Makes the sandbox a node's host ([`Request::NodeHost`]); returns the name of the cgroup
+    /// tree the node's containers must live in.
+    pub fn node_host(&mut self, tmpfs: &[PathBuf], addresses: &[&str]) -> Result<String, String> {
+        let pid = self.sandbox_pid().ok_or("the sandbox has not been started")?;
+        let cgroup = crate::cgroups::name_for(pid);
+        self.sandbox()?.expect_done(&Request::NodeHost {
+            tmpfs: tmpfs.to_vec(),
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            cgroup: cgroup.clone(),
+        })?;
+        Ok(cgroup)
+    }
+
+    /// What the EKS webhook adds to the pods created from now on.
+    pub fn inject(&mut self, injection: Option<Injection>) -> Result<(), String> {
+        self.sandbox()?.expect_done(&Request::Inject { injection })
     }
 
     /// An environment as evidence: every value the run knows as secret masked.

@@ -178,7 +178,8 @@ impl Drop for Sandbox {
         // are gone. Killing it is also safe: it is PID 1 of its namespace, so the kernel kills
         // everything it started.
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // A node inside stops its kubelet and containerd, and their containers, first.
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;
@@ -187,6 +188,8 @@ impl Drop for Sandbox {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killed before it could remove its node's cgroups: they are not in any namespace.
+        crate::cgroups::remove(&crate::cgroups::name_for(self.child.id()));
         crate::cleanup::forget_child(self.child.id());
     }
 }

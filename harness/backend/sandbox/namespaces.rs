@@ -113,3 +113,41 @@ pub fn make_private_and_bind(binds: &[(&std::path::Path, &str)]) -> io::Result<(
     }
     Ok(())
 }
+
+/// For a node inside the sandbox: a proc of the sandbox's own PID namespace (runc and the kubelet
+/// read /proc/1 and /proc/self), fresh tmpfs over `tmpfs` (paths containerd and the kubelet use
+/// whatever their configuration says, e.g. /run/containerd/s, /var/log/containers), then shared
+/// propagation under `/` as the kubelet wants it — a peer group of this namespace only, since `/`
+/// was made private from the host first.
+pub fn node_mounts(tmpfs: &[std::path::PathBuf]) -> io::Result<()> {
+    let c = |s: &str| CString::new(s).map_err(io::Error::other);
+    let (proc_, tmpfs_type, root) = (c("proc")?, c("tmpfs")?, c("/")?);
+    // SAFETY: plain mount(2) calls with valid C strings.
+    unsafe {
+        check(libc::mount(
+            proc_.as_ptr(),
+            c("/proc")?.as_ptr(),
+            proc_.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ))?;
+        for target in tmpfs {
+            let dst = CString::new(target.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+            check(libc::mount(
+                tmpfs_type.as_ptr(),
+                dst.as_ptr(),
+                tmpfs_type.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                std::ptr::null(),
+            ))?;
+        }
+        check(libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SHARED,
+            std::ptr::null(),
+        ))?;
+    }
+    Ok(())
+}

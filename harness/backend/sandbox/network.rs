@@ -29,6 +29,21 @@ pub const ECR_PUBLIC_IP: &str = "127.0.0.7";
 pub const ECR_PUBLIC_API_HOST: &str = "api.ecr-public.us-east-1.amazonaws.com";
 pub const ECR_PUBLIC_API_IP: &str = "127.0.0.8";
 
+/// The mutating webhook EKS runs for IRSA and Pod Identity (fakes::eks_webhook).
+pub const EKS_WEBHOOK_HOST: &str = "eks-pod-identity-webhook.authmatrix.test";
+pub const EKS_WEBHOOK_IP: &str = "127.0.0.9";
+
+/// A cluster node's addresses inside the sandbox: the `kubernetes` Service's ClusterIP, where the
+/// API server listens so that pods reach it with no kube-proxy, and the node's InternalIP (the
+/// kubelet refuses a loopback one).
+pub const API_SERVICE_IP: &str = "10.0.0.1";
+pub const NODE_IP: &str = "10.10.0.2";
+
+/// The registries' names, for a node's containerd (each trusts the run's CA).
+pub fn registry_hosts() -> [&'static str; 4] {
+    [ECR_REGISTRY_HOST, PRIVATE_REGISTRY_HOST, TOKEN_REGISTRY_HOST, ECR_PUBLIC_HOST]
+}
+
 /// Every HTTPS name in the sandbox: one certificate from the harness CA covers them all.
 pub fn tls_names() -> Vec<&'static str> {
     let mut names = STS_NAMES.to_vec();
@@ -38,6 +53,7 @@ pub fn tls_names() -> Vec<&'static str> {
         PRIVATE_REGISTRY_HOST,
         TOKEN_REGISTRY_HOST,
         ECR_PUBLIC_HOST,
+        EKS_WEBHOOK_HOST,
     ]);
     names
 }
@@ -54,5 +70,6 @@ pub fn hosts_file() -> String {
     s.push_str(&format!(
         "{TOKEN_REGISTRY_IP} {TOKEN_REGISTRY_HOST}\n{ECR_PUBLIC_IP} {ECR_PUBLIC_HOST}\n"
     ));
+    s.push_str(&format!("{EKS_WEBHOOK_IP} {EKS_WEBHOOK_HOST}\n"));
     s
 }

@@ -58,6 +58,19 @@ pub enum Request {
     Stop { name: String, grace_ms: u64 },
     /// The requests the fakes answered since the last `Run` or `Events`.
     Events,
+    /// Makes the sandbox a node's host (the cluster backend's containerd and kubelet write to fixed
+    /// paths): a proc of the sandbox's own PID namespace, fresh tmpfs over `tmpfs`, shared mount
+    /// propagation inside, and `addresses` on loopback. `cgroup` names the cgroup tree the node's
+    /// containers live in; the sandbox removes it as it ends.
+    NodeHost {
+        tmpfs: Vec<PathBuf>,
+        addresses: Vec<String>,
+        cgroup: String,
+    },
+    /// What the EKS webhook injects into pods from now on (none: pods pass unchanged).
+    Inject {
+        injection: Option<crate::fakes::eks_webhook::Injection>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
