@@ -110,6 +110,9 @@ enum Command {
         #[arg(long)]
         write_sums: bool,
     },
+    /// What moved between two runs: cells whose verdict or observed outcome changed, new and
+    /// vanished cells. Exit 1 when a cell newly regressed. Each is a report.json or its directory.
+    Diff { old: PathBuf, new: PathBuf },
     /// Validate the scenario catalogue and list it.
     Scenarios {
         #[arg(long = "scenarios", value_name = "DIR")]
@@ -173,14 +176,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let tags = ArgoTag::parse_list(&format!("{from},{to}"))?;
             let (from, to) = (ArgoTag::parse(&from)?.tag, ArgoTag::parse(&to)?.tag);
             let report = match report {
-                Some(dir) => {
-                    let path = dir.join("report.json");
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    serde_json::from_str(&text).with_context(|| {
-                        format!("{} is not an authmatrix report", path.display())
-                    })?
-                }
+                Some(dir) => authmatrix::report::Report::read(&dir)?,
                 None => {
                     let mut backends = local_backends(jobs, 60)?;
                     matrix::run(&mut backends, &scope, &tags)?
@@ -246,6 +242,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { old, new } => {
+            use authmatrix::report::{Report, diff};
+            let (old, new) = (Report::read(&old)?, Report::read(&new)?);
+            let d = diff::diff(&old, &new);
+            print!("{}", d.render(&old, &new));
+            Ok(if d.newly_regressed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Scenarios { scenario_dir } => {
             let scenarios = load(scenario_dir.as_ref())?;

@@ -1,6 +1,7 @@
 //! The run's report: `report.json` (a contract: schema `authmatrix.report/v1`), `report.md`
 //! (for people and GitHub step summaries) and `junit.xml` (one test case per cell).
 
+pub mod diff;
 pub mod html;
 pub mod junit;
 mod markdown;
@@ -140,6 +141,19 @@ impl Report {
         self.cells
             .iter()
             .find(|c| c.scenario == scenario && c.argo == tag)
+    }
+
+    /// Reads a run's report: `path` is its report.json or the directory holding it.
+    pub fn read(path: &Path) -> anyhow::Result<Report> {
+        let file = if path.is_dir() { path.join("report.json") } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not an authmatrix report: {e}", file.display()))?;
+        if report.schema != SCHEMA {
+            anyhow::bail!("{} has schema {}, not {SCHEMA}", file.display(), report.schema);
+        }
+        Ok(report)
     }
 
     /// Writes report.json, report.md and junit.xml into `dir`.

@@ -6,6 +6,7 @@
 mod cli;
 mod cluster;
 mod decisions;
+mod diff;
 mod fakes;
 mod html;
 mod registry;

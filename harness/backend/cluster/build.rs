@@ -200,6 +200,7 @@ impl ClusterBuilder {
             .to_string();
         let src = tmp.join("src");
         copy_tree(&module_dir, &src)?;
+        restore_symlinks(&src)?;
         let version = ARGO_MODULE;
         let ldflags = format!(
             "-s -w -X {version}.version={t} -X {version}.gitTag={t} -X {version}.gitCommit={commit} -X {version}.gitTreeState=clean",
@@ -274,6 +275,21 @@ impl ClusterBuilder {
             .env("CGO_ENABLED", "0");
         cmd
     }
+}
+
+/// Symlinks of the tag's git tree on argoexec's build path, which module zips omit (golang.org/x/mod
+/// zip drops every symlink). From v3.5.11 to v3.6.5 `workflow/executor/os-specific/signal_linux.go`
+/// is a symlink to `signal_darwin.go` (`git ls-tree v3.6.5` shows mode 120000), so the module as
+/// the proxy serves it has no Linux `Setpgid` and argoexec does not build ("undefined: Setpgid").
+/// Recreated exactly as git has it; a tag whose module has the file keeps its own.
+fn restore_symlinks(src: &Path) -> Result<(), String> {
+    let dir = src.join("workflow/executor/os-specific");
+    let (link, target) = (dir.join("signal_linux.go"), "signal_darwin.go");
+    if dir.join(target).is_file() && !link.exists() {
+        std::os::unix::fs::symlink(target, &link)
+            .map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    }
+    Ok(())
 }
 
 /// Version ldflags as Kubernetes' own build sets them (hack/lib/version.sh), so that the
