@@ -310,25 +310,28 @@ impl LocalUp {
     /// Imports OCI archives into the node's containerd.
     fn import(&mut self, cloud: &mut SandboxedCloud, archives: &[PathBuf]) -> Result<(), String> {
         let dirs = self.node.as_ref().ok_or("this cluster has no node")?;
-        let ctr = crate::tools::which("ctr").ok_or("ctr (containerd's client) is missing")?;
         for archive in archives {
-            let ran = cloud.sandbox()?.run(RunRequest {
-                program: ctr.clone(),
-                args: node::import_args(dirs, archive),
-                env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into())]),
-                cwd: self.dir.clone(),
-                timeout_ms: 120_000,
-            })?;
-            if ran.exit_code != Some(0) {
-                return Err(format!(
-                    "ctr images import {} failed: {}{}",
-                    archive.display(),
-                    ran.stdout,
-                    ran.stderr
-                ));
-            }
+            let path = archive.display().to_string();
+            let args = node::ctr_args(dirs, &["images", "import", &path]);
+            self.ctr(cloud, args)?;
         }
         Ok(())
+    }
+
+    /// Runs containerd's client inside the sandbox; its stdout.
+    fn ctr(&self, cloud: &mut SandboxedCloud, args: Vec<String>) -> Result<String, String> {
+        let ctr = crate::tools::which("ctr").ok_or("ctr (containerd's client) is missing")?;
+        let ran = cloud.sandbox()?.run(RunRequest {
+            program: ctr,
+            args: args.clone(),
+            env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into())]),
+            cwd: self.dir.clone(),
+            timeout_ms: 120_000,
+        })?;
+        if ran.exit_code != Some(0) {
+            return Err(format!("ctr {} failed: {}{}", args.join(" "), ran.stdout, ran.stderr));
+        }
+        Ok(ran.stdout)
     }
 }
 
@@ -379,6 +382,24 @@ impl ClusterProvider for LocalUp {
 
     fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String> {
         self.import(cloud, images)
+    }
+
+    fn forget_pulled_images(&mut self, cloud: &mut SandboxedCloud) -> Result<(), String> {
+        let Some(dirs) = self.node.as_ref() else {
+            return Ok(());
+        };
+        let listed = self.ctr(cloud, node::ctr_args(dirs, &["images", "ls", "-q"]))?;
+        let pulled: Vec<String> = listed
+            .lines()
+            .filter(|r| network::registry_hosts().iter().any(|h| r.starts_with(&format!("{h}/"))))
+            .map(String::from)
+            .collect();
+        if !pulled.is_empty() {
+            let mut args = vec!["images", "rm"];
+            args.extend(pulled.iter().map(String::as_str));
+            self.ctr(cloud, node::ctr_args(dirs, &args))?;
+        }
+        Ok(())
     }
 
     fn pod_logs(&self) -> Option<&NodeDirs> {

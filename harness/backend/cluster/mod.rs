@@ -272,6 +272,9 @@ impl ClusterBackend {
         let fake_events = self.cloud.sandbox()?.events().unwrap_or_default();
         let leftovers = objs.clone();
         access.talk(|c| async move { cell::remove(&c, &leftovers).await })?;
+        if runs_pods {
+            provider.forget_pulled_images(&mut self.cloud)?;
+        }
         let (seen, workflow_status, kube_events) = watched?;
 
         let logs = if runs_pods {
@@ -280,10 +283,7 @@ impl ClusterBackend {
             Vec::new()
         };
         let (mut outcome, mut message) = match &seen {
-            cell::Seen::Succeeded(_) => cell::judge_output(
-                logs.iter().find(|(c, _)| c == "main").map(|(_, l)| l.as_str()).unwrap_or(""),
-                &expected,
-            ),
+            cell::Seen::Succeeded(_) => cell::judge_output(&self.main_output(&workflow_name, &namespace), &expected),
             _ => cell::judge(&seen, &expected),
         };
         let exit = exit?;
@@ -362,10 +362,19 @@ impl ClusterBackend {
         ["init", "wait", "main"]
             .iter()
             .map(|c| {
-                let text = node::container_log(dirs, namespace, workflow, c);
+                let text = node::container_log(dirs, namespace, workflow, c, None);
                 (c.to_string(), self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)))
             })
             .collect()
+    }
+
+    /// What the workflow's main container printed on stdout (the emissary logs to its stderr).
+    fn main_output(&self, workflow: &str, namespace: &str) -> String {
+        self.provider
+            .as_ref()
+            .and_then(|p| p.pod_logs())
+            .map(|dirs| node::container_log(dirs, namespace, workflow, "main", Some("stdout")))
+            .unwrap_or_default()
     }
 
     /// Creates the cell's objects and the controller's ConfigMap, and gets the controller its

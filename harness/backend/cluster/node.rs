@@ -187,20 +187,27 @@ pub fn kubelet_args(dirs: &NodeDirs, config: &Path, kubeconfig: &Path) -> Vec<St
     ]
 }
 
-/// The argv of `ctr` importing an OCI archive into the CRI's namespace.
-pub fn import_args(dirs: &NodeDirs, archive: &Path) -> Vec<String> {
-    vec![
+/// The argv of `ctr` for this node's containerd, in the CRI's namespace.
+pub fn ctr_args(dirs: &NodeDirs, args: &[&str]) -> Vec<String> {
+    let mut argv = vec![
         format!("--address={}", dirs.socket().display()),
         "--namespace=k8s.io".into(),
-        "images".into(),
-        "import".into(),
-        archive.display().to_string(),
-    ]
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
 }
 
 /// One container's log as the kubelet wrote it (CRI format: `<time> <stream> <P|F> <text>`), as
-/// plain text, for the pods of one workflow (named after it). Empty when it never started.
-pub fn container_log(dirs: &NodeDirs, namespace: &str, workflow: &str, container: &str) -> String {
+/// plain text, for the pods of one workflow (named after it); `stream` keeps only `stdout` or
+/// `stderr` (Argo's emissary logs to main's stderr, the program's output is its stdout). Empty
+/// when the container never started.
+pub fn container_log(
+    dirs: &NodeDirs,
+    namespace: &str,
+    workflow: &str,
+    container: &str,
+    stream: Option<&str>,
+) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dirs.pod_logs()).into_iter().flatten().flatten() {
         let dir_name = entry.file_name().to_string_lossy().into_owned();
@@ -219,17 +226,20 @@ pub fn container_log(dirs: &NodeDirs, namespace: &str, workflow: &str, container
             .collect();
         logs.sort();
         for log in logs {
-            text.push_str(&cri_log_text(&std::fs::read_to_string(log).unwrap_or_default()));
+            text.push_str(&cri_log_text(&std::fs::read_to_string(log).unwrap_or_default(), stream));
         }
     }
     text
 }
 
-fn cri_log_text(raw: &str) -> String {
+fn cri_log_text(raw: &str, stream: Option<&str>) -> String {
     let mut out = String::new();
     for line in raw.lines() {
         let mut parts = line.splitn(4, ' ');
-        let (_, _, tag, rest) = (parts.next(), parts.next(), parts.next(), parts.next());
+        let (_, from, tag, rest) = (parts.next(), parts.next(), parts.next(), parts.next());
+        if stream.is_some_and(|s| from != Some(s)) {
+            continue;
+        }
         out.push_str(rest.unwrap_or_default());
         // `P`: a partial line, continued by the next record.
         if tag != Some("P") {
@@ -244,6 +254,7 @@ mod tests {
     #[test]
     fn cri_log_lines_become_the_containers_output() {
         let raw = "2026-12-01T00:00:00.1Z stdout P authmatrix test \n2026-12-01T00:00:00.2Z stdout F object\n2026-12-01T00:00:00.3Z stderr F second line\n";
-        assert_eq!(super::cri_log_text(raw), "authmatrix test object\nsecond line\n");
+        assert_eq!(super::cri_log_text(raw, None), "authmatrix test object\nsecond line\n");
+        assert_eq!(super::cri_log_text(raw, Some("stdout")), "authmatrix test object\n");
     }
 }

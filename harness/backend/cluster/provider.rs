@@ -39,6 +39,12 @@ pub trait ClusterProvider: Send {
     /// Makes OCI image archives available to the cluster's container runtime.
     fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String>;
 
+    /// Forgets every image the node pulled from a registry, so that the next cell's pull is a
+    /// pull (the kubelet skips pulling a present image under `IfNotPresent`, pull secret or not).
+    fn forget_pulled_images(&mut self, _cloud: &mut SandboxedCloud) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Where the node's pod logs can be read, when pods run and the harness can read them.
     fn pod_logs(&self) -> Option<&super::node::NodeDirs> {
         None
