@@ -274,3 +274,22 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         assert!(runs.is_empty(), "temporary run directory removed: {runs:?}");
     }
 }
+
+/// Which provider runs which component: `local-up` has a node, so every column runs there; kind
+/// does not load the harness's argoexec image yet, so it reports pod-running columns as not
+/// applicable (never as passed). The local backend cannot run node scenarios.
+#[rstest]
+fn each_provider_says_which_components_it_cannot_run(
+    #[values(ProviderKind::LocalUp, ProviderKind::Kind)] provider: ProviderKind,
+    #[values("executor-s3", "controller-entrypoint", "node")] component: &str,
+) {
+    let scenarios = authmatrix::scenario::load_dir(&crate::util::root().join("scenarios")).unwrap();
+    let scenario = scenarios
+        .iter()
+        .find(|s| s.component.as_str() == component)
+        .unwrap();
+    let why = authmatrix::backend::cluster::not_applicable(provider, scenario);
+    let runs_pods = component != "controller-entrypoint";
+    assert_eq!(why.is_some(), provider == ProviderKind::Kind && runs_pods, "{why:?}");
+    assert_eq!(scenario.component.has_probe(), component != "node");
+}

@@ -199,11 +199,3 @@ mod tests {
         assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "authmatrix.test/x:1.0");
     }
 }
-#[cfg(test)]
-mod scratch {
-    #[test]
-    fn scratch_write() {
-        super::write_archive(&super::test_image().unwrap(), std::path::Path::new("/tmp/ctrx/busybox.tar")).unwrap();
-        super::write_archive(&super::pause().unwrap(), std::path::Path::new("/tmp/ctrx/pause.tar")).unwrap();
-    }
-}
