@@ -63,7 +63,9 @@ fn main() {
 /// Both columns on the cluster tier's tags, local and cluster backends, cold and warm. Node
 /// scenarios are left out: the local backend cannot run them, so they are no common cells.
 fn side_by_side(root: &Path, all: &[scenario::Scenario]) {
-    let globs: Vec<String> = ["s3-*", "ecr-*", "basic-*", "token-*"].map(String::from).to_vec();
+    let globs: Vec<String> = ["s3-*", "ecr-*", "basic-*", "token-*"]
+        .map(String::from)
+        .to_vec();
     let scenarios = plan::select(all.to_vec(), &globs).unwrap();
     let tags = ArgoTag::parse_list(CLUSTER_TAGS).unwrap();
     println!(

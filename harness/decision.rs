@@ -273,7 +273,7 @@ mod tests {
         let mut r = Report::new(
             "local",
             &[],
-            &[],
+            &[] as &[&str],
             Default::default(),
             cells,
             std::time::Duration::ZERO,

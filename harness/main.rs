@@ -76,6 +76,13 @@ enum Command {
         /// Read the cells from this run's report.json instead of running them.
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// Where to run the cells when there is no --report: `local` or `cluster` (node scenarios
+        /// need the cluster; on the local backend they are not applicable, so the verdict is
+        /// CONDITIONAL for them).
+        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
+        backend: String,
+        #[arg(long, default_value = "local-up")]
+        provider: String,
         #[arg(long = "scenarios", value_name = "DIR")]
         scenario_dir: Option<PathBuf>,
         #[arg(long, default_value_t = authmatrix::matrix::DEFAULT_JOBS)]
@@ -157,6 +164,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             uses,
             uses_file,
             report,
+            backend,
+            provider,
             scenario_dir,
             jobs,
             json,
@@ -178,7 +187,18 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let report = match report {
                 Some(dir) => authmatrix::report::Report::read(&dir)?,
                 None => {
-                    let mut backends = local_backends(jobs, 60)?;
+                    let choice = authmatrix::backend::Choice::parse(&backend, &provider)?;
+                    let jobs = if choice == authmatrix::backend::Choice::Local {
+                        jobs
+                    } else {
+                        choice.default_jobs()
+                    };
+                    let mut backends = authmatrix::backend::pool(
+                        choice,
+                        std::env::current_exe()?,
+                        jobs,
+                        Duration::from_secs(60),
+                    )?;
                     matrix::run(&mut backends, &scope, &tags)?
                 }
             };

@@ -133,7 +133,9 @@ fn executor_rbac(scenario: &Scenario, namespace: &str) -> Vec<serde_json::Value>
         return Vec::new();
     }
     let name = "authmatrix-executor";
-    let documented = vec![serde_json::json!({"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]})];
+    let documented = vec![
+        serde_json::json!({"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}),
+    ];
     let rules = scenario
         .entrypoint
         .as_ref()

@@ -81,24 +81,36 @@ async fn mutate(State(webhook): State<Arc<Webhook>>, body: Bytes) -> Response {
         "kind": "AdmissionReview",
         "response": response,
     });
-    ([(header::CONTENT_TYPE, "application/json")], review.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        review.to_string(),
+    )
+        .into_response()
 }
 
 /// The RFC 6902 patch that adds the injection to `pod`. Arrays that do not exist yet are created
 /// whole (a JSON Patch `add` to `/-` needs an existing array).
 pub fn patch(pod: &serde_json::Value, inj: &Injection) -> serde_json::Value {
     let mut ops = Vec::new();
-    let mut add = |path: String, existing: Option<&serde_json::Value>, items: Vec<serde_json::Value>| {
+    let mut add = |path: String,
+                   existing: Option<&serde_json::Value>,
+                   items: Vec<serde_json::Value>| {
         if existing.and_then(|v| v.as_array()).is_some() {
             for item in items {
-                ops.push(serde_json::json!({"op": "add", "path": format!("{path}/-"), "value": item}));
+                ops.push(
+                    serde_json::json!({"op": "add", "path": format!("{path}/-"), "value": item}),
+                );
             }
         } else {
             ops.push(serde_json::json!({"op": "add", "path": path, "value": items}));
         }
     };
     let spec = &pod["spec"];
-    add("/spec/volumes".into(), spec.get("volumes"), vec![inj.volume.clone()]);
+    add(
+        "/spec/volumes".into(),
+        spec.get("volumes"),
+        vec![inj.volume.clone()],
+    );
     let env: Vec<serde_json::Value> = inj
         .env
         .iter()

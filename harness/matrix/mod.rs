@@ -15,9 +15,7 @@ use tags::ArgoTag;
 pub const DEFAULT_JOBS: usize = 4;
 
 /// The cell's name in `cargo test --test matrix` and in junit.xml.
-pub fn cell_name(scenario: &str, tag: &str) -> String {
-    format!("{scenario}::{tag}")
-}
+pub use crate::report::cell_name;
 
 /// What the scenario expects on `tag`, as the report shows it.
 pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {

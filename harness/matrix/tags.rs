@@ -68,3 +68,10 @@ impl ArgoTag {
             .collect()
     }
 }
+
+/// A tag is named by its `vX.Y.Z` (what the report keeps of it).
+impl AsRef<str> for ArgoTag {
+    fn as_ref(&self) -> &str {
+        &self.tag
+    }
+}

@@ -39,7 +39,10 @@ fn describe(c: &Cell) -> String {
 }
 
 fn wrong(c: &Cell) -> bool {
-    matches!(c.verdict.as_str(), "regression" | "unexpected-pass" | "signature-mismatch")
+    matches!(
+        c.verdict.as_str(),
+        "regression" | "unexpected-pass" | "signature-mismatch"
+    )
 }
 
 pub fn diff(old: &Report, new: &Report) -> Diff {
@@ -103,7 +106,11 @@ impl Diff {
             self.vanished.len()
         );
         for c in self.changed.iter().filter(|c| c.old != "absent") {
-            let mark = if c.newly_wrong { "NEWLY WRONG" } else { "changed" };
+            let mark = if c.newly_wrong {
+                "NEWLY WRONG"
+            } else {
+                "changed"
+            };
             out.push_str(&format!(
                 "  {mark} {}::{}: {} -> {}\n    {}\n",
                 c.scenario,
@@ -114,7 +121,10 @@ impl Diff {
             ));
         }
         for (s, t, v) in &self.new {
-            let wrong = self.changed.iter().any(|c| c.newly_wrong && &c.scenario == s && &c.argo == t);
+            let wrong = self
+                .changed
+                .iter()
+                .any(|c| c.newly_wrong && &c.scenario == s && &c.argo == t);
             let mark = if wrong { "NEW, WRONG" } else { "new" };
             out.push_str(&format!("  {mark} {s}::{t}: {v}\n"));
         }

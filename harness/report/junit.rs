@@ -1,8 +1,8 @@
 //! junit.xml: one test case per cell, named `<scenario>::<tag>` with the scenario as class name,
 //! so tools that key on classname+name see stable ids. Failure text carries the evidence.
 
+use super::verdict::Verdict;
 use super::{Cell, Report};
-use crate::matrix::verdict::Verdict;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ fn case(c: &Cell) -> TestCase {
             s
         }
     };
-    let mut tc = TestCase::new(crate::matrix::cell_name(&c.scenario, &c.argo), status);
+    let mut tc = TestCase::new(super::cell_name(&c.scenario, &c.argo), status);
     tc.set_classname(c.scenario.clone())
         .set_time(Duration::from_millis(c.evidence.elapsed_ms));
     tc.set_system_out(format!(

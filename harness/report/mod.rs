@@ -5,17 +5,22 @@ pub mod diff;
 pub mod html;
 pub mod junit;
 mod markdown;
+pub mod verdict;
 
 use crate::backend::{Evidence, ObservedOutcome, TagInfo};
-use crate::matrix::tags::ArgoTag;
-use crate::matrix::verdict::Verdict;
 use crate::scenario::{Component, ExpectedOutcome, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use verdict::Verdict;
 
 pub const SCHEMA: &str = "authmatrix.report/v1";
+
+/// A cell's name in test output and JUnit: `<scenario>::<tag>`.
+pub fn cell_name(scenario: &str, tag: &str) -> String {
+    format!("{scenario}::{tag}")
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -93,7 +98,7 @@ impl Report {
     pub fn new(
         backend: &str,
         scenarios: &[Scenario],
-        tags: &[ArgoTag],
+        tags: &[impl AsRef<str>],
         versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
         mut cells: Vec<Cell>,
         elapsed: Duration,
@@ -102,7 +107,7 @@ impl Report {
         let rank = |c: &Cell| {
             (
                 scenarios.iter().position(|s| s.id == c.scenario),
-                tags.iter().position(|t| t.tag == c.argo),
+                tags.iter().position(|t| t.as_ref() == c.argo),
             )
         };
         cells.sort_by_key(rank);
@@ -120,7 +125,7 @@ impl Report {
         Report {
             schema: SCHEMA.to_string(),
             backend: backend.to_string(),
-            argo: tags.iter().map(|t| t.tag.clone()).collect(),
+            argo: tags.iter().map(|t| t.as_ref().to_string()).collect(),
             versions,
             scenarios: scenarios
                 .iter()
@@ -145,13 +150,21 @@ impl Report {
 
     /// Reads a run's report: `path` is its report.json or the directory holding it.
     pub fn read(path: &Path) -> anyhow::Result<Report> {
-        let file = if path.is_dir() { path.join("report.json") } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join("report.json")
+        } else {
+            path.to_path_buf()
+        };
         let text = std::fs::read_to_string(&file)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
         let report: Report = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{} is not an authmatrix report: {e}", file.display()))?;
         if report.schema != SCHEMA {
-            anyhow::bail!("{} has schema {}, not {SCHEMA}", file.display(), report.schema);
+            anyhow::bail!(
+                "{} has schema {}, not {SCHEMA}",
+                file.display(),
+                report.schema
+            );
         }
         Ok(report)
     }

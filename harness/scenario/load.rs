@@ -157,7 +157,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
         other => {
             return Err(at(
                 raw.component.referenced,
-                format!("unknown component `{other}`; known: executor-s3, controller-entrypoint, node"),
+                format!(
+                    "unknown component `{other}`; known: executor-s3, controller-entrypoint, node"
+                ),
             ));
         }
     };
@@ -336,10 +338,16 @@ fn node_fields_fit(
 ) -> Result<(), String> {
     let node_only = [
         ("workflow.command", !workflow.command.is_empty()),
-        ("workflow.securityContext", workflow.security_context.is_some()),
+        (
+            "workflow.securityContext",
+            workflow.security_context.is_some(),
+        ),
         ("workflow.volumes", !workflow.volumes.is_empty()),
         ("workflow.volumeMounts", !workflow.volume_mounts.is_empty()),
-        ("kubernetes.executorRules", kubernetes.executor_rules.is_some()),
+        (
+            "kubernetes.executorRules",
+            kubernetes.executor_rules.is_some(),
+        ),
     ];
     if component == Component::Node {
         if workflow.command.is_empty() {
@@ -352,7 +360,9 @@ fn node_fields_fit(
         }
         for rule in kubernetes.executor_rules.iter().flatten() {
             if rule.get("verbs").and_then(|v| v.as_array()).is_none() {
-                return Err(format!("kubernetes.executorRules: a rule needs `verbs` (an RBAC PolicyRule): {rule}"));
+                return Err(format!(
+                    "kubernetes.executorRules: a rule needs `verbs` (an RBAC PolicyRule): {rule}"
+                ));
             }
         }
         return Ok(());

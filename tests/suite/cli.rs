@@ -39,7 +39,13 @@ fn kind_is_a_cluster_provider_not_a_backend() {
         "{err}"
     );
     let (code, err) = authmatrix(&[
-        "run", "--backend", "cluster", "--provider", "minikube", "--out", "/nonexistent",
+        "run",
+        "--backend",
+        "cluster",
+        "--provider",
+        "minikube",
+        "--out",
+        "/nonexistent",
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("minikube") && err.contains("kind"), "{err}");

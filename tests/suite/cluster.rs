@@ -171,7 +171,13 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args(["run", "--backend", "cluster", "--jobs", "1", "--argo", TAG])
-        .args(["--scenario", "s3-static-keys", "--scenario", "s3-irsa-*", "--out"])
+        .args([
+            "--scenario",
+            "s3-static-keys",
+            "--scenario",
+            "s3-irsa-*",
+            "--out",
+        ])
         .arg(tmp.path().join("out"))
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
@@ -262,7 +268,11 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         namespaces_left.is_empty(),
         "the sandbox's network namespace is gone, and every container in it: {namespaces_left:?}"
     );
-    assert_eq!(orphaned_cgroups(), Vec::<String>::new(), "no container's cgroup is left");
+    assert_eq!(
+        orphaned_cgroups(),
+        Vec::<String>::new(),
+        "no container's cgroup is left"
+    );
     if signal == libc::SIGINT {
         assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
         let runs: Vec<_> = std::fs::read_dir(tmp.path())
@@ -290,6 +300,10 @@ fn each_provider_says_which_components_it_cannot_run(
         .unwrap();
     let why = authmatrix::backend::cluster::not_applicable(provider, scenario);
     let runs_pods = component != "controller-entrypoint";
-    assert_eq!(why.is_some(), provider == ProviderKind::Kind && runs_pods, "{why:?}");
+    assert_eq!(
+        why.is_some(),
+        provider == ProviderKind::Kind && runs_pods,
+        "{why:?}"
+    );
     assert_eq!(scenario.component.has_probe(), component != "node");
 }

@@ -2,7 +2,13 @@
 
 use std::process::Command;
 
-fn cell(scenario: &str, argo: &str, outcome: &str, verdict: &str, message: &str) -> serde_json::Value {
+fn cell(
+    scenario: &str,
+    argo: &str,
+    outcome: &str,
+    verdict: &str,
+    message: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "scenario": scenario, "argo": argo,
         "observed": {"outcome": outcome, "message": message},
@@ -12,7 +18,12 @@ fn cell(scenario: &str, argo: &str, outcome: &str, verdict: &str, message: &str)
     })
 }
 
-fn report(dir: &std::path::Path, name: &str, backend: &str, cells: Vec<serde_json::Value>) -> std::path::PathBuf {
+fn report(
+    dir: &std::path::Path,
+    name: &str,
+    backend: &str,
+    cells: Vec<serde_json::Value>,
+) -> std::path::PathBuf {
     let path = dir.join(name);
     let json = serde_json::json!({
         "schema": "authmatrix.report/v1", "backend": backend, "argo": ["v3.6.0", "v3.6.5"],
@@ -30,49 +41,134 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> (i32, String) {
         .arg(new)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
 #[test]
 fn a_newly_regressed_cell_fails_the_diff_and_is_named_with_its_error() {
     let dir = tempfile::tempdir().unwrap();
-    let old = report(dir.path(), "old.json", "local", vec![
-        cell("ecr-irsa-entrypoint", "v3.6.5", "pass", "as-expected", "entrypoint ok"),
-        cell("s3-static-keys", "v3.6.5", "pass", "as-expected", "loaded"),
-        cell("basic-no-secret-entrypoint", "v3.6.0", "fail", "as-expected", "UNAUTHORIZED"),
-    ]);
-    let new = report(dir.path(), "new.json", "local", vec![
-        cell("ecr-irsa-entrypoint", "v3.6.5", "fail", "regression", "401 Unauthorized: Not Authorized"),
-        cell("s3-static-keys", "v3.6.5", "pass", "as-expected", "loaded"),
-        cell("minio-static-keys", "v3.6.5", "pass", "as-expected", "loaded"),
-    ]);
+    let old = report(
+        dir.path(),
+        "old.json",
+        "local",
+        vec![
+            cell(
+                "ecr-irsa-entrypoint",
+                "v3.6.5",
+                "pass",
+                "as-expected",
+                "entrypoint ok",
+            ),
+            cell("s3-static-keys", "v3.6.5", "pass", "as-expected", "loaded"),
+            cell(
+                "basic-no-secret-entrypoint",
+                "v3.6.0",
+                "fail",
+                "as-expected",
+                "UNAUTHORIZED",
+            ),
+        ],
+    );
+    let new = report(
+        dir.path(),
+        "new.json",
+        "local",
+        vec![
+            cell(
+                "ecr-irsa-entrypoint",
+                "v3.6.5",
+                "fail",
+                "regression",
+                "401 Unauthorized: Not Authorized",
+            ),
+            cell("s3-static-keys", "v3.6.5", "pass", "as-expected", "loaded"),
+            cell(
+                "minio-static-keys",
+                "v3.6.5",
+                "pass",
+                "as-expected",
+                "loaded",
+            ),
+        ],
+    );
     let (code, out) = diff(&old, &new);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("1 changed, 1 new, 1 vanished"), "{out}");
-    assert!(out.contains("NEWLY WRONG ecr-irsa-entrypoint::v3.6.5: as-expected (pass) -> regression (fail)"), "{out}");
+    assert!(
+        out.contains(
+            "NEWLY WRONG ecr-irsa-entrypoint::v3.6.5: as-expected (pass) -> regression (fail)"
+        ),
+        "{out}"
+    );
     assert!(out.contains("401 Unauthorized: Not Authorized"), "{out}");
-    assert!(out.contains("new minio-static-keys::v3.6.5: as-expected (pass)"), "{out}");
-    assert!(out.contains("vanished basic-no-secret-entrypoint::v3.6.0: was as-expected (fail)"), "{out}");
-    assert!(!out.contains("s3-static-keys"), "an unchanged cell is not listed: {out}");
+    assert!(
+        out.contains("new minio-static-keys::v3.6.5: as-expected (pass)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("vanished basic-no-secret-entrypoint::v3.6.0: was as-expected (fail)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("s3-static-keys"),
+        "an unchanged cell is not listed: {out}"
+    );
 }
 
 #[test]
 fn a_fixed_cell_and_a_backend_change_are_shown_but_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let old = report(dir.path(), "old.json", "local", vec![
-        cell("ecr-irsa-entrypoint", "v3.6.0", "fail", "regression", "401"),
-        cell("s3-static-keys", "v3.6.0", "pass", "as-expected", "loaded"),
-    ]);
-    let new = report(dir.path(), "new.json", "cluster", vec![
-        cell("ecr-irsa-entrypoint", "v3.6.0", "pass", "as-expected", "entrypoint ok"),
-        cell("s3-static-keys", "v3.6.0", "error", "infra-error", "the node did not start"),
-    ]);
+    let old = report(
+        dir.path(),
+        "old.json",
+        "local",
+        vec![
+            cell("ecr-irsa-entrypoint", "v3.6.0", "fail", "regression", "401"),
+            cell("s3-static-keys", "v3.6.0", "pass", "as-expected", "loaded"),
+        ],
+    );
+    let new = report(
+        dir.path(),
+        "new.json",
+        "cluster",
+        vec![
+            cell(
+                "ecr-irsa-entrypoint",
+                "v3.6.0",
+                "pass",
+                "as-expected",
+                "entrypoint ok",
+            ),
+            cell(
+                "s3-static-keys",
+                "v3.6.0",
+                "error",
+                "infra-error",
+                "the node did not start",
+            ),
+        ],
+    );
     let (code, out) = diff(&old, &new);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("(local backend) -> 2 cells (cluster backend): 2 changed"), "{out}");
-    assert!(out.contains("changed ecr-irsa-entrypoint::v3.6.0: regression (fail) -> as-expected (pass)"), "{out}");
-    assert!(out.contains("changed s3-static-keys::v3.6.0: as-expected (pass) -> infra-error (error)"), "{out}");
+    assert!(
+        out.contains("(local backend) -> 2 cells (cluster backend): 2 changed"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "changed ecr-irsa-entrypoint::v3.6.0: regression (fail) -> as-expected (pass)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("changed s3-static-keys::v3.6.0: as-expected (pass) -> infra-error (error)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -82,5 +178,8 @@ fn a_file_that_is_not_a_report_is_refused_with_its_name() {
     std::fs::write(&bad, "{\"cells\": 3}").unwrap();
     let (code, out) = diff(dir.path(), dir.path());
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains(&bad.display().to_string()) && out.contains("not an authmatrix report"), "{out}");
+    assert!(
+        out.contains(&bad.display().to_string()) && out.contains("not an authmatrix report"),
+        "{out}"
+    );
 }

@@ -139,18 +139,33 @@ fn a_node_scenario_parses_with_its_pod_fields() {
     let ep = s.entrypoint.unwrap();
     assert_eq!(ep.workflow.command, ["/bin/busybox", "true"]);
     assert_eq!(ep.workflow.volumes[0]["hostPath"]["path"], "/mnt/x");
-    assert_eq!(ep.kubernetes.executor_rules.unwrap()[0]["verbs"][0], "patch");
+    assert_eq!(
+        ep.kubernetes.executor_rules.unwrap()[0]["verbs"][0],
+        "patch"
+    );
 }
 
 /// Each node-only field is refused where it does not belong, and a node scenario's own
 /// mistakes name the workflow's line.
 #[rstest::rstest]
-#[case::command_on_an_entrypoint_scenario("component: node", "component: controller-entrypoint", "`workflow.command` belongs to node scenarios")]
-#[case::no_command("  command: [/bin/busybox, \"true\"]\n", "", "needs `workflow.command`")]
+#[case::command_on_an_entrypoint_scenario(
+    "component: node",
+    "component: controller-entrypoint",
+    "`workflow.command` belongs to node scenarios"
+)]
+#[case::no_command(
+    "  command: [/bin/busybox, \"true\"]\n",
+    "",
+    "needs `workflow.command`"
+)]
 #[case::unnamed_volume("{name: out, hostPath", "{hostPath", "needs a `name`")]
 #[case::rule_without_verbs(", verbs: [patch]", "", "needs `verbs`")]
 #[case::unknown_pod_field("  securityContext:", "  podSecurity:", "podSecurity")]
-fn node_fields_are_checked_where_they_stand(#[case] from: &str, #[case] to: &str, #[case] says: &str) {
+fn node_fields_are_checked_where_they_stand(
+    #[case] from: &str,
+    #[case] to: &str,
+    #[case] says: &str,
+) {
     let err = parse_err(&NODE.replacen(from, to, 1));
     assert!(err.starts_with("scenarios/demo.yaml:"), "{err}");
     let line: usize = err.split(':').nth(1).unwrap().parse().unwrap();

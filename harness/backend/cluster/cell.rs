@@ -72,7 +72,11 @@ pub async fn remove(client: &Client, objs: &Objects) -> Result<(), String> {
     }
     for object in &objs.rbac {
         let (api, name) = kube::api_for(client, object)?;
-        gone(api.delete(&name, &DeleteParams::default()).await.map(|_| ()))?;
+        gone(
+            api.delete(&name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        )?;
     }
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     for sa in &objs.service_accounts {
@@ -154,7 +158,10 @@ fn stuck(pod: &Pod) -> Option<(String, String)> {
             let reason = w.reason.clone().unwrap_or_default();
             if matches!(
                 reason.as_str(),
-                "ErrImagePull" | "ImagePullBackOff" | "CreateContainerConfigError" | "InvalidImageName"
+                "ErrImagePull"
+                    | "ImagePullBackOff"
+                    | "CreateContainerConfigError"
+                    | "InvalidImageName"
             ) {
                 return Some((reason, w.message.clone().unwrap_or_default()));
             }
@@ -261,7 +268,9 @@ pub fn judge(seen: &Seen, expected: &Expected) -> (ObservedOutcome, String) {
                 format!("workflow pod {name} succeeded, but its output was not judged"),
             )
         }
-        Seen::PodStuck { reason, message } => (ObservedOutcome::Fail, format!("{reason}: {message}")),
+        Seen::PodStuck { reason, message } => {
+            (ObservedOutcome::Fail, format!("{reason}: {message}"))
+        }
         Seen::NodeFailed { message, .. } | Seen::WorkflowFailed { message, .. } => {
             (ObservedOutcome::Fail, message.clone())
         }
@@ -282,9 +291,14 @@ pub fn judge_output(main_log: &str, expected: &Expected) -> (ObservedOutcome, St
         ),
         Expected::Body(body) => (
             ObservedOutcome::Fail,
-            format!("the workflow succeeded, but its main container printed {main_log:?}, not the seeded {body:?}"),
+            format!(
+                "the workflow succeeded, but its main container printed {main_log:?}, not the seeded {body:?}"
+            ),
         ),
-        Expected::Succeeds => (ObservedOutcome::Pass, "the workflow succeeded on the node".into()),
+        Expected::Succeeds => (
+            ObservedOutcome::Pass,
+            "the workflow succeeded on the node".into(),
+        ),
         Expected::Image { .. } => (
             ObservedOutcome::Error,
             "an entrypoint scenario's workflow was followed to its end".into(),

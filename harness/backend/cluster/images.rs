@@ -15,8 +15,15 @@ pub fn argoexec(tag: &str) -> String {
 }
 
 pub enum Entry {
-    File { path: String, data: Vec<u8>, mode: u32 },
-    Dir { path: String, mode: u32 },
+    File {
+        path: String,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        path: String,
+        mode: u32,
+    },
 }
 
 pub struct ImageSpec {
@@ -31,9 +38,19 @@ fn busybox_entries() -> Result<Vec<Entry>, String> {
     let data = std::fs::read("/bin/busybox")
         .map_err(|e| format!("/bin/busybox ({e}): install Debian's busybox-static (make setup)"))?;
     Ok(vec![
-        Entry::Dir { path: "bin".into(), mode: 0o755 },
-        Entry::File { path: "bin/busybox".into(), data, mode: 0o755 },
-        Entry::Dir { path: "tmp".into(), mode: 0o1777 },
+        Entry::Dir {
+            path: "bin".into(),
+            mode: 0o755,
+        },
+        Entry::File {
+            path: "bin/busybox".into(),
+            data,
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "tmp".into(),
+            mode: 0o1777,
+        },
     ])
 }
 
@@ -57,23 +74,66 @@ pub fn test_image() -> Result<ImageSpec, String> {
 }
 
 /// argoexec of one tag, as Argo's Dockerfile assembles it (distroless static, root).
-pub fn argoexec_image(tag: &str, binary: &Path, known_hosts: Option<&Path>, ca_pem: &str) -> Result<ImageSpec, String> {
+pub fn argoexec_image(
+    tag: &str,
+    binary: &Path,
+    known_hosts: Option<&Path>,
+    ca_pem: &str,
+) -> Result<ImageSpec, String> {
     let data = std::fs::read(binary).map_err(|e| format!("read {}: {e}", binary.display()))?;
     let mut entries = vec![
-        Entry::Dir { path: "bin".into(), mode: 0o755 },
-        Entry::File { path: "bin/argoexec".into(), data, mode: 0o755 },
-        Entry::Dir { path: "etc".into(), mode: 0o755 },
-        Entry::File { path: "etc/nsswitch.conf".into(), data: b"hosts: files dns\n".to_vec(), mode: 0o644 },
-        Entry::File { path: "etc/passwd".into(), data: b"root:x:0:0:root:/root:/sbin/nologin\n".to_vec(), mode: 0o644 },
-        Entry::Dir { path: "etc/ssl".into(), mode: 0o755 },
-        Entry::Dir { path: "etc/ssl/certs".into(), mode: 0o755 },
-        Entry::File { path: "etc/ssl/certs/ca-certificates.crt".into(), data: ca_pem.as_bytes().to_vec(), mode: 0o644 },
-        Entry::Dir { path: "tmp".into(), mode: 0o1777 },
+        Entry::Dir {
+            path: "bin".into(),
+            mode: 0o755,
+        },
+        Entry::File {
+            path: "bin/argoexec".into(),
+            data,
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "etc".into(),
+            mode: 0o755,
+        },
+        Entry::File {
+            path: "etc/nsswitch.conf".into(),
+            data: b"hosts: files dns\n".to_vec(),
+            mode: 0o644,
+        },
+        Entry::File {
+            path: "etc/passwd".into(),
+            data: b"root:x:0:0:root:/root:/sbin/nologin\n".to_vec(),
+            mode: 0o644,
+        },
+        Entry::Dir {
+            path: "etc/ssl".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "etc/ssl/certs".into(),
+            mode: 0o755,
+        },
+        Entry::File {
+            path: "etc/ssl/certs/ca-certificates.crt".into(),
+            data: ca_pem.as_bytes().to_vec(),
+            mode: 0o644,
+        },
+        Entry::Dir {
+            path: "tmp".into(),
+            mode: 0o1777,
+        },
     ];
     if let Some(path) = known_hosts {
         let data = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        entries.push(Entry::Dir { path: "etc/ssh".into(), mode: 0o755 });
-        entries.push(Entry::File { path: "etc/ssh/ssh_known_hosts".into(), data, mode: 0o644 });
+        entries.push(Entry::Dir {
+            path: "etc/ssh".into(),
+            mode: 0o755,
+        });
+        entries.push(Entry::File {
+            path: "etc/ssh/ssh_known_hosts".into(),
+            data,
+            mode: 0o644,
+        });
     }
     Ok(ImageSpec {
         name: argoexec(tag),
@@ -135,7 +195,11 @@ pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
     })
     .to_string();
-    let tag = image.name.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
+    let tag = image
+        .name
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .unwrap_or("latest");
     let index = serde_json::json!({
         "schemaVersion": 2,
         "manifests": [{
@@ -162,7 +226,9 @@ pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
     put(blob(&sha256(config.as_bytes())), config.as_bytes()).map_err(io)?;
     put(blob(&sha256(manifest.as_bytes())), manifest.as_bytes()).map_err(io)?;
     put("index.json".into(), index.as_bytes()).map_err(io)?;
-    tar.into_inner().and_then(|mut w| std::io::Write::flush(&mut w)).map_err(io)?;
+    tar.into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .map_err(io)?;
     Ok(())
 }
 
@@ -178,7 +244,11 @@ mod tests {
             name: "authmatrix.test/x:1.0".into(),
             entrypoint: vec!["/x".into()],
             cmd: vec![],
-            entries: vec![Entry::File { path: "x".into(), data: b"hi".to_vec(), mode: 0o755 }],
+            entries: vec![Entry::File {
+                path: "x".into(),
+                data: b"hi".to_vec(),
+                mode: 0o755,
+            }],
         };
         write_archive(&image, &path).unwrap();
         let mut archive = tar::Archive::new(std::fs::File::open(&path).unwrap());
@@ -196,6 +266,9 @@ mod tests {
             }
         }
         let index = index.unwrap();
-        assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "authmatrix.test/x:1.0");
+        assert_eq!(
+            index["manifests"][0]["annotations"]["io.containerd.image.name"],
+            "authmatrix.test/x:1.0"
+        );
     }
 }

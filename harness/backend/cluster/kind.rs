@@ -89,7 +89,11 @@ impl ClusterProvider for Kind {
         })
     }
 
-    fn load_images(&mut self, _cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String> {
+    fn load_images(
+        &mut self,
+        _cloud: &mut SandboxedCloud,
+        images: &[PathBuf],
+    ) -> Result<(), String> {
         for image in images {
             self.kind(&[
                 "load",

@@ -12,12 +12,12 @@
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use crate::backend::sandbox::network;
-use crate::backend::sandbox::protocol::RunRequest;
-use crate::fakes::eks_webhook;
 use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch};
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::backend::sandbox::network;
+use crate::backend::sandbox::protocol::RunRequest;
 use crate::backend::sandbox::protocol::SpawnRequest;
+use crate::fakes::eks_webhook;
 use crate::fakes::oidc::ISSUER;
 use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use std::collections::BTreeMap;
@@ -257,15 +257,26 @@ impl LocalUp {
     ) -> Result<(), String> {
         crate::tools::node_runtime().map_err(|e| e.to_string())?;
         let dirs = NodeDirs::new(&self.dir);
-        for d in [dirs.containerd(), dirs.kubelet(), dirs.pod_logs(), dirs.cni_conf()] {
+        for d in [
+            dirs.containerd(),
+            dirs.kubelet(),
+            dirs.pod_logs(),
+            dirs.cni_conf(),
+        ] {
             std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
         let write = |path: PathBuf, text: String| -> Result<PathBuf, String> {
             std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
             Ok(path)
         };
-        let containerd_config = write(dirs.containerd().join("config.toml"), node::containerd_config(&dirs))?;
-        write(dirs.cni_conf().join("10-authmatrix.conflist"), node::cni_config(&dirs))?;
+        let containerd_config = write(
+            dirs.containerd().join("config.toml"),
+            node::containerd_config(&dirs),
+        )?;
+        write(
+            dirs.cni_conf().join("10-authmatrix.conflist"),
+            node::cni_config(&dirs),
+        )?;
         node::write_registry_hosts(&dirs, &cloud.ca_file)?;
         let containerd = crate::tools::which("containerd").ok_or("containerd vanished")?;
         self.spawn(
@@ -275,7 +286,9 @@ impl LocalUp {
             vec![format!("--config={}", containerd_config.display())],
         )?;
         let socket = dirs.socket();
-        wait_for(Duration::from_secs(30), "containerd's socket", || socket.exists())?;
+        wait_for(Duration::from_secs(30), "containerd's socket", || {
+            socket.exists()
+        })?;
         let images = self.dir.join("images");
         std::fs::create_dir_all(&images).map_err(|e| e.to_string())?;
         let mut archives = Vec::new();
@@ -289,7 +302,10 @@ impl LocalUp {
 
         let dirs = self.node.as_ref().expect("set above");
         let resolv = cloud.run_dir().join("sandbox").join("resolv.conf");
-        let config = write(dirs.kubelet().join("config.json"), node::kubelet_config(dirs, cgroup, &resolv))?;
+        let config = write(
+            dirs.kubelet().join("config.json"),
+            node::kubelet_config(dirs, cgroup, &resolv),
+        )?;
         let args = node::kubelet_args(dirs, &config, kubeconfig);
         let kube_bin = self.plane.kube.clone();
         self.spawn(cloud, "kubelet", &kube_bin, args)?;
@@ -300,7 +316,11 @@ impl LocalUp {
             let nodes: ::kube::Api<Node> = ::kube::Api::all(c);
             kube::until(Duration::from_secs(120), "the node to be Ready", || async {
                 let n = nodes.get(node::NODE_NAME).await.ok()?;
-                let ready = n.status?.conditions?.into_iter().any(|c| c.type_ == "Ready" && c.status == "True");
+                let ready = n
+                    .status?
+                    .conditions?
+                    .into_iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
                 ready.then_some(())
             })
             .await
@@ -329,7 +349,12 @@ impl LocalUp {
             timeout_ms: 120_000,
         })?;
         if ran.exit_code != Some(0) {
-            return Err(format!("ctr {} failed: {}{}", args.join(" "), ran.stdout, ran.stderr));
+            return Err(format!(
+                "ctr {} failed: {}{}",
+                args.join(" "),
+                ran.stdout,
+                ran.stderr
+            ));
         }
         Ok(ran.stdout)
     }
@@ -380,7 +405,11 @@ impl ClusterProvider for LocalUp {
             .map_err(|e| format!("{e}\n{}", self.logs_tail()))
     }
 
-    fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String> {
+    fn load_images(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        images: &[PathBuf],
+    ) -> Result<(), String> {
         self.import(cloud, images)
     }
 
@@ -391,7 +420,11 @@ impl ClusterProvider for LocalUp {
         let listed = self.ctr(cloud, node::ctr_args(dirs, &["images", "ls", "-q"]))?;
         let pulled: Vec<String> = listed
             .lines()
-            .filter(|r| network::registry_hosts().iter().any(|h| r.starts_with(&format!("{h}/"))))
+            .filter(|r| {
+                network::registry_hosts()
+                    .iter()
+                    .any(|h| r.starts_with(&format!("{h}/")))
+            })
             .map(String::from)
             .collect();
         if !pulled.is_empty() {

@@ -10,8 +10,8 @@
 //! controller read Secrets only in its own namespace.
 
 pub mod build;
-pub mod images;
 mod cell;
+pub mod images;
 pub mod kind;
 pub mod kube;
 pub mod local_up;
@@ -153,7 +153,8 @@ impl ClusterBackend {
         let mut archives = Vec::new();
         for (tag, build) in &self.controllers {
             let Ok(build) = build else { continue };
-            let image = images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
+            let image =
+                images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
             let path = dir.join(format!("argoexec-{tag}.tar"));
             images::write_archive(&image, &path)?;
             archives.push(path);
@@ -283,7 +284,9 @@ impl ClusterBackend {
             Vec::new()
         };
         let (mut outcome, mut message) = match &seen {
-            cell::Seen::Succeeded(_) => cell::judge_output(&self.main_output(&workflow_name, &namespace), &expected),
+            cell::Seen::Succeeded(_) => {
+                cell::judge_output(&self.main_output(&workflow_name, &namespace), &expected)
+            }
             _ => cell::judge(&seen, &expected),
         };
         let exit = exit?;
@@ -363,7 +366,10 @@ impl ClusterBackend {
             .iter()
             .map(|c| {
                 let text = node::container_log(dirs, namespace, workflow, c, None);
-                (c.to_string(), self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)))
+                (
+                    c.to_string(),
+                    self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)),
+                )
             })
             .collect()
     }
@@ -544,7 +550,9 @@ impl Backend for ClusterBackend {
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
         self.access = match self.cloud.sandbox_started() {
-            Ok(()) => self.start_cluster(plane).and_then(|a| self.load_executors().map(|_| a)),
+            Ok(()) => self
+                .start_cluster(plane)
+                .and_then(|a| self.load_executors().map(|_| a)),
             Err(e) => Err(e),
         };
         if let Err(e) = &self.access {

@@ -209,7 +209,11 @@ pub fn container_log(
     stream: Option<&str>,
 ) -> String {
     let mut text = String::new();
-    for entry in std::fs::read_dir(dirs.pod_logs()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(dirs.pod_logs())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let dir_name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = dir_name.strip_prefix(&format!("{namespace}_{workflow}")) else {
             continue;
@@ -226,7 +230,10 @@ pub fn container_log(
             .collect();
         logs.sort();
         for log in logs {
-            text.push_str(&cri_log_text(&std::fs::read_to_string(log).unwrap_or_default(), stream));
+            text.push_str(&cri_log_text(
+                &std::fs::read_to_string(log).unwrap_or_default(),
+                stream,
+            ));
         }
     }
     text
@@ -254,7 +261,13 @@ mod tests {
     #[test]
     fn cri_log_lines_become_the_containers_output() {
         let raw = "2026-12-01T00:00:00.1Z stdout P authmatrix test \n2026-12-01T00:00:00.2Z stdout F object\n2026-12-01T00:00:00.3Z stderr F second line\n";
-        assert_eq!(super::cri_log_text(raw, None), "authmatrix test object\nsecond line\n");
-        assert_eq!(super::cri_log_text(raw, Some("stdout")), "authmatrix test object\n");
+        assert_eq!(
+            super::cri_log_text(raw, None),
+            "authmatrix test object\nsecond line\n"
+        );
+        assert_eq!(
+            super::cri_log_text(raw, Some("stdout")),
+            "authmatrix test object\n"
+        );
     }
 }

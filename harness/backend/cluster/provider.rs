@@ -37,7 +37,8 @@ pub trait ClusterProvider: Send {
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String>;
 
     /// Makes OCI image archives available to the cluster's container runtime.
-    fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf]) -> Result<(), String>;
+    fn load_images(&mut self, cloud: &mut SandboxedCloud, images: &[PathBuf])
+    -> Result<(), String>;
 
     /// Forgets every image the node pulled from a registry, so that the next cell's pull is a
     /// pull (the kubelet skips pulling a present image under `IfNotPresent`, pull secret or not).

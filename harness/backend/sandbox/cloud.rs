@@ -151,7 +151,9 @@ impl SandboxedCloud {
     /// Makes the sandbox a node's host ([`Request::NodeHost`]); returns the name of the cgroup
     /// tree the node's containers must live in.
     pub fn node_host(&mut self, tmpfs: &[PathBuf], addresses: &[&str]) -> Result<String, String> {
-        let pid = self.sandbox_pid().ok_or("the sandbox has not been started")?;
+        let pid = self
+            .sandbox_pid()
+            .ok_or("the sandbox has not been started")?;
         let cgroup = crate::cgroups::name_for(pid);
         self.sandbox()?.expect_done(&Request::NodeHost {
             tmpfs: tmpfs.to_vec(),

@@ -88,30 +88,38 @@ fn write_proc(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
 /// Inside the new mount namespace: stop mount events from reaching the host, then put `source`
 /// over `target` (e.g. a private /etc/hosts). Both vanish with the namespace.
 pub fn make_private_and_bind(binds: &[(&std::path::Path, &str)]) -> io::Result<()> {
-    let root = CString::new("/").expect("no NUL");
-    // SAFETY: plain mount(2) calls with valid C strings.
-    unsafe {
-        check(libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ))?;
-        for (source, target) in binds {
-            let src =
-                CString::new(source.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-            let dst = CString::new(*target).map_err(io::Error::other)?;
-            check(libc::mount(
-                src.as_ptr(),
-                dst.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            ))?;
-        }
+    mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE)?;
+    for (source, target) in binds {
+        let source = source
+            .to_str()
+            .ok_or_else(|| io::Error::other("non-UTF-8 path"))?;
+        mount(Some(source), target, None, libc::MS_BIND)?;
     }
     Ok(())
+}
+
+/// mount(2) with no data.
+fn mount(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+) -> io::Result<()> {
+    let c = |s: &str| CString::new(s).map_err(io::Error::other);
+    let source = source.map(c).transpose()?;
+    let fstype = fstype.map(c).transpose()?;
+    let target = c(target)?;
+    let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: valid C strings (or null) that outlive the call.
+    check(unsafe {
+        libc::mount(
+            ptr(&source),
+            target.as_ptr(),
+            ptr(&fstype),
+            flags,
+            std::ptr::null(),
+        )
+    })
 }
 
 /// For a node inside the sandbox: a proc of the sandbox's own PID namespace (runc and the kubelet
@@ -120,34 +128,22 @@ pub fn make_private_and_bind(binds: &[(&std::path::Path, &str)]) -> io::Result<(
 /// propagation under `/` as the kubelet wants it — a peer group of this namespace only, since `/`
 /// was made private from the host first.
 pub fn node_mounts(tmpfs: &[std::path::PathBuf]) -> io::Result<()> {
-    let c = |s: &str| CString::new(s).map_err(io::Error::other);
-    let (proc_, tmpfs_type, root) = (c("proc")?, c("tmpfs")?, c("/")?);
-    // SAFETY: plain mount(2) calls with valid C strings.
-    unsafe {
-        check(libc::mount(
-            proc_.as_ptr(),
-            c("/proc")?.as_ptr(),
-            proc_.as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        ))?;
-        for target in tmpfs {
-            let dst = CString::new(target.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-            check(libc::mount(
-                tmpfs_type.as_ptr(),
-                dst.as_ptr(),
-                tmpfs_type.as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                std::ptr::null(),
-            ))?;
-        }
-        check(libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_SHARED,
-            std::ptr::null(),
-        ))?;
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+    )?;
+    for target in tmpfs {
+        let target = target
+            .to_str()
+            .ok_or_else(|| io::Error::other("non-UTF-8 path"))?;
+        mount(
+            Some("tmpfs"),
+            target,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+        )?;
     }
-    Ok(())
+    mount(None, "/", None, libc::MS_REC | libc::MS_SHARED)
 }

@@ -41,7 +41,12 @@ pub const NODE_IP: &str = "10.10.0.2";
 
 /// The registries' names, for a node's containerd (each trusts the run's CA).
 pub fn registry_hosts() -> [&'static str; 4] {
-    [ECR_REGISTRY_HOST, PRIVATE_REGISTRY_HOST, TOKEN_REGISTRY_HOST, ECR_PUBLIC_HOST]
+    [
+        ECR_REGISTRY_HOST,
+        PRIVATE_REGISTRY_HOST,
+        TOKEN_REGISTRY_HOST,
+        ECR_PUBLIC_HOST,
+    ]
 }
 
 /// Every HTTPS name in the sandbox: one certificate from the harness CA covers them all.
