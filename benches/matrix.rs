@@ -93,6 +93,15 @@ fn side_by_side(root: &Path, all: &[scenario::Scenario]) {
             let cells = cells_at.elapsed();
             drop(backends);
             let ok = report.cells.iter().filter(|c| c.verdict.is_ok()).count();
+            for c in report.cells.iter().filter(|c| !c.verdict.is_ok()) {
+                println!(
+                    "  NOT AS EXPECTED {}::{} {}: {}",
+                    c.scenario,
+                    c.argo,
+                    c.verdict.as_str(),
+                    c.observed.message.lines().next().unwrap_or_default()
+                );
+            }
             println!(
                 "  {:<8} {run_label:<5} total {:>6.1} s = build {:>5.1} s + prepare/start {:>5.1} s + cells {:>5.1} s ({} backends); {ok} of {} cells as expected",
                 choice.name(),
