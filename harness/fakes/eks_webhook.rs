@@ -92,19 +92,18 @@ async fn mutate(State(webhook): State<Arc<Webhook>>, body: Bytes) -> Response {
 /// whole (a JSON Patch `add` to `/-` needs an existing array).
 pub fn patch(pod: &serde_json::Value, inj: &Injection) -> serde_json::Value {
     let mut ops = Vec::new();
-    let mut add = |path: String,
-                   existing: Option<&serde_json::Value>,
-                   items: Vec<serde_json::Value>| {
-        if existing.and_then(|v| v.as_array()).is_some() {
-            for item in items {
-                ops.push(
+    let mut add =
+        |path: String, existing: Option<&serde_json::Value>, items: Vec<serde_json::Value>| {
+            if existing.and_then(|v| v.as_array()).is_some() {
+                for item in items {
+                    ops.push(
                     serde_json::json!({"op": "add", "path": format!("{path}/-"), "value": item}),
                 );
+                }
+            } else {
+                ops.push(serde_json::json!({"op": "add", "path": path, "value": items}));
             }
-        } else {
-            ops.push(serde_json::json!({"op": "add", "path": path, "value": items}));
-        }
-    };
+        };
     let spec = &pod["spec"];
     add(
         "/spec/volumes".into(),

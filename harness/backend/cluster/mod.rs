@@ -57,6 +57,9 @@ pub fn pool(opts: &ClusterOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Ba
         .collect()
 }
 
+/// Each tag's workflow-controller and argoexec, or why they did not build.
+pub type TagBuilds = Vec<(String, Result<ControllerBuild, String>)>;
+
 pub struct ClusterBackend {
     opts: ClusterOptions,
     cloud: SandboxedCloud,
@@ -105,13 +108,7 @@ impl ClusterBackend {
     pub fn build_all(
         opts: &ClusterOptions,
         tags: &[ArgoTag],
-    ) -> Result<
-        (
-            build::ControlPlane,
-            Vec<(String, Result<ControllerBuild, String>)>,
-        ),
-        String,
-    > {
+    ) -> Result<(build::ControlPlane, TagBuilds), String> {
         let builder = ClusterBuilder::new(&opts.cache_dir, &opts.project_root)?;
         let plane = builder.control_plane()?;
         let controllers = tags

@@ -9,6 +9,7 @@
 //!   `enforceNodeAllocatable: []`: no QoS hierarchy on a host whose hierarchies are partly missing.
 //! - pods use the node's network (`hostNetwork`): this node has no pod network of its own, and
 //!   the fake cloud listens on the sandbox's loopback addresses.
+//!
 //! Everything the two write by fixed path (/run/containerd/s, /var/log/containers, /var/lib/cni)
 //! lands on tmpfs mounted in the sandbox's mount namespace; containers' cgroups live under a tree
 //! named after the sandbox, removed when it ends (`crate::cgroups`).
