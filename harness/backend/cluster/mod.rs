@@ -176,6 +176,16 @@ impl ClusterBackend {
             for o in &objects {
                 kube::apply(&c, o).await?;
             }
+            // A CRD is served a moment after it is created: until then creating a Workflow is
+            // "404 page not found" (seen on a cluster's first cell).
+            let probe = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "-", "namespace": ARGO_NAMESPACE}});
+            let (workflows, _) = kube::api_for(&c, &probe)?;
+            let first = ::kube::api::ListParams::default().limit(1);
+            kube::until(Duration::from_secs(60), "Argo's Workflow CRD to be served", || async {
+                workflows.list(&first).await.ok()
+            })
+            .await?;
             Ok(())
         })?;
         self.installed = Some(tag.to_string());
