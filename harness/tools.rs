@@ -69,12 +69,7 @@ pub fn node_runtime() -> Result<(), MissingTool> {
     for tool in ["containerd", "ctr", "containerd-shim-runc-v2", "runc"] {
         if which(tool).is_none() {
             return Err(MissingTool {
-                tool: match tool {
-                    "containerd" => "containerd",
-                    "ctr" => "ctr",
-                    "containerd-shim-runc-v2" => "containerd-shim-runc-v2",
-                    _ => "runc",
-                },
+                tool,
                 why: "to run the cluster node's pods",
                 install: "install containerd and runc (`apt-get install containerd runc containernetworking-plugins`) or run `make setup`",
             });
