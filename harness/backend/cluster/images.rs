@@ -4,7 +4,9 @@
 //! beside it (`argoexec` stage: /bin/argoexec, /etc/nsswitch.conf, /etc/ssh/ssh_known_hosts) and
 //! the run's CA as the system trust store (the fake cloud's HTTPS endpoints are signed by it).
 
-use sha2::{Digest, Sha256};
+pub use crate::fakes::registry::image::Entry;
+use crate::fakes::registry::image::layer;
+use crate::fakes::registry::storage::digest_of;
 use std::path::Path;
 
 pub const PAUSE: &str = "authmatrix.test/pause:1.0";
@@ -12,18 +14,6 @@ pub use crate::backend::objects::TEST_IMAGE;
 
 pub fn argoexec(tag: &str) -> String {
     format!("authmatrix.test/argoexec:{tag}")
-}
-
-pub enum Entry {
-    File {
-        path: String,
-        data: Vec<u8>,
-        mode: u32,
-    },
-    Dir {
-        path: String,
-        mode: u32,
-    },
 }
 
 pub struct ImageSpec {
@@ -143,40 +133,12 @@ pub fn argoexec_image(
     })
 }
 
-fn sha256(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
-}
-
-fn layer(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for entry in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(0);
-        match entry {
-            Entry::Dir { path, mode } => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(*mode);
-                h.set_size(0);
-                h.set_cksum();
-                tar.append_data(&mut h, path, std::io::empty())?;
-            }
-            Entry::File { path, data, mode } => {
-                h.set_mode(*mode);
-                h.set_size(data.len() as u64);
-                h.set_cksum();
-                tar.append_data(&mut h, path, data.as_slice())?;
-            }
-        }
-    }
-    tar.into_inner()
-}
-
 /// Writes `image` as an OCI image layout in a tar (what `ctr images import` reads), with an
 /// uncompressed layer: imported once, on the same machine, gzip would only cost time.
 pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
     let io = |e: std::io::Error| format!("write {}: {e}", path.display());
     let layer = layer(&image.entries).map_err(io)?;
-    let layer_digest = sha256(&layer);
+    let layer_digest = digest_of(&layer);
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -191,7 +153,7 @@ pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config.as_bytes()), "size": config.len()},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config.as_bytes()), "size": config.len()},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
     })
     .to_string();
@@ -204,7 +166,7 @@ pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
         "schemaVersion": 2,
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": sha256(manifest.as_bytes()),
+            "digest": digest_of(manifest.as_bytes()),
             "size": manifest.len(),
             "annotations": {"io.containerd.image.name": image.name, "org.opencontainers.image.ref.name": tag},
         }],
@@ -223,8 +185,8 @@ pub fn write_archive(image: &ImageSpec, path: &Path) -> Result<(), String> {
     let blob = |d: &str| format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
     put("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
     put(blob(&layer_digest), &layer).map_err(io)?;
-    put(blob(&sha256(config.as_bytes())), config.as_bytes()).map_err(io)?;
-    put(blob(&sha256(manifest.as_bytes())), manifest.as_bytes()).map_err(io)?;
+    put(blob(&digest_of(config.as_bytes())), config.as_bytes()).map_err(io)?;
+    put(blob(&digest_of(manifest.as_bytes())), manifest.as_bytes()).map_err(io)?;
     put("index.json".into(), index.as_bytes()).map_err(io)?;
     tar.into_inner()
         .and_then(|mut w| std::io::Write::flush(&mut w))
@@ -259,7 +221,7 @@ mod tests {
             let mut data = Vec::new();
             std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
             if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-                assert_eq!(sha256(&data), format!("sha256:{hex}"));
+                assert_eq!(digest_of(&data), format!("sha256:{hex}"));
             }
             if name == "index.json" {
                 index = Some(serde_json::from_slice::<serde_json::Value>(&data).unwrap());

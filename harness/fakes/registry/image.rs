@@ -14,18 +14,57 @@ pub struct TestImage {
     pub files: Vec<(String, Vec<u8>, u32)>,
 }
 
+/// One entry of a layer.
+pub enum Entry {
+    File {
+        path: String,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        path: String,
+        mode: u32,
+    },
+}
+
+/// A layer as an uncompressed tar, reproducible (mtime 0): registry images gzip it, node images
+/// (backend::cluster::images) import it as it is.
+pub fn layer(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(0);
+        match entry {
+            Entry::Dir { path, mode } => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(*mode);
+                h.set_size(0);
+                h.set_cksum();
+                tar.append_data(&mut h, path, std::io::empty())?;
+            }
+            Entry::File { path, data, mode } => {
+                h.set_mode(*mode);
+                h.set_size(data.len() as u64);
+                h.set_cksum();
+                tar.append_data(&mut h, path, data.as_slice())?;
+            }
+        }
+    }
+    tar.into_inner()
+}
+
 /// Stores the image; returns the manifest digest.
 pub fn store(storage: &Storage, image: &TestImage) -> std::io::Result<String> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, data, mode) in &image.files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(*mode);
-        h.set_mtime(0);
-        h.set_cksum();
-        tar.append_data(&mut h, path, data.as_slice())?;
-    }
-    let layer_tar = tar.into_inner()?;
+    let entries: Vec<Entry> = image
+        .files
+        .iter()
+        .map(|(path, data, mode)| Entry::File {
+            path: path.clone(),
+            data: data.clone(),
+            mode: *mode,
+        })
+        .collect();
+    let layer_tar = layer(&entries)?;
     let diff_id = digest_of(&layer_tar);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&layer_tar)?;
