@@ -226,8 +226,9 @@ pub async fn events(client: &Client, workflow: &serde_json::Value) -> Vec<String
         .collect()
 }
 
-/// What the controller's decision means for the cell.
-pub fn judge(seen: &Seen, expected: &Expected) -> (ObservedOutcome, String) {
+/// What the controller's decision means for the cell. `main_output` is what the workflow's main
+/// container printed on stdout (read from the node; empty where pods do not run).
+pub fn judge(seen: &Seen, expected: &Expected, main_output: &str) -> (ObservedOutcome, String) {
     match seen {
         Seen::Pod(pod) => {
             let Expected::Image { entrypoint, cmd } = expected else {
@@ -259,15 +260,7 @@ pub fn judge(seen: &Seen, expected: &Expected) -> (ObservedOutcome, String) {
                 )
             }
         }
-        Seen::Succeeded(pod) => {
-            // The main container's output is read by the backend (from the node's pod logs) and
-            // judged in `judge_output`; a success without an expected body is the harness's error.
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            (
-                ObservedOutcome::Error,
-                format!("workflow pod {name} succeeded, but its output was not judged"),
-            )
-        }
+        Seen::Succeeded(_) => judge_output(main_output, expected),
         Seen::PodStuck { reason, message } => {
             (ObservedOutcome::Fail, format!("{reason}: {message}"))
         }
@@ -283,7 +276,7 @@ pub fn judge(seen: &Seen, expected: &Expected) -> (ObservedOutcome, String) {
 
 /// A workflow that succeeded passes when its main container printed exactly the expected body
 /// (the executor-s3 workflow's main container `cat`s the input artifact).
-pub fn judge_output(main_log: &str, expected: &Expected) -> (ObservedOutcome, String) {
+fn judge_output(main_log: &str, expected: &Expected) -> (ObservedOutcome, String) {
     match expected {
         Expected::Body(body) if main_log == body => (
             ObservedOutcome::Pass,
@@ -358,12 +351,12 @@ mod tests {
         );
         let want = image(&["/bin/busybox"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p.clone())), &want).0,
+            judge(&Seen::Pod(Box::new(p.clone())), &want, "").0,
             ObservedOutcome::Pass
         );
         let other = image(&["/bin/sh"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p)), &other).0,
+            judge(&Seen::Pod(Box::new(p)), &other, "").0,
             ObservedOutcome::Fail
         );
     }
@@ -373,7 +366,7 @@ mod tests {
         let p = pod(&["/bin/busybox"], &["echo", "hi"]);
         let want = image(&["/bin/busybox"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p)), &want).0,
+            judge(&Seen::Pod(Box::new(p)), &want, "").0,
             ObservedOutcome::Error
         );
     }
@@ -385,11 +378,11 @@ mod tests {
             message: "failed to look-up".into(),
         };
         assert_eq!(
-            judge(&seen, &image(&[], &[])),
+            judge(&seen, &image(&[], &[]), ""),
             (ObservedOutcome::Fail, "failed to look-up".into())
         );
         assert_eq!(
-            judge(&Seen::Nothing, &image(&[], &[])).0,
+            judge(&Seen::Nothing, &image(&[], &[]), "").0,
             ObservedOutcome::Error
         );
     }

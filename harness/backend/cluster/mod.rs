@@ -285,17 +285,21 @@ impl ClusterBackend {
         }
         let (seen, workflow_status, kube_events) = watched?;
 
-        let logs = if runs_pods {
-            self.pod_logs(&workflow_name, &namespace)
+        let (logs, main_output) = if runs_pods {
+            (
+                ["init", "wait", "main"].map(|c| {
+                    let text = self.node_log(&workflow_name, &namespace, c, None);
+                    (
+                        c.to_string(),
+                        self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)),
+                    )
+                }),
+                self.node_log(&workflow_name, &namespace, "main", Some("stdout")),
+            )
         } else {
-            Vec::new()
+            (Default::default(), String::new())
         };
-        let (mut outcome, mut message) = match &seen {
-            cell::Seen::Succeeded(_) => {
-                cell::judge_output(&self.main_output(&workflow_name, &namespace), &expected)
-            }
-            _ => cell::judge(&seen, &expected),
-        };
+        let (mut outcome, mut message) = cell::judge(&seen, &expected, &main_output);
         let exit = exit?;
         // Undecided because the controller died: that is the harness's problem to show, not a result.
         if !exit.was_running && matches!(seen, cell::Seen::Nothing) {
@@ -326,7 +330,7 @@ impl ClusterBackend {
                 cell::Seen::Succeeded(p) => serde_json::to_value(&p.status).unwrap_or_default(),
                 _ => serde_json::Value::Null,
             },
-            "containerLogs": logs.iter().cloned().collect::<BTreeMap<String, String>>(),
+            "containerLogs": logs.iter().filter(|(_, l)| !l.is_empty()).cloned().collect::<BTreeMap<String, String>>(),
             "events": kube_events,
             "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
         });
@@ -364,29 +368,19 @@ impl ClusterBackend {
         })
     }
 
-    /// The workflow pod's container logs as the node wrote them (init, wait, main), when pods run.
-    fn pod_logs(&self, workflow: &str, namespace: &str) -> Vec<(String, String)> {
-        let Some(dirs) = self.provider.as_ref().and_then(|p| p.pod_logs()) else {
-            return Vec::new();
-        };
-        ["init", "wait", "main"]
-            .iter()
-            .map(|c| {
-                let text = node::container_log(dirs, namespace, workflow, c, None);
-                (
-                    c.to_string(),
-                    self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)),
-                )
-            })
-            .collect()
-    }
-
-    /// What the workflow's main container printed on stdout (the emissary logs to its stderr).
-    fn main_output(&self, workflow: &str, namespace: &str) -> String {
+    /// One container's log of the workflow's pods, as the node wrote it (empty where pods do not
+    /// run); `stream` keeps `stdout` or `stderr` only.
+    fn node_log(
+        &self,
+        workflow: &str,
+        namespace: &str,
+        container: &str,
+        stream: Option<&str>,
+    ) -> String {
         self.provider
             .as_ref()
             .and_then(|p| p.pod_logs())
-            .map(|dirs| node::container_log(dirs, namespace, workflow, "main", Some("stdout")))
+            .map(|dirs| node::container_log(dirs, namespace, workflow, container, stream))
             .unwrap_or_default()
     }
 
