@@ -94,7 +94,7 @@ impl LocalUp {
     fn start(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
         self.dir = cloud.run_dir().join("cluster");
         let pki = self.dir.join("pki");
-        std::fs::create_dir_all(&pki).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&pki).map_err(|e| e.to_string())?;
         let write = |name: &str, text: &str| -> Result<PathBuf, String> {
             let path = pki.join(name);
             std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
@@ -263,7 +263,8 @@ impl LocalUp {
             dirs.pod_logs(),
             dirs.cni_conf(),
         ] {
-            std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
+            crate::cleanup::create_dir_all(&d)
+                .map_err(|e| format!("create {}: {e}", d.display()))?;
         }
         let write = |path: PathBuf, text: String| -> Result<PathBuf, String> {
             std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
@@ -290,7 +291,7 @@ impl LocalUp {
             socket.exists()
         })?;
         let images = self.dir.join("images");
-        std::fs::create_dir_all(&images).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&images).map_err(|e| e.to_string())?;
         let mut archives = Vec::new();
         for image in [super::images::pause()?, super::images::test_image()?] {
             let path = images.join(format!("{}.tar", image.name.replace(['/', ':'], "_")));

@@ -146,7 +146,7 @@ impl ClusterBackend {
         }
         let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
         let dir = self.cloud.run_dir().join("images");
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let mut archives = Vec::new();
         for (tag, build) in &self.controllers {
             let Ok(build) = build else { continue };
@@ -209,7 +209,7 @@ impl ClusterBackend {
             .join("cells")
             .join(&scenario.id)
             .join(&tag.tag);
-        std::fs::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
         let cloud_values = self.cloud.cloud_values()?;
         let mut objs = objects::objects(scenario, &namespace, &cloud_values);
         // Unique per cell: the same scenario runs on the next tag right after, and the previous

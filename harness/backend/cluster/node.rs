@@ -130,7 +130,8 @@ pub fn cni_config(dirs: &NodeDirs) -> String {
 pub fn write_registry_hosts(dirs: &NodeDirs, ca_file: &Path) -> Result<(), String> {
     for host in network::registry_hosts() {
         let dir = dirs.registry_hosts().join(host);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        crate::cleanup::create_dir_all(&dir)
+            .map_err(|e| format!("create {}: {e}", dir.display()))?;
         let text = format!(
             "server = \"https://{host}\"\n\n[host.\"https://{host}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"{}\"\n",
             ca_file.display()

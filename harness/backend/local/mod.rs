@@ -128,7 +128,7 @@ impl LocalBackend {
             .join("cells")
             .join(&scenario.id)
             .join(&tag.tag);
-        std::fs::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
         let token_file = match identity::token(
             &self.cloud.oidc,
             (world::NAMESPACE, world::SERVICE_ACCOUNT),

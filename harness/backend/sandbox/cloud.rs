@@ -93,7 +93,7 @@ impl SandboxedCloud {
         images.sort();
         images.dedup();
         let work_dir = self.run_dir.path().join("sandbox");
-        std::fs::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
+        crate::cleanup::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
         let config = SandboxConfig {
             python,
             work_dir,
