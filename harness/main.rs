@@ -323,6 +323,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let choice = authmatrix::backend::Choice::parse(&backend, &provider)?;
             let (scenarios, tags) = select(&selection)?;
+            authmatrix::report::Report::check_writable(&out)?;
             let mut backends = authmatrix::backend::pool(
                 choice,
                 std::env::current_exe()?,

@@ -1,5 +1,5 @@
 //! The run's report: `report.json` (a contract: schema `authmatrix.report/v1`), `report.md`
-//! (for people and GitHub step summaries) and `junit.xml` (one test case per cell).
+//! (for people and GitHub step summaries), `junit.xml` (one test case per cell) and `report.html`.
 
 pub mod diff;
 pub mod html;
@@ -169,13 +169,44 @@ impl Report {
         Ok(report)
     }
 
-    /// Writes report.json, report.md and junit.xml into `dir`.
+    /// Writes report.json, report.md, junit.xml and report.html into `dir`, each atomically: all
+    /// four are rendered and written beside their final names first, then renamed into place, so an
+    /// interrupted run leaves the previous report or the new one, never half a file.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(self)?)?;
-        std::fs::write(dir.join("report.md"), markdown::render(self))?;
-        std::fs::write(dir.join("junit.xml"), junit::render(self)?)?;
-        std::fs::write(dir.join("report.html"), html::render(self))?;
+        let files = [
+            ("report.json", serde_json::to_string_pretty(self)?),
+            ("report.md", markdown::render(self)),
+            ("junit.xml", junit::render(self)?),
+            ("report.html", html::render(self)),
+        ];
+        let mut staged = Vec::new();
+        for (name, text) in files {
+            let partial = dir.join(format!(".{name}.partial-{}", std::process::id()));
+            let written = std::fs::write(&partial, text);
+            staged.push((partial, dir.join(name)));
+            if let Err(e) = written {
+                for (partial, _) in &staged {
+                    let _ = std::fs::remove_file(partial);
+                }
+                return Err(e.into());
+            }
+        }
+        for (partial, done) in staged {
+            std::fs::rename(&partial, &done)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an output directory the reports could not be written to — before any cell runs, so
+    /// a long run is not lost at its end. Creates `dir` if needed.
+    pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let probe = dir.join(format!(".authmatrix-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .map_err(|e| anyhow::anyhow!("cannot write into {}: {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
         Ok(())
     }
 

@@ -75,3 +75,30 @@ fn a_tag_argo_never_released_is_refused_with_where_to_find_tags() {
         "{err}"
     );
 }
+
+#[test]
+fn an_output_directory_that_cannot_be_written_is_refused_before_any_cell_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory below a regular file cannot be created, not even by root.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = file.join("out");
+    let (code, err) = authmatrix(&[
+        "run",
+        "--scenario",
+        "s3-static-keys",
+        "--argo",
+        "v3.6.5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot create") && err.contains("a-file/out"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("probe") && !err.contains("sandbox"),
+        "refused before probes or a sandbox: {err}"
+    );
+}

@@ -183,3 +183,41 @@ fn a_file_that_is_not_a_report_is_refused_with_its_name() {
         "{out}"
     );
 }
+
+#[test]
+fn reports_are_replaced_whole_and_leave_no_partial_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = report(
+        dir.path(),
+        "first.json",
+        "local",
+        vec![cell("s3-static-keys", "v3.6.0", "pass", "as-expected", "")],
+    );
+    let second = report(
+        dir.path(),
+        "second.json",
+        "cluster",
+        vec![cell("s3-static-keys", "v3.6.5", "fail", "regression", "x")],
+    );
+    let out = dir.path().join("out");
+    authmatrix::report::Report::read(&first)
+        .unwrap()
+        .write(&out)
+        .unwrap();
+    authmatrix::report::Report::read(&second)
+        .unwrap()
+        .write(&out)
+        .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["junit.xml", "report.html", "report.json", "report.md"]
+    );
+    let written = authmatrix::report::Report::read(&out).unwrap();
+    assert_eq!(written.backend, "cluster");
+    assert_eq!(written.cells[0].argo, "v3.6.5");
+}
