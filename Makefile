@@ -1,16 +1,36 @@
 # authmatrix: `make setup` once on a fresh machine, then `make test`.
+# The local tier alone (the local backend and its tests): `make setup-local`, then `make test-local`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-APT_PACKAGES := iproute2 ca-certificates skopeo busybox-static chromium containerd runc containernetworking-plugins
+# How the targets below run authmatrix; tests point it at the binary cargo built for them.
+AUTHMATRIX ?= cargo run -q --
+CACHE ?= $(or $(AUTHMATRIX_CACHE),$(HOME)/.cache/authmatrix)
+# The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use),
+# then the cluster tier's (a node's container runtime).
+APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck
+APT_CLUSTER := containerd runc containernetworking-plugins
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`.
 CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5
+# Tags for `make probes` (empty: authmatrix's default tags).
+ARGO ?=
+# The nightly workflow's tags: the default tags and the newest 3.6 patch the Go module proxy serves.
+NIGHTLY_ARGO := v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.6.18,v3.7.18
+OUT ?= out
+PREVIOUS ?= previous
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup apt venv probes cluster test test-cluster bench scenarios clean
+.PHONY: setup setup-local apt apt-local host venv probes cluster actionlint lint-workflows \
+	test test-local test-cluster bench scenarios clean \
+	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-setup: apt venv probes cluster
+setup: apt setup-local cluster
+setup-local: apt-local venv actionlint probes
 
-apt:
+apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
+apt-local: APT_PACKAGES = $(APT_LOCAL)
+apt apt-local:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
@@ -18,6 +38,12 @@ apt:
 	fi
 	@command -v go >/dev/null || { echo "Go is needed (1.21 or newer): https://go.dev/dl/"; exit 1; }
 	@command -v cargo >/dev/null || { echo "Rust is needed: https://rustup.rs"; exit 1; }
+
+# A CI runner, as root: the local tier's packages, and user namespaces for an unprivileged run
+# (Ubuntu 24.04 restricts them through AppArmor).
+host: apt-local
+	@if [ -f /proc/sys/kernel/apparmor_restrict_unprivileged_userns ]; then \
+	  sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0; fi
 
 # The fake cloud's S3/IAM/STS server (moto) and the real clients that check the fakes (boto3).
 venv: $(VENV)/.installed
@@ -28,16 +54,29 @@ $(VENV)/.installed: requirements.txt
 
 # Go modules and probe builds for the default Argo tags (cached under ~/.cache/authmatrix).
 probes:
-	cargo run -q -- prepare
+	$(AUTHMATRIX) prepare $(if $(ARGO),--argo $(ARGO))
 
 # Kubernetes (one multi-call binary), etcd and each cluster tag's workflow-controller, built from
 # their Go modules (cached under ~/.cache/authmatrix/cluster by version and source).
 cluster:
-	cargo run -q -- prepare --backend cluster --argo $(CLUSTER_TAGS)
+	$(AUTHMATRIX) prepare --backend cluster --argo $(CLUSTER_TAGS)
 
-test:
+# actionlint from its Go module, checksums pinned in tools/actionlint/go.sum.
+actionlint: $(ACTIONLINT)
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	@mkdir -p $(dir $@)
+	cd tools/actionlint && GOFLAGS=-mod=readonly go build -trimpath -o $@.partial github.com/rhysd/actionlint/cmd/actionlint
+	mv $@.partial $@
+
+# No files: every workflow under .github/workflows.
+ACTIONLINT_FILES ?=
+lint-workflows: $(ACTIONLINT)
+	$(ACTIONLINT) -no-color $(ACTIONLINT_FILES)
+
+test: test-local test-cluster
+
+test-local: lint-workflows
 	cargo test
-	$(MAKE) test-cluster
 
 # The controller column on the cluster backend: trials named <scenario>::<tag>::cluster.
 test-cluster:
@@ -47,7 +86,37 @@ bench:
 	cargo bench --bench matrix
 
 scenarios:
-	cargo run -q -- scenarios
+	$(AUTHMATRIX) scenarios
+
+# What .github/workflows/*.yml run, one target per step (tests/suite/workflows.rs runs them too).
+# Authmatrix writes to GITHUB_STEP_SUMMARY and GITHUB_OUTPUT itself when they are set.
+nightly_argo = $(or $(ARGO),$(NIGHTLY_ARGO))
+
+setup-local-nightly:
+	$(MAKE) setup-local ARGO=$(nightly_argo)
+
+nightly:
+	$(AUTHMATRIX) run --argo $(nightly_argo) --out $(OUT)
+
+previous-report:
+	@rm -rf $(PREVIOUS) && mkdir -p $(PREVIOUS)
+	@if ! command -v gh >/dev/null || [ -z "$${GITHUB_REPOSITORY:-}" ]; then \
+	  echo "no previous report: outside GitHub Actions (needs gh and GITHUB_REPOSITORY)"; exit 0; fi; \
+	run=$$(gh run list --repo "$$GITHUB_REPOSITORY" --workflow nightly.yml --status completed \
+	  --limit 1 --json databaseId --jq '.[0].databaseId // empty'); \
+	if [ -z "$$run" ]; then echo "no previous report: no earlier nightly run"; exit 0; fi; \
+	gh run download "$$run" --repo "$$GITHUB_REPOSITORY" --name authmatrix-report --dir $(PREVIOUS) \
+	  || echo "no previous report: run $$run kept none"
+
+nightly-diff:
+	@if [ -f $(PREVIOUS)/report.json ]; then $(AUTHMATRIX) diff $(PREVIOUS)/report.json $(OUT)/report.json; \
+	else echo "no previous report in $(PREVIOUS)/: nothing to compare"; fi
+
+# FROM, TO and USES (space-separated scenario globs) come from the environment or the command line.
+USES ?= *
+upgrade-gate:
+	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "upgrade-gate needs FROM and TO (Argo tags)"; exit 2; }
+	$(AUTHMATRIX) verdict --from $(FROM) --to $(TO) $(foreach g,$(USES),--uses '$(g)')
 
 clean:
 	rm -rf $(VENV) target out

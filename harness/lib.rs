@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod cgroups;
+pub mod ci;
 pub mod cleanup;
 pub mod decision;
 pub mod explain;

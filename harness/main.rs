@@ -27,8 +27,13 @@ struct Selection {
     /// Argo tags, comma-separated (default: v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.7.18).
     #[arg(long, env = "AUTHMATRIX_ARGO")]
     argo: Option<String>,
-    /// Only scenarios whose id matches this glob; repeatable.
-    #[arg(long = "scenario", value_name = "GLOB")]
+    /// Only scenarios whose id matches this glob; repeatable (in the environment: comma-separated).
+    #[arg(
+        long = "scenario",
+        value_name = "GLOB",
+        env = "AUTHMATRIX_SCENARIO",
+        value_delimiter = ','
+    )]
     scenarios: Vec<String>,
     /// Directory of scenario files (default: the project's scenarios/).
     #[arg(long = "scenarios", value_name = "DIR")]
@@ -208,6 +213,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", verdict.render());
             }
+            let decision = verdict.decision.label();
+            authmatrix::ci::step_summary(&format!(
+                "## authmatrix verdict: {from} → {to}: {decision}\n\n{}",
+                authmatrix::ci::code_block(&verdict.render())
+            ))?;
+            authmatrix::ci::output("decision", decision)?;
             Ok(ExitCode::from(verdict.decision.exit_code()))
         }
         Command::Explain {
@@ -268,6 +279,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (old, new) = (Report::read(&old)?, Report::read(&new)?);
             let d = diff::diff(&old, &new);
             print!("{}", d.render(&old, &new));
+            authmatrix::ci::step_summary(&format!(
+                "## authmatrix diff: since the previous report\n\n{}",
+                authmatrix::ci::code_block(&d.render(&old, &new))
+            ))?;
             Ok(if d.newly_regressed() {
                 ExitCode::from(1)
             } else {
@@ -336,6 +351,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .write(&out)
                 .with_context(|| format!("writing reports to {}", out.display()))?;
             print!("{}", report.matrix_text());
+            authmatrix::ci::step_summary(&std::fs::read_to_string(out.join("report.md"))?)?;
             println!(
                 "{} cells; reports in {}",
                 report.summary.cells,

@@ -13,3 +13,4 @@ mod registry;
 mod sandbox;
 mod scenarios;
 mod util;
+mod workflows;
