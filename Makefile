@@ -75,11 +75,14 @@ lint-workflows: $(ACTIONLINT)
 
 test: test-local test-cluster
 
+# Everything but the cluster tier: the suite's `cluster::` tests need `make cluster`.
 test-local: lint-workflows
-	cargo test
+	cargo test -- --skip cluster::
 
-# The controller column on the cluster backend: trials named <scenario>::<tag>::cluster.
+# The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
+# cluster runs) and the controller column on the cluster backend (trials <scenario>::<tag>::cluster).
 test-cluster:
+	cargo test --lib --test suite cluster::
 	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:

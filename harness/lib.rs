@@ -3,6 +3,7 @@
 //! scenario model → matrix → backend (local | kind) → fakes → report.
 
 pub mod backend;
+pub mod build_cache;
 pub mod cgroups;
 pub mod ci;
 pub mod cleanup;

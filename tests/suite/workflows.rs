@@ -250,7 +250,10 @@ fn the_upgrade_gate_step_decides_by_exit_code_and_reports_the_decision() {
         ("uses", "ecr-irsa-entrypoint s3-static-keys"),
     ]);
     let (code, text) = run_step(&wf, gate, &no_go, &extra);
-    assert_ne!(code, 0, "NO-GO fails the job (make reports any failure as 2):\n{text}");
+    assert_ne!(
+        code, 0,
+        "NO-GO fails the job (make reports any failure as 2):\n{text}"
+    );
     assert!(text.contains("ecr-irsa-entrypoint"), "{text}");
     assert!(
         read(&output).contains("decision=NO-GO\n"),

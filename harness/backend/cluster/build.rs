@@ -64,6 +64,7 @@ impl ClusterBuilder {
             .args(["env", "GOVERSION"])
             .output()
             .map_err(|e| format!("go env GOVERSION: {e}"))?;
+        crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
             go,
             cache_dir: cache_dir.join("cluster"),
@@ -106,11 +107,15 @@ impl ClusterBuilder {
         if target.is_file() {
             return Ok(target);
         }
+        let entry = crate::build_cache::lock(&self.cache_dir, &format!("{name}-{key}"))?;
+        if target.is_file() {
+            return Ok(target); // Built by another harness process while this one waited.
+        }
         crate::progress::line(&format!(
             "building {name} from its Go module (minutes on a cold cache)"
         ));
         let started = std::time::Instant::now();
-        let tmp = fresh_dir(&self.cache_dir, &format!(".{name}-{key}"))?;
+        let tmp = entry.fresh_partial()?;
         for file in ["go.mod", "go.sum", "main.go"] {
             std::fs::copy(src.join(file), tmp.join(file)).map_err(|e| e.to_string())?;
         }
@@ -127,7 +132,7 @@ impl ClusterBuilder {
                 without_downloads(&out.stderr)
             ));
         }
-        publish(&tmp, &dir)?;
+        entry.publish(&tmp)?;
         forget_others(&self.cache_dir, name, &dir);
         crate::progress::line(&format!(
             "built {name} in {:.0} s",
@@ -142,29 +147,34 @@ impl ClusterBuilder {
         let dir = self
             .cache_dir
             .join(format!("workflow-controller-{}-{key}", tag.tag));
-        let manifest = dir.join("build.json");
-        if let Some(build) = std::fs::read(&manifest)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
-            .filter(|b| b.binary.is_file() && b.argoexec.is_file())
-        {
+        let cached = || {
+            std::fs::read(dir.join("build.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
+                .filter(|b| b.binary.is_file() && b.argoexec.is_file())
+        };
+        if let Some(build) = cached() {
             return Ok(build);
+        }
+        let entry = crate::build_cache::lock(
+            &self.cache_dir,
+            &format!("workflow-controller-{}-{key}", tag.tag),
+        )?;
+        if let Some(build) = cached() {
+            return Ok(build); // Built by another harness process while this one waited.
         }
         crate::progress::line(&format!(
             "building workflow-controller and argoexec {} from their Go module",
             tag.tag
         ));
         let started = std::time::Instant::now();
-        let tmp = fresh_dir(
-            &self.cache_dir,
-            &format!(".workflow-controller-{}-{key}", tag.tag),
-        )?;
+        let tmp = entry.fresh_partial()?;
         let result = self.build_controller(tag, &tmp, &dir, started);
         match result {
             Ok(build) => {
                 let json = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), json).map_err(|e| e.to_string())?;
-                publish(&tmp, &dir)?;
+                entry.publish(&tmp)?;
                 Ok(build)
             }
             Err(e) => {
@@ -320,19 +330,6 @@ fn required_version(dir: &Path, module: &str) -> Result<String, String> {
         .find_map(|l| l.strip_prefix(&format!("{module} ")))
         .map(|v| v.split_whitespace().next().unwrap_or_default().to_string())
         .ok_or_else(|| format!("{} requires no {module}", gomod.display()))
-}
-
-fn fresh_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
-    let tmp = parent.join(format!("{name}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    Ok(tmp)
-}
-
-/// Renames a finished build into place: a reader never sees half a build.
-fn publish(tmp: &Path, dir: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::rename(tmp, dir).map_err(|e| format!("rename to {}: {e}", dir.display()))
 }
 
 /// Removes builds of `name` under other keys (each is 25–130 MB that no lookup will find again).

@@ -2,6 +2,7 @@
 //! holding the fake cloud. Needs Go, Python with moto, `ip`, and root or user namespaces.
 
 mod cell;
+mod parallel_build;
 pub mod probes;
 
 use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
@@ -262,53 +263,40 @@ impl Backend for LocalBackend {
         std::fs::create_dir_all(&builder.cache_dir)?;
         let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
         let mut unknown = Vec::new();
-        for tag in tags {
-            for &component in components.iter().filter(|c| c.has_probe()) {
-                let started = std::time::Instant::now();
-                let result = builder.build(component, tag);
-                if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {
-                    unknown.push(e.to_string());
-                    continue;
-                }
-                let result = result.map_err(|e| e.to_string());
-                let info = match &result {
-                    Ok(b) => {
-                        let how = if started.elapsed().as_secs_f64() < 1.0 {
-                            "cached".to_string()
-                        } else {
-                            format!("built in {:.0} s", b.build_seconds)
-                        };
-                        crate::progress::line(&format!(
-                            "probe {} for {tag}: {how} with {}",
-                            component.as_str(),
-                            b.go_version
-                        ));
-                        TagInfo {
-                            go_version: b.go_version.clone(),
-                            checksums: b.checksums.clone(),
-                            required: b.required.clone(),
-                            linked: b.linked.clone(),
-                            error: None,
-                        }
-                    }
-                    Err(e) => {
-                        crate::progress::line(&format!(
-                            "probe {} for {tag}: FAILED: {}",
-                            component.as_str(),
-                            e.lines().next().unwrap_or_default()
-                        ));
-                        TagInfo {
-                            error: Some(e.clone()),
-                            ..Default::default()
-                        }
-                    }
-                };
-                infos
-                    .entry(tag.tag.clone())
-                    .or_default()
-                    .insert(component, info);
-                self.builds.insert((tag.tag.clone(), component), result);
+        let jobs: Vec<(&ArgoTag, Component)> = tags
+            .iter()
+            .flat_map(|t| {
+                components
+                    .iter()
+                    .filter(|c| c.has_probe())
+                    .map(move |&c| (t, c))
+            })
+            .collect();
+        let results = parallel_build::build_all(&builder, &jobs);
+        for ((tag, component), result) in jobs.into_iter().zip(results) {
+            if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {
+                unknown.push(e.to_string());
+                continue;
             }
+            let result = result.map_err(|e| e.to_string());
+            let info = match &result {
+                Ok(b) => TagInfo {
+                    go_version: b.go_version.clone(),
+                    checksums: b.checksums.clone(),
+                    required: b.required.clone(),
+                    linked: b.linked.clone(),
+                    error: None,
+                },
+                Err(e) => TagInfo {
+                    error: Some(e.clone()),
+                    ..Default::default()
+                },
+            };
+            infos
+                .entry(tag.tag.clone())
+                .or_default()
+                .insert(component, info);
+            self.builds.insert((tag.tag.clone(), component), result);
         }
         if !unknown.is_empty() {
             anyhow::bail!("{}", unknown.join("\n"));

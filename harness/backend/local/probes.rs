@@ -152,6 +152,8 @@ pub struct ProbeBuilder {
     pub probes_dir: PathBuf,
     /// This machine's Go (`go1.26.8`), part of every cache key; asked once.
     local_go: String,
+    /// Modules `go mod tidy` has downloaded so far, over all builds (for progress lines).
+    downloads: std::sync::atomic::AtomicUsize,
 }
 
 impl ProbeBuilder {
@@ -161,8 +163,10 @@ impl ProbeBuilder {
             cache_dir,
             probes_dir,
             local_go: String::new(),
+            downloads: Default::default(),
         };
         builder.local_go = builder.go_version("local")?;
+        crate::build_cache::remove_dead_partials(&builder.cache_dir);
         Ok(builder)
     }
 
@@ -178,17 +182,18 @@ impl ProbeBuilder {
         }
         h.update(local_go.as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        let dir = self.cache_dir.join(format!("{probe}-{}-{key}", tag.tag));
+        let name = format!("{probe}-{}-{key}", tag.tag);
+        let dir = self.cache_dir.join(&name);
+        if let Some(build) = read_manifest(&dir) {
+            return Ok(build);
+        }
+        let entry = crate::build_cache::lock(&self.cache_dir, &name).map_err(BuildError::Io)?;
+        // Another harness process may have built it while this one waited for the lock.
         if let Some(build) = read_manifest(&dir) {
             return Ok(build);
         }
         let started = std::time::Instant::now();
-        let tmp = self
-            .cache_dir
-            .join(format!(".{probe}-{}-{key}.{}", tag.tag, std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)
-            .map_err(|e| BuildError::Io(format!("create {}: {e}", tmp.display())))?;
+        let tmp = entry.fresh_partial().map_err(BuildError::Io)?;
         let result = self.build_in(&tmp, component, &files, tag, local_go, started);
         match result {
             Ok(mut build) => {
@@ -196,9 +201,7 @@ impl ProbeBuilder {
                 let manifest = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), manifest)
                     .map_err(|e| BuildError::Io(e.to_string()))?;
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::rename(&tmp, &dir)
-                    .map_err(|e| BuildError::Io(format!("rename to {}: {e}", dir.display())))?;
+                entry.publish(&tmp).map_err(BuildError::Io)?;
                 self.forget_older_builds(probe, tag, &dir);
                 Ok(build)
             }
@@ -365,22 +368,40 @@ impl ProbeBuilder {
         }
     }
 
+    /// Modules downloaded so far by this builder's `go` commands.
+    pub fn modules_downloaded(&self) -> usize {
+        self.downloads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn tidy_and_build(&self, dir: &Path, toolchain: &str, nosumdb: bool) -> Result<(), String> {
+        use std::io::BufRead;
         for args in [
             &["mod", "tidy"][..],
             &["build", "-trimpath", "-o", "probe", "."][..],
         ] {
-            let out = self
+            let mut child = self
                 .go_cmd(dir, toolchain, nosumdb)
                 .args(args)
-                .output()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                let text = String::from_utf8_lossy(&out.stderr);
-                let kept: Vec<&str> = text
-                    .lines()
-                    .filter(|l| !l.starts_with("go: downloading"))
-                    .collect();
+            // Read stderr as it comes: each `go: downloading` line counts for the progress lines.
+            let mut kept = Vec::new();
+            let stderr = child.stderr.take().expect("piped");
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.starts_with("go: downloading") {
+                    self.downloads
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    kept.push(line);
+                }
+            }
+            let status = child.wait().map_err(|e| e.to_string())?;
+            if !status.success() {
                 return Err(format!("$ go {}\n{}", args.join(" "), kept.join("\n")));
             }
         }
@@ -613,6 +634,7 @@ mod tests {
             cache_dir: cache.path().into(),
             probes_dir: cache.path().into(),
             local_go: String::new(),
+            downloads: Default::default(),
         };
         for d in [
             "s3-v3.6.1-aaaaaaaaaaaa",
