@@ -12,6 +12,9 @@ pub struct Event {
     pub status: u16,
     /// Why the fake answered that way, in the words of its reply.
     pub detail: String,
+    /// A failure of the fake cloud itself (faults.rs), not an answer: the cell is an infra error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub infra: bool,
 }
 
 #[derive(Clone, Default)]
@@ -24,6 +27,19 @@ impl EventLog {
             request,
             status,
             detail: detail.into(),
+            infra: false,
+        };
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+    }
+
+    /// Records a failure of the fake cloud itself (no status: nothing was answered).
+    pub fn push_infra(&self, fake: &str, request: String, detail: impl Into<String>) {
+        let event = Event {
+            fake: fake.to_string(),
+            request,
+            status: 0,
+            detail: detail.into(),
+            infra: true,
         };
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
     }

@@ -8,6 +8,7 @@ pub mod ca;
 pub mod ecr_api;
 pub mod eks_webhook;
 pub mod events;
+pub mod faults;
 pub mod issuer;
 pub mod moto;
 pub mod oidc;

@@ -85,6 +85,22 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Kills moto (an injected fault).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// How moto ended, if it did: every fake behind it (S3, IAM, the credential issuer) is gone.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!("moto exited ({status})")),
+            _ => None,
+        }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         // Closing stdin asks the script to stop; kill covers a hung interpreter.

@@ -25,6 +25,19 @@ pub fn spawn_https(
     app: Router,
     cert: &PemPair,
 ) -> Result<JoinHandle<()>, String> {
+    spawn_https_closing(listener, app, cert, Arc::new(|| false))
+}
+
+/// Whether to close an accepted connection at once, unanswered (an injected fault).
+pub type CloseGate = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// [`spawn_https`], closing each connection `close` says to close before a byte is read.
+pub fn spawn_https_closing(
+    listener: TcpListener,
+    app: Router,
+    cert: &PemPair,
+    close: CloseGate,
+) -> Result<JoinHandle<()>, String> {
     let config = server_config(cert)?;
     let acceptor = TlsAcceptor::from(Arc::new(config));
     Ok(tokio::spawn(async move {
@@ -32,6 +45,10 @@ pub fn spawn_https(
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
+            if close() {
+                drop(tcp);
+                continue;
+            }
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //! boto3: `make setup`); `sandbox` needs root or user namespaces.
 
 mod cli;
+mod cloud_faults;
 mod cluster;
 mod decisions;
 mod diff;

@@ -300,6 +300,11 @@ impl ClusterBackend {
             (Default::default(), String::new())
         };
         let (mut outcome, mut message) = cell::judge(&seen, &expected, &main_output);
+        // A fake that failed decides the cell before anything Argo did.
+        if let Some(why) = crate::fakes::faults::infra_failure(&fake_events) {
+            outcome = ObservedOutcome::Error;
+            message = why;
+        }
         let exit = exit?;
         // Undecided because the controller died: that is the harness's problem to show, not a result.
         if !exit.was_running && matches!(seen, cell::Seen::Nothing) {

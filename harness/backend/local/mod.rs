@@ -192,11 +192,14 @@ impl LocalBackend {
                     .redact(&format!("{said}\n{}", helper.stderr.trim())),
             );
         }
-        let problem = ran.timed_out.then(|| {
-            format!(
-                "the probe did not finish within {:?}",
-                self.opts.probe_timeout
-            )
+        // A fake that failed decides the cell before anything the probe said.
+        let problem = crate::fakes::faults::infra_failure(&evidence.fake_events).or_else(|| {
+            ran.timed_out.then(|| {
+                format!(
+                    "the probe did not finish within {:?}",
+                    self.opts.probe_timeout
+                )
+            })
         });
         let (outcome, message) = cell::judge(result, &expected, &mut evidence, problem);
         Ok(Observation {

@@ -6,6 +6,7 @@ use super::network::*;
 use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use crate::fakes::ecr_api::{self, EcrApi};
 use crate::fakes::events::EventLog;
+use crate::fakes::faults::{self, Fault, Faults, Watch};
 use crate::fakes::issuer::CredentialIssuer;
 use crate::fakes::moto::Moto;
 use crate::fakes::pod_identity::{self, PodIdentityAgent};
@@ -45,7 +46,7 @@ pub fn main() -> Result<(), String> {
     set_up_network(&config.work_dir)?;
 
     let moto_log = config.work_dir.join("moto.log");
-    let moto = Moto::start(
+    let mut moto = Moto::start(
         &config.python,
         &config.work_dir,
         S3_IP,
@@ -61,6 +62,13 @@ pub fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let events = EventLog::default();
+    let faults = Faults::default();
+    let watch = |label: &str, stalls: bool| Watch {
+        label: label.to_string(),
+        events: events.clone(),
+        faults: faults.clone(),
+        stalls,
+    };
     let issuer = CredentialIssuer::new(&moto.keys.endpoint, &moto.keys.admin);
     let issuer_keys = issuer.minted.clone();
     let role = moto
@@ -86,15 +94,21 @@ pub fn main() -> Result<(), String> {
         events: events.clone(),
     });
 
-    let https = |ip: &str, app: axum::Router| -> Result<JoinHandle<()>, String> {
+    // Every fake's router goes through faults::watch; `close` is a registry's injected fault.
+    let https = |ip: &str, label: &str, app: axum::Router, close: serve::CloseGate| {
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            watch(label, false),
+            faults::watch,
+        ));
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind((ip, 443))
                 .await
                 .map_err(|e| format!("bind {ip}:443: {e}"))?;
-            serve::spawn_https(listener, app, &config.tls_cert)
+            serve::spawn_https_closing(listener, app, &config.tls_cert, close)
         })
     };
-    let _sts_task = https(STS_IP, sts::router(sts_fake))?;
+    let open: serve::CloseGate = Arc::new(|| false);
+    let _sts_task = https(STS_IP, "sts", sts::router(sts_fake), open.clone())?;
 
     // ECR: the API issues tokens the ECR registry accepts; a private registry with htpasswd.
     // Settings a scenario may change between cells (Request::Configure).
@@ -114,7 +128,12 @@ pub fn main() -> Result<(), String> {
         token_lifetime_secs: token_lifetime.clone(),
         events: events.clone(),
     });
-    let _ecr_api_task = https(ECR_API_IP, ecr_api::router(ecr_api))?;
+    let _ecr_api_task = https(
+        ECR_API_IP,
+        "ecr-api",
+        ecr_api::router(ecr_api),
+        open.clone(),
+    )?;
     let hash = bcrypt::hash(&config.registry_password, 5).map_err(|e| e.to_string())?;
     let token_auth = TokenAuth {
         realm: format!("https://{TOKEN_REGISTRY_HOST}/token"),
@@ -137,7 +156,12 @@ pub fn main() -> Result<(), String> {
         token_lifetime_secs: token_lifetime.clone(),
         events: events.clone(),
     });
-    let _ecr_public_api_task = https(ECR_PUBLIC_API_IP, ecr_api::public_router(public_api))?;
+    let _ecr_public_api_task = https(
+        ECR_PUBLIC_API_IP,
+        "ecr-public-api",
+        ecr_api::public_router(public_api),
+        open.clone(),
+    )?;
     let ecr_public = EcrPublicAuth {
         realm: format!("https://{ECR_PUBLIC_HOST}/token/"),
         tokens: public_tokens,
@@ -186,20 +210,30 @@ pub fn main() -> Result<(), String> {
             image::store(&storage, &img).map_err(|e| format!("store {host}/{reference}: {e}"))?;
         }
         let label = format!("registry ({})", personality.name());
+        let close: serve::CloseGate = {
+            let (faults, events, label) = (faults.clone(), events.clone(), label.clone());
+            Arc::new(move || faults.registry_closes(&label, &events))
+        };
         let registry = Arc::new(Registry {
             storage,
             personality,
             events: events.clone(),
-            label,
+            label: label.clone(),
         });
-        _registry_tasks.push(https(ip, registry::router(registry))?);
+        _registry_tasks.push(https(ip, &label, registry::router(registry), close)?);
     }
-    let mut agent_task = Some(start_agent(&runtime, &agent)?);
+    let agent_watch = watch("pod-identity-agent", true);
+    let mut agent_task = Some(start_agent(&runtime, &agent, &agent_watch)?);
     let webhook = Arc::new(eks_webhook::Webhook {
         injection: Default::default(),
         events: events.clone(),
     });
-    let _webhook_task = https(EKS_WEBHOOK_IP, eks_webhook::router(webhook.clone()))?;
+    let _webhook_task = https(
+        EKS_WEBHOOK_IP,
+        "eks-pod-identity-webhook",
+        eks_webhook::router(webhook.clone()),
+        open,
+    )?;
 
     let mut s3_log = MotoLog {
         path: moto_log.clone(),
@@ -223,7 +257,7 @@ pub fn main() -> Result<(), String> {
             },
             Ok(Request::Agent { running: true }) => match agent_task {
                 Some(_) => Reply::Done,
-                None => match start_agent(&runtime, &agent) {
+                None => match start_agent(&runtime, &agent, &agent_watch) {
                     Ok(task) => {
                         agent_task = Some(task);
                         Reply::Done
@@ -251,11 +285,24 @@ pub fn main() -> Result<(), String> {
                 events.drain();
                 s3_log.read_new();
                 let mut ran = run(&req);
+                if let Some(why) = moto.exited() {
+                    events.push_infra("s3 (moto)", "(process)".into(), why);
+                }
                 ran.events = events.drain();
                 ran.events.extend(s3_log.read_new());
                 Reply::Ran(ran)
             }
+            Ok(Request::Fault { fault }) => {
+                if fault == Some(Fault::KillS3) {
+                    moto.kill();
+                }
+                faults.set(fault);
+                Reply::Done
+            }
             Ok(Request::Events) => {
+                if let Some(why) = moto.exited() {
+                    events.push_infra("s3 (moto)", "(process)".into(), why);
+                }
                 let mut seen = events.drain();
                 seen.extend(s3_log.read_new());
                 Reply::Events { events: seen }
@@ -479,15 +526,17 @@ pub fn namespace_check(inside: bool) -> Result<String, String> {
 fn start_agent(
     runtime: &tokio::runtime::Runtime,
     agent: &Arc<PodIdentityAgent>,
+    watch: &Watch,
 ) -> Result<JoinHandle<()>, String> {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(AGENT_ADDR)
             .await
             .map_err(|e| format!("bind agent {AGENT_ADDR}: {e}"))?;
-        Ok(serve::spawn_http(
-            listener,
-            pod_identity::router(agent.clone()),
-        ))
+        let app = pod_identity::router(agent.clone()).layer(axum::middleware::from_fn_with_state(
+            watch.clone(),
+            faults::watch,
+        ));
+        Ok(serve::spawn_http(listener, app))
     })
 }
 
@@ -613,6 +662,7 @@ fn parse_werkzeug_line(line: &str) -> Option<crate::fakes::events::Event> {
         request,
         status,
         detail: String::new(),
+        infra: false,
     })
 }
 

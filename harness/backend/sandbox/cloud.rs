@@ -104,7 +104,16 @@ impl SandboxedCloud {
             registry_user: REGISTRY_USER.to_string(),
             registry_password: self.registry_password.clone(),
         };
-        let sandbox = Sandbox::start(exe, &config).map_err(|e| e.to_string())?;
+        let mut sandbox = Sandbox::start(exe, &config).map_err(|e| e.to_string())?;
+        if let Some(fault) = std::env::var("AUTHMATRIX_FAULT")
+            .ok()
+            .filter(|f| !f.is_empty())
+        {
+            // For the fault script and the suite: the fake cloud fails from the first cell on.
+            let fault = crate::fakes::faults::Fault::parse(&fault)
+                .map_err(|e| format!("AUTHMATRIX_FAULT: {e}"))?;
+            sandbox.expect_done(&Request::Fault { fault: Some(fault) })?;
+        }
         self.redactor
             .add(&sandbox.ready.static_key.secret_access_key);
         self.redactor.add(&sandbox.ready.ecr_token);

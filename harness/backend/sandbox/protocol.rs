@@ -67,6 +67,11 @@ pub enum Request {
         addresses: Vec<String>,
         cgroup: String,
     },
+    /// A failure of the fake cloud to inject from now on (none: back to normal; a killed moto
+    /// stays dead). For the fault script and the suite.
+    Fault {
+        fault: Option<crate::fakes::faults::Fault>,
+    },
     /// What the EKS webhook injects into pods from now on (none: pods pass unchanged).
     Inject {
         injection: Option<crate::fakes::eks_webhook::Injection>,
