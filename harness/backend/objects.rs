@@ -125,6 +125,39 @@ pub fn objects(scenario: &Scenario, namespace: &str, cloud: &CloudValues) -> Obj
     }
 }
 
+impl Objects {
+    /// Every secret value the scenario puts into the namespace, as the redactor must know it: each
+    /// Secret value, its base64 (the form Kubernetes objects carry), and a pull secret's `auth` and
+    /// password.
+    pub fn secret_values(&self) -> Vec<String> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut out = Vec::new();
+        for data in self.secrets.iter().filter_map(|s| s.data.as_ref()) {
+            for value in data.values() {
+                let text = String::from_utf8_lossy(&value.0).into_owned();
+                out.push(b64.encode(&value.0));
+                let config: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                let auths = config
+                    .as_ref()
+                    .and_then(|c| c["auths"].as_object())
+                    .into_iter()
+                    .flatten();
+                for auth in auths.filter_map(|(_, a)| a["auth"].as_str()) {
+                    out.push(auth.to_string());
+                    let decoded = b64.decode(auth).unwrap_or_default();
+                    let decoded = String::from_utf8_lossy(&decoded);
+                    if let Some((_, password)) = decoded.split_once(':') {
+                        out.push(password.to_string());
+                    }
+                }
+                out.push(text);
+            }
+        }
+        out
+    }
+}
+
 /// The executor's Role, bound to the workflow's ServiceAccount: what Argo's docs give it from
 /// v3.4 on (docs/workflow-rbac.md: `workflowtaskresults` create and patch). Only workflows whose
 /// pods run need it.

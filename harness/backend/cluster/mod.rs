@@ -212,6 +212,9 @@ impl ClusterBackend {
         crate::cleanup::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
         let cloud_values = self.cloud.cloud_values()?;
         let mut objs = objects::objects(scenario, &namespace, &cloud_values);
+        for value in objs.secret_values() {
+            self.cloud.redactor.add(&value);
+        }
         // Unique per cell: the same scenario runs on the next tag right after, and the previous
         // workflow's deletion need not be finished by then.
         let workflow_name = format!("{}-c{}", objects::workflow_name(scenario), self.cells);

@@ -6,9 +6,9 @@ mod parallel_build;
 pub mod probes;
 
 use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
-use crate::backend::identity;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::{self, RunRequest};
+use crate::backend::{identity, objects};
 use crate::fakes::world;
 use crate::matrix::tags::ArgoTag;
 use crate::scenario::{Component, Scenario};
@@ -154,6 +154,9 @@ impl LocalBackend {
             &role_arn,
         );
         let cloud = self.cloud.cloud_values()?;
+        for value in objects::objects(scenario, world::NAMESPACE, &cloud).secret_values() {
+            self.cloud.redactor.add(&value);
+        }
         let (request, expected) = cell::request(scenario, &cell_dir, &cloud)?;
 
         let (ran, result) = self.run_probe(&build, &cell_dir, "request.json", &request, &env)?;

@@ -1,0 +1,151 @@
+//! Secrets never leave the run: a canary value in every secret-bearing field of a scenario (an
+//! Opaque secret's keys, a pull secret's password) appears in no report file, no log line and no
+//! JUnit text — neither as itself nor base64-encoded. Tier: a sandbox.
+
+use base64::Engine;
+use std::process::Command;
+
+fn scenario_files(canary: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "canary-s3.yaml",
+            format!(
+                "id: canary-s3-keys
+title: S3 input with a canary as both keys
+component: executor-s3
+auth: {{mode: none}}
+artifact:
+  s3:
+    endpoint: s3.authmatrix.test:9000
+    insecure: true
+    region: us-east-1
+    bucket: argo-artifacts
+    key: input/static.txt
+    accessKeySecret: {{name: s3-cred, key: accesskey}}
+    secretKeySecret: {{name: s3-cred, key: secretkey}}
+secrets:
+  s3-cred:
+    accesskey: AKIA{canary}
+    secretkey: {canary}
+expect:
+  - versions: \">=3.5.0\"
+    outcome: fail
+    error: \".+\"
+"
+            ),
+        ),
+        (
+            "canary-registry.yaml",
+            format!(
+                "id: canary-registry-password
+title: Private registry pull secret with a canary password
+component: controller-entrypoint
+auth: {{mode: none}}
+workflow:
+  image: registry.example.internal/team/app:1.0
+  serviceAccountName: default
+  imagePullSecrets: [regcred]
+kubernetes:
+  serviceAccounts:
+    - name: default
+  pullSecrets:
+    regcred:
+      registry: registry.example.internal
+      username: ${{cloud.registryUsername}}
+      password: {canary}
+expect:
+  - versions: \">=3.5.0\"
+    outcome: fail
+    error: \".+\"
+"
+            ),
+        ),
+        (
+            "canary-ecr.yaml",
+            format!(
+                "id: canary-ecr-password
+title: ECR pull secret with a canary password
+component: controller-entrypoint
+auth: {{mode: none}}
+workflow:
+  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/argo/app:1.0
+  serviceAccountName: default
+  imagePullSecrets: [ecr-cred]
+kubernetes:
+  serviceAccounts:
+    - name: default
+  pullSecrets:
+    ecr-cred:
+      registry: 123456789012.dkr.ecr.us-east-1.amazonaws.com
+      username: AWS
+      password: {canary}
+expect:
+  - versions: \">=3.5.0\"
+    outcome: fail
+    error: \".+\"
+"
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
+    let canary = format!(
+        "canary{}",
+        authmatrix::fakes::events::request_id().replace('-', "")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("scenarios");
+    std::fs::create_dir(&catalogue).unwrap();
+    for (name, text) in scenario_files(&canary) {
+        std::fs::write(catalogue.join(name), text).unwrap();
+    }
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+        .args(["run", "--argo", "v3.5.11,v3.6.5", "--scenarios"])
+        .arg(&catalogue)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 6, "{logs}");
+    for cell in cells {
+        assert_eq!(
+            cell["observed"]["outcome"], "fail",
+            "the canaries are wrong credentials, refused by the fakes: {cell:#}"
+        );
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let forms = [
+        canary.clone(),
+        b64.encode(&canary),
+        b64.encode(format!("AKIA{canary}")),
+        b64.encode(format!("AWS:{canary}")),
+    ];
+    let mut places = vec![("stdout and stderr".to_string(), logs)];
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        places.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+        ));
+    }
+    assert!(places.iter().any(|(p, _)| p.ends_with("junit.xml")));
+    for (place, text) in &places {
+        for form in &forms {
+            assert!(
+                !text.contains(form.as_str()),
+                "{place} holds the canary ({form})"
+            );
+        }
+    }
+}
