@@ -22,7 +22,7 @@ ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
 .PHONY: setup setup-local apt apt-local host venv probes cluster actionlint lint-workflows \
-	test test-local test-cluster bench scenarios clean \
+	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
 setup: apt setup-local cluster
@@ -87,6 +87,11 @@ test-cluster:
 
 bench:
 	cargo bench --bench matrix
+
+# Interrupted runs (SIGINT, SIGTERM, SIGKILL of the harness or a sandbox) and what they leave.
+FAULT_RUNS ?= 100
+faults:
+	FAULT_RUNS=$(FAULT_RUNS) cargo test --test faults
 
 scenarios:
 	$(AUTHMATRIX) scenarios

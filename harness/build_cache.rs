@@ -53,6 +53,8 @@ impl EntryLock {
             .cache
             .join(format!(".{}.{}", self.name, std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+        // Removed on Ctrl-C or SIGTERM; after a SIGKILL by the next build (see the module doc).
+        crate::cleanup::register(&tmp);
         Ok(tmp)
     }
 
@@ -61,6 +63,7 @@ impl EntryLock {
         let dir = self.dir();
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(partial, &dir).map_err(|e| format!("rename to {}: {e}", dir.display()))?;
+        crate::cleanup::forget(partial);
         Ok(dir)
     }
 }
@@ -89,13 +92,8 @@ pub fn remove_dead_partials(cache: &Path) {
         let pid = partial
             .extension()
             .and_then(|p| p.to_str())
-            .and_then(|p| p.parse::<libc::pid_t>().ok());
-        // SAFETY: kill(pid, 0) only asks whether the process exists.
-        let gone = pid.is_some_and(|pid| {
-            let alive = unsafe { libc::kill(pid, 0) } == 0;
-            !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-        });
-        if gone {
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(crate::cleanup::process_gone) {
             let _ = std::fs::remove_dir_all(partial);
         }
     }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static COMMANDS: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
+/// Process groups of running build commands (`go build` and the compilers it starts).
+static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static INSTALL: Once = Once::new();
 /// Set once an interrupt began; held for writing while it is set, so no directory creation is
 /// halfway through when the handler starts removing.
@@ -59,6 +61,43 @@ pub fn forget_child(pid: u32) {
     lock(&CHILDREN).retain(|p| *p != pid);
 }
 
+/// Forgets a directory that was published or removed normally.
+pub fn forget(dir: &Path) {
+    lock(&DIRS).retain(|d| d != dir);
+}
+
+/// `Command::output` for long build commands: the command runs in a process group of its own,
+/// which an interrupt kills whole (the harness may be signalled alone, by SIGTERM, and `go build`
+/// would go on compiling into a directory being removed).
+pub trait KillableOutput {
+    fn killable_output(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl KillableOutput for std::process::Command {
+    fn killable_output(&mut self) -> std::io::Result<std::process::Output> {
+        use std::process::Stdio;
+        let child = spawn_killable(self.stdout(Stdio::piped()).stderr(Stdio::piped()))?;
+        let pid = child.id();
+        let out = child.wait_with_output();
+        lock(&GROUPS).retain(|g| *g != pid);
+        out
+    }
+}
+
+/// Spawns `cmd` as the leader of a new process group that an interrupt kills; call
+/// [`forget_group`] with its pid once it has been waited for.
+pub fn spawn_killable(cmd: &mut std::process::Command) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    install();
+    let child = cmd.process_group(0).spawn()?;
+    lock(&GROUPS).push(child.id());
+    Ok(child)
+}
+
+pub fn forget_group(pid: u32) {
+    lock(&GROUPS).retain(|g| *g != pid);
+}
+
 /// Remembers a command that undoes outside state (e.g. `kind delete cluster`), run on interrupt.
 pub fn register_command(argv: Vec<String>) {
     install();
@@ -74,6 +113,13 @@ pub fn install() {
     INSTALL.call_once(|| {
         let _ = ctrlc::set_handler(|| {
             *INTERRUPTED.write().unwrap_or_else(|p| p.into_inner()) = true;
+            for pgid in lock(&GROUPS).clone() {
+                // SAFETY: a process group this process created; reaping its leader.
+                unsafe {
+                    libc::kill(-(pgid as libc::pid_t), libc::SIGKILL);
+                    libc::waitpid(pgid as libc::pid_t, std::ptr::null_mut(), 0);
+                }
+            }
             for pid in lock(&CHILDREN).clone() {
                 // SAFETY: our own children; waitpid reaps them so they are gone, not zombies.
                 unsafe {
@@ -95,4 +141,36 @@ pub fn install() {
             std::process::exit(130);
         });
     });
+}
+
+/// Whether no process has this pid (a killed run's).
+pub fn process_gone(pid: u32) -> bool {
+    // SAFETY: kill(pid, 0) only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+    !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// The file in a temporary directory naming the process that made it.
+const OWNER: &str = ".authmatrix-owner";
+
+/// Marks `dir` as this process's, so a later run can tell it was left by a killed one.
+pub fn mark_owned(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join(OWNER), std::process::id().to_string())
+}
+
+/// Removes `<parent>/<prefix>*` directories whose owner process is gone: what a SIGKILLed run
+/// (no handler runs) left behind, removed by the next run. Unmarked directories are left alone.
+pub fn remove_dead_owners(parent: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let ours = entry.file_name().to_string_lossy().starts_with(prefix);
+        let owner = std::fs::read_to_string(path.join(OWNER))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if ours && owner.is_some_and(process_gone) && std::fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }

@@ -10,6 +10,7 @@
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
+use crate::cleanup::KillableOutput;
 use crate::matrix::tags::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -62,7 +63,7 @@ impl ClusterBuilder {
         let go = crate::tools::go().map_err(|e| e.to_string())?;
         let out = Command::new(&go)
             .args(["env", "GOVERSION"])
-            .output()
+            .killable_output()
             .map_err(|e| format!("go env GOVERSION: {e}"))?;
         crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
@@ -123,7 +124,7 @@ impl ClusterBuilder {
         let out = self
             .go_cmd(&tmp, "-mod=readonly -buildvcs=false")
             .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
-            .output()
+            .killable_output()
             .map_err(|e| format!("go build: {e}"))?;
         if !out.status.success() {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -223,7 +224,7 @@ impl ClusterBuilder {
             // A directory: one `go build` for both, sharing every package they have in common.
             .arg(format!("{}/", tmp.display()))
             .args(["./cmd/workflow-controller", "./cmd/argoexec"])
-            .output()
+            .killable_output()
             .map_err(|e| format!("go build: {e}"))?;
         if !out.status.success() {
             return Err(format!(
@@ -267,7 +268,7 @@ impl ClusterBuilder {
         }
         let out = cmd
             .args(["mod", "download", "-json", module])
-            .output()
+            .killable_output()
             .map_err(|e| format!("go mod download: {e}"))?;
         serde_json::from_slice(&out.stdout).map_err(|_| {
             format!(
@@ -283,6 +284,11 @@ impl ClusterBuilder {
             .env("GOFLAGS", flags)
             .env("GOTOOLCHAIN", "local")
             .env("CGO_ENABLED", "0");
+        // Go's temporary files inside the partial build, so a killed build leaves them there.
+        let go_tmp = dir.join(".gotmp");
+        if std::fs::create_dir_all(&go_tmp).is_ok() {
+            cmd.env("GOTMPDIR", go_tmp);
+        }
         cmd
     }
 }

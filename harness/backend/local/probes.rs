@@ -5,6 +5,7 @@
 //! from `probes/<probe>/sums/<tag>.sum` when the project carries them, else from the checksum
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
+use crate::cleanup::KillableOutput;
 use crate::matrix::tags::{ArgoTag, HOW_TO_FIND_TAGS};
 use crate::scenario::Component;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
+/// GOTMPDIR inside a partial build.
+const GO_TMP: &str = ".gotmp";
 
 /// Modules whose versions explain the auth behaviour; the report shows them per tag.
 pub const KEY_MODULES: &[&str] = &[
@@ -194,7 +197,9 @@ impl ProbeBuilder {
         }
         let started = std::time::Instant::now();
         let tmp = entry.fresh_partial().map_err(BuildError::Io)?;
+        let _ = std::fs::create_dir(tmp.join(GO_TMP));
         let result = self.build_in(&tmp, component, &files, tag, local_go, started);
+        let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
         match result {
             Ok(mut build) => {
                 build.binary = dir.join("probe");
@@ -379,13 +384,13 @@ impl ProbeBuilder {
             &["mod", "tidy"][..],
             &["build", "-trimpath", "-o", "probe", "."][..],
         ] {
-            let mut child = self
-                .go_cmd(dir, toolchain, nosumdb)
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .map_err(|e| e.to_string())?;
+            let mut child = crate::cleanup::spawn_killable(
+                self.go_cmd(dir, toolchain, nosumdb)
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped()),
+            )
+            .map_err(|e| e.to_string())?;
             // Read stderr as it comes: each `go: downloading` line counts for the progress lines.
             let mut kept = Vec::new();
             let stderr = child.stderr.take().expect("piped");
@@ -400,7 +405,9 @@ impl ProbeBuilder {
                     kept.push(line);
                 }
             }
-            let status = child.wait().map_err(|e| e.to_string())?;
+            let status = child.wait();
+            crate::cleanup::forget_group(child.id());
+            let status = status.map_err(|e| e.to_string())?;
             if !status.success() {
                 return Err(format!("$ go {}\n{}", args.join(" "), kept.join("\n")));
             }
@@ -419,7 +426,7 @@ impl ProbeBuilder {
             .go_cmd(dir, toolchain, nosumdb)
             .args(["list", "-m", "-e", "-json"])
             .args(KEY_MODULES)
-            .output()
+            .killable_output()
             .map_err(|e| BuildError::Io(e.to_string()))?;
         let text = String::from_utf8_lossy(&out.stdout);
         for value in serde_json::Deserializer::from_str(&text)
@@ -435,7 +442,7 @@ impl ProbeBuilder {
         let out = self
             .go_cmd(dir, toolchain, nosumdb)
             .args(["version", "-m", "probe"])
-            .output()
+            .killable_output()
             .map_err(|e| BuildError::Io(e.to_string()))?;
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let cols: Vec<&str> = line.split_whitespace().collect();
@@ -452,6 +459,12 @@ impl ProbeBuilder {
             .env("GOTOOLCHAIN", toolchain)
             .env("GOFLAGS", "-mod=mod -buildvcs=false")
             .env("CGO_ENABLED", "0");
+        // In a build's partial directory, Go's own temporary files go there too, so what a killed
+        // build leaves goes with that directory.
+        let go_tmp = dir.join(GO_TMP);
+        if go_tmp.is_dir() {
+            cmd.env("GOTMPDIR", go_tmp);
+        }
         if nosumdb {
             cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
         }
@@ -468,7 +481,7 @@ impl ProbeBuilder {
         let out = self
             .go_cmd(dir, toolchain, nosumdb)
             .args(args)
-            .output()
+            .killable_output()
             .map_err(|e| BuildError::Io(format!("go {}: {e}", args.join(" "))))?;
         serde_json::from_slice(&out.stdout).map_err(|_| BuildError::Step {
             probe: "-".into(),
@@ -482,7 +495,7 @@ impl ProbeBuilder {
         let out = Command::new(&self.go)
             .env("GOTOOLCHAIN", toolchain)
             .args(["env", "GOVERSION"])
-            .output()
+            .killable_output()
             .map_err(|e| BuildError::Io(e.to_string()))?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
@@ -538,7 +551,9 @@ impl ProbeBuilder {
         } else {
             cmd.args(packages);
         }
-        let out = cmd.output().map_err(|e| BuildError::Io(e.to_string()))?;
+        let out = cmd
+            .killable_output()
+            .map_err(|e| BuildError::Io(e.to_string()))?;
         if !out.status.success() {
             return Err(BuildError::Io(format!(
                 "go list -deps: {}",

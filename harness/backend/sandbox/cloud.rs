@@ -40,10 +40,13 @@ impl SandboxedCloud {
         crate::tools::go()?;
         crate::tools::ip()?;
         crate::tools::python(project_root)?;
+        // What SIGKILLed runs left (no handler ran in them) goes first.
+        crate::cleanup::remove_dead_owners(&std::env::temp_dir(), "authmatrix-run-");
         let run_dir = tempfile::Builder::new()
             .prefix("authmatrix-run-")
             .tempdir()?;
         crate::cleanup::register(run_dir.path());
+        crate::cleanup::mark_owned(run_dir.path())?;
         let ca = Ca::new()?;
         let ca_file = run_dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.cert_pem())?;
