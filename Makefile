@@ -21,11 +21,11 @@ PREVIOUS ?= previous
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local host venv probes cluster actionlint lint-workflows \
+.PHONY: setup setup-local apt apt-local host venv probes cluster minio actionlint lint-workflows \
 	test test-local test-cluster bench scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-setup: apt setup-local cluster
+setup: apt setup-local cluster minio
 setup-local: apt-local venv actionlint probes
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
@@ -66,6 +66,17 @@ actionlint: $(ACTIONLINT)
 $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	@mkdir -p $(dir $@)
 	cd tools/actionlint && GOFLAGS=-mod=readonly go build -trimpath -o $@.partial github.com/rhysd/actionlint/cmd/actionlint
+	mv $@.partial $@
+
+# MinIO, the S3 server of Argo's quick-start, for `cloud.s3: minio` scenarios: built from its Go
+# module as MinIO's Makefile builds it (CGO off, tag kqueue), version and checksums pinned in
+# tools/minio/go.mod and go.sum; authmatrix finds it by that version in the cache.
+MINIO_VERSION := $(shell awk '$$1 == "github.com/minio/minio" {print $$2}' tools/minio/go.mod)
+MINIO := $(CACHE)/tools/minio-$(MINIO_VERSION)
+minio: $(MINIO)
+$(MINIO): tools/minio/go.mod tools/minio/go.sum
+	@mkdir -p $(dir $@)
+	cd tools/minio && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -tags kqueue -trimpath -ldflags '-s -w' -o $@.partial github.com/minio/minio
 	mv $@.partial $@
 
 # No files: every workflow under .github/workflows.
