@@ -9,6 +9,7 @@ pub mod ecr_api;
 pub mod eks_webhook;
 pub mod events;
 pub mod issuer;
+pub mod minio;
 pub mod moto;
 pub mod oidc;
 pub mod pod_identity;
