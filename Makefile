@@ -21,11 +21,11 @@ PREVIOUS ?= previous
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local host venv probes cluster actionlint lint-workflows \
+.PHONY: setup setup-local apt apt-local host venv probes cluster minio actionlint lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-setup: apt setup-local cluster
+setup: apt setup-local cluster minio
 setup-local: apt-local venv actionlint probes
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
@@ -68,6 +68,17 @@ $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	cd tools/actionlint && GOFLAGS=-mod=readonly go build -trimpath -o $@.partial github.com/rhysd/actionlint/cmd/actionlint
 	mv $@.partial $@
 
+# MinIO, the S3 server of Argo's quick-start, for `cloud.s3: minio` scenarios: built from its Go
+# module as MinIO's Makefile builds it (CGO off, tag kqueue), version and checksums pinned in
+# tools/minio/go.mod and go.sum; authmatrix finds it by that version in the cache.
+MINIO_VERSION := $(shell awk '$$1 == "github.com/minio/minio" {print $$2}' tools/minio/go.mod)
+MINIO := $(CACHE)/tools/minio-$(MINIO_VERSION)
+minio: $(MINIO)
+$(MINIO): tools/minio/go.mod tools/minio/go.sum
+	@mkdir -p $(dir $@)
+	cd tools/minio && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -tags kqueue -trimpath -ldflags '-s -w' -o $@.partial github.com/minio/minio
+	mv $@.partial $@
+
 # No files: every workflow under .github/workflows.
 ACTIONLINT_FILES ?=
 lint-workflows: $(ACTIONLINT)
@@ -75,14 +86,15 @@ lint-workflows: $(ACTIONLINT)
 
 test: test-local test-cluster
 
-# Everything but the cluster tier: the suite's `cluster::` tests need `make cluster`.
+# Everything but the cluster tier: the suite's `cluster::` and `minio::` tests need `make cluster`
+# and `make minio` (the matrix reports minio cells not applicable without MinIO).
 test-local: lint-workflows
-	cargo test -- --skip cluster::
+	cargo test -- --skip cluster:: --skip minio::
 
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
 # cluster runs) and the controller column on the cluster backend (trials <scenario>::<tag>::cluster).
 test-cluster:
-	cargo test --lib --test suite cluster::
+	cargo test --lib --test suite cluster:: minio::
 	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:

@@ -77,3 +77,25 @@ pub fn node_runtime() -> Result<(), MissingTool> {
     }
     Ok(())
 }
+
+/// The MinIO server for `cloud.s3: minio` scenarios: built by `make minio` into the cache as
+/// `tools/minio-<version>`, the version being the one tools/minio/go.mod pins.
+pub fn minio(project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
+    let go_mod = project_root.join("tools/minio/go.mod");
+    let text = std::fs::read_to_string(&go_mod)
+        .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
+    let version = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("github.com/minio/minio "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or_else(|| format!("{} requires no github.com/minio/minio", go_mod.display()))?;
+    let binary = cache_dir.join("tools").join(format!("minio-{version}"));
+    if is_executable(&binary) {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "the MinIO server is needed for `cloud.s3: minio` scenarios but {} does not exist; build it with `make minio` (MinIO {version} from its Go module)",
+            binary.display()
+        ))
+    }
+}

@@ -31,6 +31,8 @@ pub struct CloudValues {
     pub ecr_expired_token: String,
     pub registry_user: String,
     pub registry_password: String,
+    pub minio_root_user: String,
+    pub minio_root_password: String,
 }
 
 impl CloudValues {
@@ -45,6 +47,8 @@ impl CloudValues {
             .replace("${cloud.ecrExpiredToken}", &self.ecr_expired_token)
             .replace("${cloud.registryUsername}", &self.registry_user)
             .replace("${cloud.registryPassword}", &self.registry_password)
+            .replace("${cloud.minioRootUser}", &self.minio_root_user)
+            .replace("${cloud.minioRootPassword}", &self.minio_root_password)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod eks_webhook;
 pub mod events;
 pub mod faults;
 pub mod issuer;
+pub mod minio;
 pub mod moto;
 pub mod oidc;
 pub mod pod_identity;

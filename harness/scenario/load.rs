@@ -248,6 +248,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, LoadError> {
         let mut values = BTreeMap::new();
         for (key, value) in keys {
             check_placeholders(&value.value).map_err(|m| at(value.referenced, m))?;
+            if raw.cloud.s3 != S3Server::Minio && value.value.contains("${cloud.minio") {
+                return Err(at(
+                    value.referenced,
+                    "MinIO's root user and password exist only with `cloud: {s3: minio}`".into(),
+                ));
+            }
             values.insert(key, value.value);
         }
         secrets.insert(name, values);

@@ -85,9 +85,32 @@ pub enum AgentState {
     Down,
 }
 
+/// Which S3 server holds the scenario's bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum S3Server {
+    /// moto: S3 behind IAM, which checks every key and policy as AWS does (the default).
+    #[default]
+    Moto,
+    /// MinIO, as Argo's quick-start deploys it (`minio:9000`, its root user's keys). Only its
+    /// root user exists: no IAM, so the scenarios it fits are static keys right or wrong.
+    Minio,
+}
+
+impl S3Server {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            S3Server::Moto => "moto",
+            S3Server::Minio => "minio",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Cloud {
+    #[serde(default)]
+    pub s3: S3Server,
     #[serde(default)]
     pub pod_identity_agent: AgentState,
     /// Lifetime of tokens the ECR API issues (ECR: 12 hours).
@@ -101,6 +124,7 @@ pub struct Cloud {
 impl Default for Cloud {
     fn default() -> Self {
         Cloud {
+            s3: S3Server::Moto,
             pod_identity_agent: AgentState::Running,
             ecr_token_lifetime_seconds: default_ecr_token_lifetime(),
             ecr_public_stale_status: default_stale_status(),
@@ -258,4 +282,8 @@ pub const CLOUD_PLACEHOLDERS: &[&str] = &[
     // The user of the private registry (basic personality) and its password.
     "registryUsername",
     "registryPassword",
+    // MinIO's root user and password (made per run), for `cloud.s3: minio` scenarios: the keys
+    // Argo's quick-start puts into its `my-minio-cred` Secret.
+    "minioRootUser",
+    "minioRootPassword",
 ];

@@ -11,6 +11,7 @@ mod decisions;
 mod diff;
 mod fakes;
 mod html;
+mod minio;
 mod registry;
 mod sandbox;
 mod scenarios;

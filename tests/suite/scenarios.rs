@@ -172,3 +172,24 @@ fn node_fields_are_checked_where_they_stand(
     assert!(line > 0, "{err}");
     assert!(err.contains(says), "{err}");
 }
+
+#[test]
+fn an_unknown_s3_server_is_refused_where_it_stands() {
+    let err = parse_err(&GOOD.replace("artifact:", "cloud: {s3: ceph}\nartifact:"));
+    assert!(err.starts_with("scenarios/demo.yaml:6:13: "), "{err}");
+    assert!(err.contains("ceph") && err.contains("minio"), "{err}");
+}
+
+#[test]
+fn minio_credentials_are_refused_outside_a_minio_scenario() {
+    let with_secret = GOOD.replace(
+        "expect:",
+        "secrets:\n  cred:\n    secretkey: ${cloud.minioRootPassword}\nexpect:",
+    );
+    let err = parse_err(&with_secret);
+    assert!(err.starts_with("scenarios/demo.yaml:10:16: "), "{err}");
+    assert!(err.contains("cloud: {s3: minio}"), "{err}");
+    let minio = with_secret.replace("artifact:", "cloud: {s3: minio}\nartifact:");
+    let s = scenario::parse(Path::new("demo.yaml"), &minio).unwrap();
+    assert_eq!(s.cloud.s3, authmatrix::scenario::S3Server::Minio);
+}

@@ -76,7 +76,7 @@ impl ClusterBackend {
     pub fn new(opts: ClusterOptions) -> anyhow::Result<Self> {
         // Cgroups of node containers whose run was killed before it could remove them.
         crate::cgroups::remove_orphans();
-        let cloud = SandboxedCloud::new(&opts.project_root)?;
+        let cloud = SandboxedCloud::new(&opts.project_root, &opts.cache_dir)?;
         Ok(ClusterBackend {
             opts,
             cloud,
@@ -574,7 +574,7 @@ impl Backend for ClusterBackend {
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
-        not_applicable(self.opts.provider, scenario)
+        not_applicable(self.opts.provider, scenario).or_else(|| self.cloud.not_applicable(scenario))
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {

@@ -59,7 +59,7 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Checks the tools and creates the run's private directory; nothing runs yet.
     pub fn new(opts: LocalOptions) -> anyhow::Result<Self> {
-        let cloud = SandboxedCloud::new(&opts.project_root)?;
+        let cloud = SandboxedCloud::new(&opts.project_root, &opts.cache_dir)?;
         Ok(LocalBackend {
             opts,
             builds: HashMap::new(),
@@ -248,12 +248,13 @@ impl Backend for LocalBackend {
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
-        (!scenario.component.has_probe()).then(|| {
-            format!(
+        if !scenario.component.has_probe() {
+            return Some(format!(
                 "{} scenarios need a Kubernetes node (a kubelet pulling images, RBAC, volumes): the cluster backend runs them",
                 scenario.component.as_str()
-            )
-        })
+            ));
+        }
+        self.cloud.not_applicable(scenario)
     }
 
     fn prepare(

@@ -8,6 +8,7 @@ use crate::fakes::ecr_api::{self, EcrApi};
 use crate::fakes::events::EventLog;
 use crate::fakes::faults::{self, Fault, Faults, Watch};
 use crate::fakes::issuer::CredentialIssuer;
+use crate::fakes::minio::Minio;
 use crate::fakes::moto::Moto;
 use crate::fakes::pod_identity::{self, PodIdentityAgent};
 use crate::fakes::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
@@ -55,6 +56,16 @@ pub fn main() -> Result<(), String> {
         &[world::ARTIFACT_ROLE],
         &moto_log,
     )?;
+    let minio = match &config.minio {
+        Some(launch) => Some(Minio::start(
+            launch,
+            &config.work_dir.join("minio-data"),
+            MINIO_IP,
+            MINIO_PORT,
+            &config.work_dir.join("minio.log"),
+        )?),
+        None => None,
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -345,6 +356,7 @@ pub fn main() -> Result<(), String> {
         end_every_process();
         crate::cgroups::remove(&cgroup);
     }
+    drop(minio);
     drop(moto);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())

@@ -8,9 +8,10 @@ use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::events::Event;
+use crate::fakes::minio::MinioLaunch;
 use crate::fakes::oidc::OidcKeys;
 use crate::redact::Redactor;
-use crate::scenario::{AgentState, Scenario};
+use crate::scenario::{AgentState, S3Server, Scenario};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,10 @@ pub struct SandboxedCloud {
     pub redactor: Redactor,
     tls_cert: PemPair,
     registry_password: String,
+    /// The MinIO server (`make minio`), or why there is none.
+    minio_binary: Result<PathBuf, String>,
+    /// MinIO's root user and password, made per run.
+    minio_root: (String, String),
     sandbox: Result<Sandbox, String>,
     agent_running: bool,
     /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
@@ -35,8 +40,8 @@ pub struct SandboxedCloud {
 
 impl SandboxedCloud {
     /// Checks the tools a sandbox needs, creates the run's private directory and keys; nothing
-    /// runs yet.
-    pub fn new(project_root: &Path) -> anyhow::Result<Self> {
+    /// runs yet. MinIO is looked for in `cache_dir`; without it only its scenarios cannot run.
+    pub fn new(project_root: &Path, cache_dir: &Path) -> anyhow::Result<Self> {
         crate::tools::go()?;
         crate::tools::ip()?;
         crate::tools::python(project_root)?;
@@ -57,6 +62,12 @@ impl SandboxedCloud {
         redactor.add(&tls_cert.key_pem);
         let registry_password = format!("pw-{}", crate::fakes::events::request_id());
         redactor.add(&registry_password);
+        let minio_root = (
+            format!("minio-{}", crate::fakes::events::request_id()),
+            format!("pw-{}", crate::fakes::events::request_id()),
+        );
+        redactor.add(&minio_root.0);
+        redactor.add(&minio_root.1);
         Ok(SandboxedCloud {
             run_dir,
             ca,
@@ -65,6 +76,8 @@ impl SandboxedCloud {
             redactor,
             tls_cert,
             registry_password,
+            minio_binary: crate::tools::minio(project_root, cache_dir),
+            minio_root,
             sandbox: Err("the sandbox has not been started".into()),
             agent_running: true,
             ecr_settings: (12 * 3600, 400),
@@ -86,9 +99,19 @@ impl SandboxedCloud {
         python: PathBuf,
         scenarios: &[Scenario],
     ) -> Result<Sandbox, String> {
-        let mut objects: Vec<_> = scenarios.iter().filter_map(objects::seed_object).collect();
-        objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-        objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
+        let objects = seed_objects(scenarios, S3Server::Moto);
+        let minio_objects = seed_objects(scenarios, S3Server::Minio);
+        // Started only for the scenarios that keep their bucket there, and only when built (the
+        // others are not applicable, see `not_applicable`).
+        let minio = match &self.minio_binary {
+            Ok(binary) if !minio_objects.is_empty() => Some(MinioLaunch {
+                binary: binary.clone(),
+                root_user: self.minio_root.0.clone(),
+                root_password: self.minio_root.1.clone(),
+                objects: minio_objects,
+            }),
+            _ => None,
+        };
         let mut images: Vec<String> = scenarios
             .iter()
             .filter_map(|s| s.entrypoint.as_ref().map(|e| e.workflow.image.clone()))
@@ -103,6 +126,7 @@ impl SandboxedCloud {
             oidc: self.oidc.clone(),
             tls_cert: self.tls_cert.clone(),
             objects,
+            minio,
             images,
             registry_user: REGISTRY_USER.to_string(),
             registry_password: self.registry_password.clone(),
@@ -122,6 +146,15 @@ impl SandboxedCloud {
         self.redactor.add(&sandbox.ready.ecr_token);
         self.redactor.add(&sandbox.ready.ecr_expired_token);
         Ok(sandbox)
+    }
+
+    /// Why this cloud cannot hold the scenario's bucket: a `cloud.s3: minio` scenario without the
+    /// MinIO binary.
+    pub fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
+        match (&self.minio_binary, scenario.cloud.s3) {
+            (Err(why), S3Server::Minio) => Some(why.clone()),
+            _ => None,
+        }
     }
 
     /// The running sandbox, or why there is none.
@@ -207,6 +240,20 @@ impl SandboxedCloud {
             ecr_expired_token: ready.ecr_expired_token.clone(),
             registry_user: REGISTRY_USER.to_string(),
             registry_password: self.registry_password.clone(),
+            minio_root_user: self.minio_root.0.clone(),
+            minio_root_password: self.minio_root.1.clone(),
         })
     }
+}
+
+/// The objects the scenarios read from this S3 server, each once.
+fn seed_objects(scenarios: &[Scenario], server: S3Server) -> Vec<crate::fakes::moto::SeedObject> {
+    let mut objects: Vec<_> = scenarios
+        .iter()
+        .filter(|s| s.cloud.s3 == server)
+        .filter_map(objects::seed_object)
+        .collect();
+    objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+    objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
+    objects
 }

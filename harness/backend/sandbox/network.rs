@@ -8,6 +8,12 @@ pub const S3_HOST: &str = "s3.authmatrix.test";
 pub const S3_IP: &str = "127.0.0.1";
 pub const S3_PORT: u16 = 9000;
 
+/// MinIO, for `cloud.s3: minio` scenarios: `minio:9000` as Argo's quick-start Service names it,
+/// on an address of its own (moto has 127.0.0.1:9000).
+pub const MINIO_NAMES: &[&str] = &["minio", "minio.authmatrix.test"];
+pub const MINIO_IP: &str = "127.0.0.10";
+pub const MINIO_PORT: u16 = 9000;
+
 pub const STS_IP: &str = "127.0.0.2";
 pub const STS_NAMES: &[&str] = &["sts.amazonaws.com", "sts.us-east-1.amazonaws.com"];
 
@@ -67,6 +73,7 @@ pub fn tls_names() -> Vec<&'static str> {
 pub fn hosts_file() -> String {
     let mut s = String::from("127.0.0.1 localhost\n::1 localhost\n");
     s.push_str(&format!("{S3_IP} {S3_HOST}\n"));
+    s.push_str(&format!("{MINIO_IP} {}\n", MINIO_NAMES.join(" ")));
     s.push_str(&format!("{STS_IP} {}\n", STS_NAMES.join(" ")));
     s.push_str(&format!(
         "{ECR_REGISTRY_IP} {ECR_REGISTRY_HOST}\n{ECR_API_IP} {ECR_API_HOST}\n"

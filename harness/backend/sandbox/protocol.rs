@@ -4,6 +4,7 @@
 use crate::fakes::ca::PemPair;
 use crate::fakes::events::Event;
 use crate::fakes::issuer::AccessKey;
+use crate::fakes::minio::MinioLaunch;
 use crate::fakes::moto::SeedObject;
 use crate::fakes::oidc::OidcKeys;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,10 @@ pub struct SandboxConfig {
     pub oidc: OidcKeys,
     /// One certificate for every HTTPS fake (network::tls_names).
     pub tls_cert: PemPair,
+    /// Objects seeded into moto.
     pub objects: Vec<SeedObject>,
+    /// MinIO, when some scenario keeps its bucket there (`cloud.s3: minio`), with its objects.
+    pub minio: Option<MinioLaunch>,
     /// Images to store in the registries: `host/repository:tag`.
     pub images: Vec<String>,
     /// The private registry's user and password (htpasswd personality).
