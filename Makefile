@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 # How the targets below run authmatrix; tests point it at the binary cargo built for them.
 AUTHMATRIX ?= cargo run -q --
-CACHE ?= $(or $(AUTHMATRIX_CACHE),$(HOME)/.cache/authmatrix)
+CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
 # The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use),
 # then the cluster tier's (a node's container runtime).
 APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck
@@ -94,7 +94,7 @@ test-local: lint-workflows
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
 # cluster runs) and the controller column on the cluster backend (trials <scenario>::<tag>::cluster).
 test-cluster:
-	cargo test --lib --test suite cluster:: minio::
+	cargo test --lib --test suite -- cluster:: minio::
 	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:
