@@ -102,17 +102,12 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
         std::fs::write(catalogue.join(name), text).unwrap();
     }
     let out = dir.path().join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args(["run", "--argo", "v3.5.11,v3.6.5", "--scenarios"])
-        .arg(&catalogue)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    let (_, logs) = crate::util::run_text(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args(["run", "--argo", "v3.5.11,v3.6.5", "--scenarios"])
+            .arg(&catalogue)
+            .arg("--out")
+            .arg(&out),
     );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();

@@ -35,18 +35,12 @@ fn report(
 }
 
 fn diff(old: &std::path::Path, new: &std::path::Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .arg("diff")
-        .arg(old)
-        .arg(new)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    crate::util::run_text(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .arg("diff")
+            .arg(old)
+            .arg(new),
+    )
 }
 
 #[test]

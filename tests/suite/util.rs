@@ -250,3 +250,14 @@ fn parse_result(stdout: &[u8], stderr: &[u8]) -> ClientResult {
         ),
     }
 }
+
+/// Runs `cmd` to the end: its exit code (-1 for a signal) and its stdout then stderr as text.
+pub fn run_text(cmd: &mut std::process::Command) -> (i32, String) {
+    let out = cmd.output().expect("the command starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

@@ -3,28 +3,19 @@
 //! command string, the same environment with `${{ … }}` filled in — against this build.
 //! Tier: Go (actionlint) and a sandbox (the steps run cells).
 
+use crate::util::root;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn make(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new("make")
-        .current_dir(root())
-        .arg("-s")
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("make runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    crate::util::run_text(
+        Command::new("make")
+            .current_dir(root())
+            .arg("-s")
+            .args(args)
+            .envs(envs.iter().copied()),
+    )
 }
 
 #[test]
@@ -133,13 +124,7 @@ fn run_step(
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    crate::util::run_text(&mut cmd)
 }
 
 fn step<'a>(wf: &'a Workflow, target: &str) -> &'a Step {
