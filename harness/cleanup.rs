@@ -89,6 +89,16 @@ impl KillableOutput for std::process::Command {
 pub fn spawn_killable(cmd: &mut std::process::Command) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     install();
+    // SAFETY: prctl is async-signal-safe. A SIGKILLed harness runs no handler: the kernel then
+    // kills the build (it is spawned and waited for by one thread, which outlives it).
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = cmd.process_group(0).spawn()?;
     lock(&GROUPS).push(child.id());
     Ok(child)
