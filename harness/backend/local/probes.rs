@@ -157,6 +157,10 @@ pub struct ProbeBuilder {
     local_go: String,
     /// Modules `go mod tidy` has downloaded so far, over all builds (for progress lines).
     downloads: std::sync::atomic::AtomicUsize,
+    /// Held while `go build` compiles: builds side by side download modules side by side, but two
+    /// compiles at once each compile the packages they share (Go's build cache only helps the
+    /// later one), so on 2 cores they compile one after another.
+    compiling: std::sync::Mutex<()>,
 }
 
 impl ProbeBuilder {
@@ -167,6 +171,7 @@ impl ProbeBuilder {
             probes_dir,
             local_go: String::new(),
             downloads: Default::default(),
+            compiling: Default::default(),
         };
         builder.local_go = builder.go_version("local")?;
         crate::build_cache::remove_dead_partials(&builder.cache_dir);
@@ -384,6 +389,8 @@ impl ProbeBuilder {
             &["mod", "tidy"][..],
             &["build", "-trimpath", "-o", "probe", "."][..],
         ] {
+            let _compiling = (args[0] == "build")
+                .then(|| self.compiling.lock().unwrap_or_else(|p| p.into_inner()));
             let mut child = crate::cleanup::spawn_killable(
                 self.go_cmd(dir, toolchain, nosumdb)
                     .args(args)
@@ -650,6 +657,7 @@ mod tests {
             probes_dir: cache.path().into(),
             local_go: String::new(),
             downloads: Default::default(),
+            compiling: Default::default(),
         };
         for d in [
             "s3-v3.6.1-aaaaaaaaaaaa",
