@@ -497,6 +497,7 @@ fn main() {
             "RESULT: FAULTS FOUND"
         }
     );
+    drop(campaign); // exit() below skips destructors.
     if !ok {
         std::process::exit(1);
     }
