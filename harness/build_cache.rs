@@ -68,20 +68,17 @@ impl EntryLock {
     }
 }
 
-/// `.<name>.<digits>` directories in `cache`.
+/// `.<name>.<digits>` directories in `cache`: this entry's partial builds.
 fn partials(cache: &Path, name: &str) -> Vec<PathBuf> {
     let prefix = format!(".{name}.");
-    std::fs::read_dir(cache)
+    all_partials(cache)
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_prefix(&prefix))
-                .is_some_and(|pid| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+                .is_some_and(|pid| !pid.contains('.'))
         })
-        .map(|e| e.path())
         .collect()
 }
 

@@ -83,13 +83,12 @@ pub struct Watch {
 /// scenario was about.
 pub async fn watch(State(w): State<Watch>, request: Request, next: Next) -> Response {
     let what = format!("{} {}", request.method(), request.uri().path());
-    let guard = HangUp {
+    let mut guard = HangUp {
         watch: w.clone(),
         what: what.clone(),
         started: Instant::now(),
         answered: false,
     };
-    let mut guard = guard;
     if let (true, Some(Fault::StallAgent { ms })) = (w.stalls, w.faults.current()) {
         w.events.push_infra(
             &w.label,

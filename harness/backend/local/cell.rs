@@ -1,7 +1,7 @@
 //! One cell on the local backend: the pod's environment and inputs for a scenario, and what the
 //! probe's answer means.
 
-use crate::backend::objects::{self, CloudValues, Expected};
+use crate::backend::objects::{self, Expected, Objects};
 use crate::backend::sandbox::network::ECR_REGISTRY_HOST;
 use crate::backend::{Evidence, ObservedOutcome};
 use crate::fakes::world;
@@ -20,15 +20,14 @@ pub fn artifact(scenario: &Scenario) -> serde_json::Value {
     art
 }
 
-/// The probe's request for a scenario, and what success looks like. The namespace's objects come
-/// from [`objects::objects`], as the cluster backend creates them.
+/// The probe's request for a scenario, and what success looks like. `objs` are the namespace's
+/// objects from [`objects::objects`], as the cluster backend creates them.
 pub fn request(
     scenario: &Scenario,
     cell_dir: &Path,
-    cloud: &CloudValues,
+    objs: &Objects,
 ) -> Result<(serde_json::Value, Expected), String> {
     let expected = objects::expected(scenario)?;
-    let objs = objects::objects(scenario, world::NAMESPACE, cloud);
     let request = match &scenario.entrypoint {
         None => {
             let secrets: BTreeMap<String, BTreeMap<String, String>> = objs

@@ -154,10 +154,11 @@ impl LocalBackend {
             &role_arn,
         );
         let cloud = self.cloud.cloud_values()?;
-        for value in objects::objects(scenario, world::NAMESPACE, &cloud).secret_values() {
+        let objs = objects::objects(scenario, world::NAMESPACE, &cloud);
+        for value in objs.secret_values() {
             self.cloud.redactor.add(&value);
         }
-        let (request, expected) = cell::request(scenario, &cell_dir, &cloud)?;
+        let (request, expected) = cell::request(scenario, &cell_dir, &objs)?;
 
         let (ran, result) = self.run_probe(&build, &cell_dir, "request.json", &request, &env)?;
         let mut evidence = Evidence {
