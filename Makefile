@@ -3,8 +3,13 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-# How the targets below run authmatrix; tests point it at the binary cargo built for them.
-AUTHMATRIX ?= cargo run -q --
+# How the targets below run authmatrix: the binary of the one cargo build that also builds the
+# tests (`make build`). A plain `cargo build` would compile ~50 crates a second time, without the
+# features the dev-dependencies turn on. Tests point AUTHMATRIX at the binary cargo built for them.
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug/authmatrix
+AUTHMATRIX ?= $(BIN)
+# What a target that runs authmatrix needs first: the build, unless AUTHMATRIX is another binary.
+built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
 # The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use),
 # then the cluster tier's (a node's container runtime).
@@ -21,12 +26,16 @@ PREVIOUS ?= previous
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local host venv probes cluster minio actionlint lint-workflows \
+.PHONY: setup setup-local apt apt-local host venv build go-modules probes cluster minio actionlint \
+	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
 setup: apt setup-local cluster minio
-setup-local: apt-local venv actionlint probes
+# After the packages, four things side by side: the venv and actionlint, the Go modules the probes
+# need (network-bound, while cargo compiles), then the probes (CPU-bound, after cargo).
+setup-local: apt-local
+	$(MAKE) --no-print-directory -j4 venv actionlint go-modules probes
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -52,13 +61,26 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# Go modules and probe builds for the default Argo tags (cached under ~/.cache/authmatrix).
-probes:
+# The library, the CLI and every test binary, in one build.
+build:
+	cargo test --no-run
+
+# The modules the default tags' probes build from, as their committed go.sum files list them
+# (checked against those sums when the probes build): downloads only, so that they can overlap
+# the Rust build. Best effort: `make probes` reports what is still missing.
+go-modules:
+	@awk '$$2 !~ /\/go\.mod$$/ {print $$1 "@" $$2}' probes/*/sums/*.sum | sort -u \
+	  | GONOSUMDB=github.com/argoproj/argo-workflows xargs go mod download -x 2>&1 \
+	  | awk '/\.zip: 200/ {if (++n % 100 == 0) print "go-modules: " n " downloaded"; next} \
+	         /^go: / {print} END {print "go-modules: " n+0 " modules downloaded"}'
+
+# Probe builds for the default Argo tags (cached under ~/.cache/authmatrix).
+probes: $(built)
 	$(AUTHMATRIX) prepare $(if $(ARGO),--argo $(ARGO))
 
 # Kubernetes (one multi-call binary), etcd and each cluster tag's workflow-controller, built from
 # their Go modules (cached under ~/.cache/authmatrix/cluster by version and source).
-cluster:
+cluster: $(built)
 	$(AUTHMATRIX) prepare --backend cluster --argo $(CLUSTER_TAGS)
 
 # actionlint from its Go module, checksums pinned in tools/actionlint/go.sum.
@@ -105,7 +127,7 @@ FAULT_RUNS ?= 100
 faults:
 	FAULT_RUNS=$(FAULT_RUNS) cargo test --test faults
 
-scenarios:
+scenarios: $(built)
 	$(AUTHMATRIX) scenarios
 
 # What .github/workflows/*.yml run, one target per step (tests/suite/workflows.rs runs them too).
@@ -115,7 +137,7 @@ nightly_argo = $(or $(ARGO),$(NIGHTLY_ARGO))
 setup-local-nightly:
 	$(MAKE) setup-local ARGO=$(nightly_argo)
 
-nightly:
+nightly: $(built)
 	$(AUTHMATRIX) run --argo $(nightly_argo) --out $(OUT)
 
 previous-report:
@@ -128,13 +150,13 @@ previous-report:
 	gh run download "$$run" --repo "$$GITHUB_REPOSITORY" --name authmatrix-report --dir $(PREVIOUS) \
 	  || echo "no previous report: run $$run kept none"
 
-nightly-diff:
+nightly-diff: $(built)
 	@if [ -f $(PREVIOUS)/report.json ]; then $(AUTHMATRIX) diff $(PREVIOUS)/report.json $(OUT)/report.json; \
 	else echo "no previous report in $(PREVIOUS)/: nothing to compare"; fi
 
 # FROM, TO and USES (space-separated scenario globs) come from the environment or the command line.
 USES ?= *
-upgrade-gate:
+upgrade-gate: $(built)
 	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "upgrade-gate needs FROM and TO (Argo tags)"; exit 2; }
 	$(AUTHMATRIX) verdict --from $(FROM) --to $(TO) $(foreach g,$(USES),--uses '$(g)')
 

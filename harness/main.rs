@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use authmatrix::backend::local::probes::ProbeBuilder;
-use authmatrix::backend::local::{LocalBackend, LocalOptions};
+use authmatrix::backend::local::{LocalOptions, ProbeSet};
 use authmatrix::explain;
 use authmatrix::matrix::{self, plan, tags::ArgoTag};
 use authmatrix::scenario;
@@ -305,12 +305,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             if backend == "cluster" {
                 return prepare_cluster(&tags);
             }
-            let mut backend = local_backend(60)?;
+            // Probes need only Go: this runs on a fresh machine before the venv or `ip` exist.
+            authmatrix::tools::go()?;
+            authmatrix::cleanup::install();
+            let mut probes = ProbeSet::new(
+                &authmatrix::project_root(),
+                &LocalOptions::default_cache_dir(),
+            );
             let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
             components.sort();
             components.dedup();
-            use authmatrix::backend::Backend;
-            let infos = backend.prepare(&tags, &components, &[])?;
+            let infos = probes.build(&tags, &components)?;
             let failed: Vec<_> = infos
                 .iter()
                 .flat_map(|(t, c)| {
@@ -322,7 +327,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 bail!("some probes did not build:\n{}", failed.join("\n"));
             }
             if write_sums {
-                for path in backend.write_sums()? {
+                for path in probes.write_sums()? {
                     println!("wrote {}", path.display());
                 }
             }
@@ -430,18 +435,4 @@ fn local_backends(
         jobs,
         Duration::from_secs(probe_timeout),
     )
-}
-
-fn local_options(probe_timeout: u64) -> anyhow::Result<LocalOptions> {
-    Ok(LocalOptions {
-        sandbox_exe: std::env::current_exe()?,
-        project_root: authmatrix::project_root(),
-        cache_dir: LocalOptions::default_cache_dir(),
-        probe_timeout: Duration::from_secs(probe_timeout),
-    })
-}
-
-fn local_backend(probe_timeout: u64) -> anyhow::Result<LocalBackend> {
-    authmatrix::cleanup::install();
-    LocalBackend::new(local_options(probe_timeout)?)
 }

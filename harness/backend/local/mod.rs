@@ -3,7 +3,11 @@
 
 mod cell;
 mod parallel_build;
+mod probe_set;
 pub mod probes;
+
+pub use probe_set::ProbeSet;
+use probes::ProbeBuild;
 
 use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
 use crate::backend::sandbox::cloud::SandboxedCloud;
@@ -12,8 +16,7 @@ use crate::backend::{identity, objects};
 use crate::fakes::world;
 use crate::matrix::tags::ArgoTag;
 use crate::scenario::{Component, Scenario};
-use probes::{ProbeBuild, ProbeBuilder};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,7 +55,7 @@ pub fn pool(opts: &LocalOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Back
 
 pub struct LocalBackend {
     opts: LocalOptions,
-    builds: HashMap<(String, Component), Result<ProbeBuild, String>>,
+    probes: ProbeSet,
     cloud: SandboxedCloud,
 }
 
@@ -61,8 +64,8 @@ impl LocalBackend {
     pub fn new(opts: LocalOptions) -> anyhow::Result<Self> {
         let cloud = SandboxedCloud::new(&opts.project_root, &opts.cache_dir)?;
         Ok(LocalBackend {
+            probes: ProbeSet::new(&opts.project_root, &opts.cache_dir),
             opts,
-            builds: HashMap::new(),
             cloud,
         })
     }
@@ -71,25 +74,9 @@ impl LocalBackend {
         self.cloud.run_dir()
     }
 
-    /// Copies the go.sum of every probe built so far to `probes/<probe>/sums/<tag>.sum`, so that
-    /// later builds verify against checksums the project carries.
+    /// Copies the go.sum of every probe built so far to the committed sums (see `ProbeSet`).
     pub fn write_sums(&self) -> anyhow::Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        for ((tag, component), build) in &self.builds {
-            let Ok(build) = build else { continue };
-            let dir = self
-                .opts
-                .project_root
-                .join("probes")
-                .join(probes::probe_name(*component))
-                .join("sums");
-            std::fs::create_dir_all(&dir)?;
-            let dest = dir.join(format!("{tag}.sum"));
-            std::fs::copy(build.binary.with_file_name("go.sum"), &dest)?;
-            written.push(dest);
-        }
-        written.sort();
-        Ok(written)
+        self.probes.write_sums()
     }
 
     /// The sandbox process, once started (for checks that it leaves nothing behind).
@@ -117,7 +104,7 @@ impl LocalBackend {
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
-        let build = match self.builds.get(&(tag.tag.clone(), scenario.component)) {
+        let build = match self.probes.get(tag, scenario.component) {
             Some(Ok(b)) => b.clone(),
             Some(Err(e)) => return Err(format!("no probe for {tag}: {e}")),
             None => return Err(format!("{tag} was not prepared")),
@@ -264,51 +251,7 @@ impl Backend for LocalBackend {
         components: &[Component],
         scenarios: &[Scenario],
     ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-        let builder = ProbeBuilder::new(
-            self.opts.cache_dir.join("probes"),
-            self.opts.project_root.join("probes"),
-        )?;
-        std::fs::create_dir_all(&builder.cache_dir)?;
-        let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
-        let mut unknown = Vec::new();
-        let jobs: Vec<(&ArgoTag, Component)> = tags
-            .iter()
-            .flat_map(|t| {
-                components
-                    .iter()
-                    .filter(|c| c.has_probe())
-                    .map(move |&c| (t, c))
-            })
-            .collect();
-        let results = parallel_build::build_all(&builder, &jobs);
-        for ((tag, component), result) in jobs.into_iter().zip(results) {
-            if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {
-                unknown.push(e.to_string());
-                continue;
-            }
-            let result = result.map_err(|e| e.to_string());
-            let info = match &result {
-                Ok(b) => TagInfo {
-                    go_version: b.go_version.clone(),
-                    checksums: b.checksums.clone(),
-                    required: b.required.clone(),
-                    linked: b.linked.clone(),
-                    error: None,
-                },
-                Err(e) => TagInfo {
-                    error: Some(e.clone()),
-                    ..Default::default()
-                },
-            };
-            infos
-                .entry(tag.tag.clone())
-                .or_default()
-                .insert(component, info);
-            self.builds.insert((tag.tag.clone(), component), result);
-        }
-        if !unknown.is_empty() {
-            anyhow::bail!("{}", unknown.join("\n"));
-        }
+        let infos = self.probes.build(tags, components)?;
         let started = std::time::Instant::now();
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
