@@ -74,11 +74,6 @@ impl LocalBackend {
         self.cloud.run_dir()
     }
 
-    /// Copies the go.sum of every probe built so far to the committed sums (see `ProbeSet`).
-    pub fn write_sums(&self) -> anyhow::Result<Vec<PathBuf>> {
-        self.probes.write_sums()
-    }
-
     /// The sandbox process, once started (for checks that it leaves nothing behind).
     pub fn sandbox_pid(&self) -> Option<u32> {
         self.cloud.sandbox_pid()
