@@ -305,8 +305,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             if backend == "cluster" {
                 return prepare_cluster(&tags);
             }
-            // Probes need only Go: this runs on a fresh machine before the venv or `ip` exist.
-            authmatrix::tools::go()?;
+            // Probes need only Go (ProbeBuilder says if it is missing): this runs on a fresh
+            // machine before the venv or `ip` exist.
             authmatrix::cleanup::install();
             let mut probes = ProbeSet::new(
                 &authmatrix::project_root(),
