@@ -13,7 +13,8 @@
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
 use authmatrix::backend::{Backend, Choice};
-use authmatrix::matrix::{self, plan, tags::ArgoTag};
+use authmatrix::matrix::{self, plan};
+use authmatrix::shared::ArgoTag;
 use authmatrix::scenario;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,7 +51,7 @@ fn main() {
             println!(
                 "  {run_label:<26} total {:>6.1} s with {} sandboxes (probes' own time, summed: {:>5.1} s); {} of {} cells as expected",
                 t.total.as_secs_f64(),
-                matrix::DEFAULT_JOBS,
+                authmatrix::backend::DEFAULT_LOCAL_JOBS,
                 t.probe_time.as_secs_f64(),
                 t.ok,
                 scenarios.len() * tags.len()
@@ -163,7 +164,7 @@ fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[Argo
     for c in &report.cells {
         assert_ne!(
             c.verdict,
-            authmatrix::matrix::verdict::Verdict::InfraError,
+            authmatrix::report::verdict::Verdict::InfraError,
             "{}",
             c.observed.message
         );

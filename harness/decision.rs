@@ -4,8 +4,8 @@
 //! regresses but some scenario could not be decided on one of the two versions (infra error,
 //! exploratory cell, not run); GO when every scenario in scope was measured on both and none regressed.
 
-use crate::backend::ObservedOutcome;
-use crate::matrix::verdict::Verdict;
+use crate::shared::ObservedOutcome;
+use crate::report::verdict::Verdict;
 use crate::report::{Cell, Report};
 use crate::scenario::{ExpectedOutcome, Scenario, range::tag_version};
 use serde::Serialize;
@@ -234,10 +234,24 @@ impl UpgradeVerdict {
     }
 }
 
+/// The scenario globs a team relies on: `--uses` values, then a `--uses-file`'s lines (one glob a
+/// line, `#` starts a comment).
+pub fn uses_globs(
+    mut globs: Vec<String>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<String>> {
+    let Some(file) = file else { return Ok(globs) };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+    let lines = text.lines().map(|l| l.split('#').next().unwrap_or("").trim());
+    globs.extend(lines.filter(|l| !l.is_empty()).map(str::to_string));
+    Ok(globs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Evidence;
+    use crate::shared::Evidence;
     use crate::report::{Expected, Observed, ScenarioSummary};
 
     fn scenario(id: &str) -> Scenario {
@@ -367,5 +381,16 @@ mod tests {
             (v.decision, v.fixed.clone()),
             (Decision::Go, vec!["a".to_string()])
         );
+    }
+
+    #[test]
+    fn uses_globs_come_from_flags_then_the_file_without_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("uses.txt");
+        std::fs::write(&file, "# our setups\ns3-irsa-*   # IRSA\n\necr-*\n").unwrap();
+        let globs = uses_globs(vec!["minio-*".into()], Some(&file)).unwrap();
+        assert_eq!(globs, ["minio-*", "s3-irsa-*", "ecr-*"]);
+        let missing = uses_globs(vec![], Some(&dir.path().join("nope"))).unwrap_err();
+        assert!(missing.to_string().starts_with("reading "), "{missing}");
     }
 }

@@ -2,9 +2,10 @@
 //! path that changed between them, those on the credential path marked — read off the probes'
 //! own module graphs (`go list -deps`), not a blog post.
 
+use crate::backend::Backend;
 use crate::backend::local::probes::{BuildError, ProbeBuilder, credential_path};
-use crate::matrix::tags::ArgoTag;
 use crate::scenario::Scenario;
+use crate::shared::{ArgoTag, ObservedOutcome};
 use std::collections::BTreeSet;
 
 #[derive(Debug, serde::Serialize)]
@@ -137,4 +138,91 @@ pub fn tags_between(builder: &ProbeBuilder, from: &ArgoTag, to: &ArgoTag) -> Vec
         }
     }
     out
+}
+
+/// What `explain --bisect` saw: the scenario's outcome on every tag from `from` to `to`.
+#[derive(Debug)]
+pub struct Bisection {
+    pub scenario: String,
+    /// In version order, `from` first and `to` last; `None` where the cell was not observed.
+    pub outcomes: Vec<(ArgoTag, Option<ObservedOutcome>)>,
+}
+
+impl Bisection {
+    /// The first tag whose outcome differs from `from`'s.
+    pub fn first_flip(&self) -> Option<&ArgoTag> {
+        let start = self.outcomes.first()?.1;
+        self.outcomes
+            .iter()
+            .skip(1)
+            .find(|(_, o)| *o != start)
+            .map(|(t, _)| t)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::from("\n");
+        for (tag, outcome) in &self.outcomes {
+            let word = outcome.map(|o| format!("{o:?}").to_lowercase());
+            out += &format!("  {:<10} {}\n", tag.tag, word.unwrap_or_default());
+        }
+        let (from, to) = (&self.outcomes[0].0, &self.outcomes[self.outcomes.len() - 1].0);
+        out += &match self.first_flip() {
+            Some(t) => format!("first tag where {} flips: {}\n", self.scenario, t.tag),
+            None => format!("{} does not flip between {from} and {to}\n", self.scenario),
+        };
+        out
+    }
+}
+
+/// Runs `scenario` on `from`, every served tag in between, and `to`, on `backends`.
+pub fn bisect(
+    backends: &mut [Box<dyn Backend + Send>],
+    builder: &ProbeBuilder,
+    scenario: &Scenario,
+    from: &ArgoTag,
+    to: &ArgoTag,
+) -> anyhow::Result<Bisection> {
+    let mut tags = vec![from.clone()];
+    tags.extend(tags_between(builder, from, to));
+    tags.push(to.clone());
+    let names: Vec<&str> = tags.iter().map(|t| t.tag.as_str()).collect();
+    crate::progress::line(&format!("bisect over {}", names.join(", ")));
+    let report = crate::matrix::run(backends, std::slice::from_ref(scenario), &tags)?;
+    let outcomes = tags
+        .into_iter()
+        .map(|t| {
+            let outcome = report.cell(&scenario.id, &t.tag).map(|c| c.observed.outcome);
+            (t, outcome)
+        })
+        .collect();
+    Ok(Bisection {
+        scenario: scenario.id.clone(),
+        outcomes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bisection(outcomes: &[(&str, ObservedOutcome)]) -> Bisection {
+        Bisection {
+            scenario: "ecr-irsa-entrypoint".into(),
+            outcomes: outcomes
+                .iter()
+                .map(|(t, o)| (ArgoTag::parse(t).unwrap(), Some(*o)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_first_flip_is_the_first_tag_whose_outcome_differs_from_the_start() {
+        use ObservedOutcome::{Fail, Pass};
+        let b = bisection(&[("v3.6.0", Fail), ("v3.6.1", Fail), ("v3.6.4", Fail), ("v3.6.5", Pass)]);
+        assert_eq!(b.first_flip().map(|t| t.tag.as_str()), Some("v3.6.5"));
+        assert!(b.render().contains("first tag where ecr-irsa-entrypoint flips: v3.6.5"));
+        let none = bisection(&[("v3.6.0", Pass), ("v3.6.5", Pass)]);
+        assert_eq!(none.first_flip(), None);
+        assert!(none.render().contains("does not flip between v3.6.0 and v3.6.5"));
+    }
 }

@@ -1,6 +1,7 @@
 //! authmatrix: which Argo Workflows authentication setups break on which Argo version.
 //!
-//! scenario model → matrix → backend (local | kind) → fakes → report.
+//! scenario → matrix → backend (local | cluster) → fakes → report, over the types every room
+//! shares (`shared`).
 
 pub mod backend;
 pub mod build_cache;
@@ -15,6 +16,7 @@ pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod scenario;
+pub mod shared;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -8,14 +8,16 @@
 //! the project's Python venv (`make setup`): a missing piece fails the cells, never skips them.
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
-use authmatrix::backend::{Backend, Choice};
-use authmatrix::matrix::{self, tags::ArgoTag};
+use authmatrix::backend::Choice;
+use authmatrix::matrix::{self, plan, pool::BackendPool};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
 use authmatrix::scenario::{self, Scenario};
+use authmatrix::shared::{ArgoTag, TagInfo};
 use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The backends this run covers: `AUTHMATRIX_BACKEND` (comma-separated `local`, `cluster`;
@@ -32,33 +34,23 @@ fn backends() -> Result<Vec<Choice>, String> {
 /// `<scenario>::<tag>::cluster` on the cluster backend.
 fn trial_name(choice: Choice, scenario: &str, tag: &str) -> String {
     match choice {
-        Choice::Local => matrix::cell_name(scenario, tag),
-        Choice::Cluster(_) => format!("{}::cluster", matrix::cell_name(scenario, tag)),
+        Choice::Local => authmatrix::report::cell_name(scenario, tag),
+        Choice::Cluster(_) => format!("{}::cluster", authmatrix::report::cell_name(scenario, tag)),
     }
 }
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scenarios = match scenario::load_dir(&root.join("scenarios")) {
+    let selected = scenario::load_catalogue(Some(&root.join("scenarios")))
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            let argo = std::env::var("AUTHMATRIX_ARGO").ok();
+            let tags = plan::tags(argo.as_deref()).map_err(|e| format!("AUTHMATRIX_ARGO: {e}"))?;
+            Ok((s, tags, backends()?))
+        });
+    let (scenarios, tags, choices) = match selected {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tags = match std::env::var("AUTHMATRIX_ARGO") {
-        Ok(list) => match ArgoTag::parse_list(&list) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("AUTHMATRIX_ARGO: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        Err(_) => ArgoTag::defaults(),
-    };
-    let choices = match backends() {
-        Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
@@ -111,14 +103,11 @@ fn main() -> ExitCode {
 struct Run {
     choice: Choice,
     jobs: usize,
-    pool: Pool,
+    pool: Arc<BackendPool>,
     cells: Vec<(Scenario, ArgoTag)>,
     used: Vec<Scenario>,
     used_tags: Vec<ArgoTag>,
-    versions: std::collections::BTreeMap<
-        String,
-        std::collections::BTreeMap<scenario::Component, authmatrix::backend::TagInfo>,
-    >,
+    versions: BTreeMap<String, BTreeMap<scenario::Component, TagInfo>>,
     done: Arc<Mutex<Vec<Cell>>>,
 }
 
@@ -133,18 +122,19 @@ impl Run {
                 used.push(s.clone());
             }
         }
+        choice.check_can_run(&used)?;
         // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
-        let mut pool = authmatrix::backend::pool(
+        let mut backends = authmatrix::backend::pool(
             choice,
             env!("CARGO_BIN_EXE_authmatrix").into(),
             jobs,
             Duration::from_secs(60),
         )?;
-        let versions = matrix::prepare(&mut pool, &used, &used_tags)?;
+        let versions = matrix::prepare(&mut backends, &used, &used_tags)?;
         Ok(Run {
             choice,
             jobs,
-            pool: Arc::new((Mutex::new(pool), Condvar::new())),
+            pool: Arc::new(BackendPool::new(backends)),
             cells,
             used,
             used_tags,
@@ -162,18 +152,13 @@ impl Run {
                 let name = trial_name(self.choice, &scenario.id, &tag.tag);
                 // A cell this backend cannot run is an ignored trial, never a passed one; the
                 // report still shows it, as not applicable.
-                let applicable =
-                    checkout_peek(&self.pool, |b| b.not_applicable(&scenario)).is_none();
+                let applicable = pool.not_applicable(&scenario).is_none();
                 if !applicable {
-                    let mut backend = checkout(&pool);
-                    let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
-                    give_back(&pool, backend);
+                    let cell = pool.run_cell(&scenario, &tag);
                     done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
                 }
                 Trial::test(name, move || {
-                    let mut backend = checkout(&pool);
-                    let cell = matrix::run_cell(backend.as_mut(), &scenario, &tag);
-                    give_back(&pool, backend);
+                    let cell = pool.run_cell(&scenario, &tag);
                     let ok = cell.verdict.is_ok();
                     let text = evidence_text(&cell);
                     done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
@@ -184,7 +169,6 @@ impl Run {
             })
             .collect()
     }
-
     /// Stops the backends, then writes the report of the cells that ran to
     /// `target/authmatrix/<backend>/` (the local one also to `target/authmatrix/`, as before).
     fn finish(self, root: &Path, started: Instant) {
@@ -217,28 +201,3 @@ impl Run {
     }
 }
 
-type Pool = Arc<(Mutex<Vec<Box<dyn Backend + Send>>>, Condvar)>;
-
-fn checkout(pool: &Pool) -> Box<dyn Backend + Send> {
-    let (list, ready) = &**pool;
-    let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        if let Some(b) = list.pop() {
-            return b;
-        }
-        list = ready.wait(list).unwrap_or_else(|p| p.into_inner());
-    }
-}
-
-/// Asks one backend of the pool a question without taking it out.
-fn checkout_peek<T>(pool: &Pool, ask: impl FnOnce(&dyn Backend) -> T) -> T {
-    let (list, _) = &**pool;
-    let list = list.lock().unwrap_or_else(|p| p.into_inner());
-    ask(list.first().expect("a pool has backends").as_ref())
-}
-
-fn give_back(pool: &Pool, backend: Box<dyn Backend + Send>) {
-    let (list, ready) = &**pool;
-    list.lock().unwrap_or_else(|p| p.into_inner()).push(backend);
-    ready.notify_one();
-}

@@ -4,79 +4,20 @@
 //! released binaries against a real Kubernetes API server (`local-up` inside the same kind of
 //! sandbox, or kind). Both produce the same [`Observation`].
 
+pub mod cell;
 pub mod cluster;
 pub mod identity;
 pub mod local;
 pub mod objects;
 pub mod sandbox;
 
-use crate::fakes::events::Event;
-use crate::matrix::tags::ArgoTag;
 use crate::scenario::{Component, Scenario};
-use serde::{Deserialize, Serialize};
+use crate::shared::{ArgoTag, Observation, TagInfo};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ObservedOutcome {
-    /// Argo's code did what the workflow asked (and the artifact's content is the seeded one).
-    Pass,
-    /// Argo's code returned an error.
-    Fail,
-    /// The harness could not tell: probe did not build, crashed or timed out, sandbox failed.
-    Error,
-    /// This backend cannot run the scenario (e.g. pods that must run, on a cluster without a
-    /// kubelet): reported as such, never as a pass.
-    NotApplicable,
-}
-
-/// What one cell showed, with everything needed to believe it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Observation {
-    pub outcome: ObservedOutcome,
-    /// The error Argo's code returned (for `fail`) or the harness problem (for `error`).
-    pub message: String,
-    pub evidence: Evidence,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Evidence {
-    pub probe: String,
-    /// Where Argo's code stopped: `driver` (NewDriver) or `load` (Load).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    pub elapsed_ms: u64,
-    /// The pod environment the probe ran with (values of secrets redacted).
-    pub env: BTreeMap<String, String>,
-    /// Argo's own log output.
-    pub stdout: String,
-    pub stderr: String,
-    /// Requests the fakes answered while the probe ran.
-    pub fake_events: Vec<Event>,
-    /// A second look at a failure (e.g. the ECR credential helper's own error behind a 401).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnosis: Option<String>,
-    /// The cluster backend's view of the cell: the objects as created (secret values redacted),
-    /// the workflow's and its node's status, the pod, the namespace's events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kube: Option<serde_json::Value>,
-}
-
-/// What a backend knows about one Argo version after preparing it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TagInfo {
-    pub go_version: String,
-    pub checksums: String,
-    pub required: BTreeMap<String, String>,
-    pub linked: BTreeMap<String, String>,
-    /// Set when the version could not be prepared: every cell of it is an infra error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// Local sandboxes a run uses side by side by default: cells mostly wait, so more than the 2 cores
+/// pays off.
+pub const DEFAULT_LOCAL_JOBS: usize = 4;
 
 /// Which backend a run uses, as the CLI (`--backend`, `--provider`) and the matrix test
 /// (`AUTHMATRIX_BACKEND`) name it.
@@ -108,11 +49,26 @@ impl Choice {
     /// control plane of its own.
     pub fn default_jobs(self) -> usize {
         match self {
-            Choice::Local => crate::matrix::DEFAULT_JOBS,
+            Choice::Local => DEFAULT_LOCAL_JOBS,
             Choice::Cluster(cluster::provider::ProviderKind::LocalUp) => 2,
             // One kind cluster per run.
             Choice::Cluster(cluster::provider::ProviderKind::Kind) => 1,
         }
+    }
+}
+
+impl Choice {
+    /// Refuses a backend that can run none of these scenarios, before anything starts: a run
+    /// that could only report every cell not applicable is a mistake, not a result.
+    pub fn check_can_run(self, scenarios: &[Scenario]) -> anyhow::Result<()> {
+        let Choice::Cluster(provider) = self else {
+            return Ok(());
+        };
+        let why_not: Vec<_> = scenarios.iter().filter_map(|s| provider.cannot_run(s.component)).collect();
+        if !scenarios.is_empty() && why_not.len() == scenarios.len() {
+            anyhow::bail!("--provider {}: {}", provider.as_str(), provider.capabilities().limits);
+        }
+        Ok(())
     }
 }
 
@@ -172,16 +128,3 @@ pub trait Backend {
     }
 }
 
-impl Observation {
-    /// The observation of a cell its backend cannot run.
-    pub fn not_applicable(backend: &str, why: String) -> Self {
-        Observation {
-            outcome: ObservedOutcome::NotApplicable,
-            message: why,
-            evidence: Evidence {
-                probe: backend.into(),
-                ..Default::default()
-            },
-        }
-    }
-}

@@ -350,37 +350,38 @@ pub fn seed_object(scenario: &Scenario) -> Option<SeedObject> {
     Some(SeedObject { bucket, key, body })
 }
 
-/// What a passing cell must have produced.
+/// How a cell's success is checked: what a passing cell must have produced (not the scenario's
+/// expected outcome, which the scenario file states).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expected {
-    /// executor-s3: the artifact's bytes.
-    Body(String),
-    /// controller-entrypoint: the entrypoint and cmd the lookup returns.
-    Image {
+pub enum SuccessCheck {
+    /// executor-s3: the artifact's bytes are the seeded object's.
+    SameBody(String),
+    /// controller-entrypoint: the lookup returns the image's entrypoint and cmd.
+    SameImageConfig {
         entrypoint: Vec<String>,
         cmd: Vec<String>,
     },
     /// node: the workflow succeeds.
-    Succeeds,
+    WorkflowSucceeds,
 }
 
 /// Success for this scenario: the seeded object's bytes, or the image's config as the registry
 /// serves it (or as the controller's index states it, when the image is listed there).
-pub fn expected(scenario: &Scenario) -> Result<Expected, String> {
+pub fn success_check(scenario: &Scenario) -> Result<SuccessCheck, String> {
     match (&scenario.entrypoint, scenario.component) {
-        (Some(_), Component::Node) => Ok(Expected::Succeeds),
+        (Some(_), Component::Node) => Ok(SuccessCheck::WorkflowSucceeds),
         (Some(ep), _) => Ok(match ep.controller.images.get(&ep.workflow.image) {
-            Some(entry) => Expected::Image {
+            Some(entry) => SuccessCheck::SameImageConfig {
                 entrypoint: entry.entrypoint.clone(),
                 cmd: entry.cmd.clone(),
             },
-            None => Expected::Image {
+            None => SuccessCheck::SameImageConfig {
                 entrypoint: SEEDED_ENTRYPOINT.iter().map(|s| s.to_string()).collect(),
                 cmd: SEEDED_CMD.iter().map(|s| s.to_string()).collect(),
             },
         }),
         (None, Component::ExecutorS3) => seed_object(scenario)
-            .map(|seed| Expected::Body(seed.body))
+            .map(|seed| SuccessCheck::SameBody(seed.body))
             .ok_or_else(|| "the scenario's artifact has no s3 bucket/key".into()),
         (None, component) => Err(format!(
             "a {} scenario needs a workflow",

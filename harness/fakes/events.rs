@@ -1,21 +1,7 @@
 //! What the fakes saw: one line per request, kept as evidence for the cell that caused it.
 
-use serde::Serialize;
+use crate::shared::Event;
 use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Event {
-    /// Which fake answered (`pod-identity-agent`, `sts`, ...).
-    pub fake: String,
-    /// Method and path, e.g. `GET /v1/credentials`.
-    pub request: String,
-    pub status: u16,
-    /// Why the fake answered that way, in the words of its reply.
-    pub detail: String,
-    /// A failure of the fake cloud itself (faults.rs), not an answer: the cell is an infra error.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub infra: bool,
-}
 
 #[derive(Clone, Default)]
 pub struct EventLog(Arc<Mutex<Vec<Event>>>);

@@ -126,7 +126,7 @@ impl Drop for HangUp {
 }
 
 /// The harness's reading of a cell's events: the first infra event, as the cell's message.
-pub fn infra_failure(events: &[super::events::Event]) -> Option<String> {
+pub fn infra_failure(events: &[crate::shared::Event]) -> Option<String> {
     events.iter().find(|e| e.infra).map(|e| {
         format!(
             "the fake cloud failed, not Argo: {} {}: {}",

@@ -1,21 +1,18 @@
 //! The matrix: scenarios × Argo tags, run on a backend and judged against expectations.
 
 pub mod plan;
-pub mod tags;
+pub mod pool;
 pub mod verdict;
 
-use crate::backend::{Backend, TagInfo};
+use crate::backend::Backend;
+use crate::shared::TagInfo;
 use crate::report::{Cell, Expected, Report};
 use crate::scenario::Component;
 use crate::scenario::{ExpectedOutcome, Scenario};
 use std::collections::BTreeMap;
-use tags::ArgoTag;
+use crate::shared::ArgoTag;
 
-/// Sandboxes a run uses by default: cells mostly wait, so more than the 2 cores pays off.
-pub const DEFAULT_JOBS: usize = 4;
-
-/// The cell's name in `cargo test --test matrix` and in junit.xml.
-pub use crate::report::cell_name;
+use crate::report::cell_name;
 
 /// What the scenario expects on `tag`, as the report shows it.
 pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
@@ -40,7 +37,7 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
 /// Runs one cell and judges it.
 pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -> Cell {
     let observation = match backend.not_applicable(scenario) {
-        Some(why) => crate::backend::Observation::not_applicable(backend.name(), why),
+        Some(why) => crate::shared::Observation::not_applicable(backend.name(), why),
         None => backend.run(scenario, tag),
     };
     let verdict = verdict::judge(scenario.expectation_for(&tag.version), &observation);
@@ -67,9 +64,7 @@ pub fn prepare(
     let Some((first, rest)) = backends.split_first_mut() else {
         anyhow::bail!("no backend to run on")
     };
-    let mut components: Vec<_> = scenarios.iter().map(|s| s.component).collect();
-    components.sort();
-    components.dedup();
+    let components = crate::scenario::components_of(scenarios);
     let tag_info = first.prepare(tags, &components, scenarios)?;
     std::thread::scope(|scope| {
         let handles: Vec<_> = rest

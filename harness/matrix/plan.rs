@@ -1,6 +1,7 @@
 //! Which cells a run covers: scenarios selected by id globs, times Argo tags.
 
 use crate::scenario::Scenario;
+use crate::shared::ArgoTag;
 
 #[derive(Debug, thiserror::Error)]
 #[error("no scenario id matches `{pattern}`; the catalogue has: {known}")]
@@ -39,4 +40,28 @@ pub fn select(scenarios: Vec<Scenario>, globs: &[String]) -> Result<Vec<Scenario
         .into_iter()
         .filter(|s| patterns.iter().any(|p| p.matches(&s.id)))
         .collect())
+}
+
+/// The tags of a comma-separated `--argo` list, or the default tags; an empty list is refused.
+pub fn tags(list: Option<&str>) -> anyhow::Result<Vec<ArgoTag>> {
+    let tags = match list {
+        Some(list) => ArgoTag::parse_list(list)?,
+        None => ArgoTag::defaults(),
+    };
+    if tags.is_empty() {
+        anyhow::bail!("--argo names no tag");
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_list_means_the_default_tags_and_an_empty_list_is_refused() {
+        assert_eq!(tags(None).unwrap(), ArgoTag::defaults());
+        assert_eq!(tags(Some("v3.6.5,v3.5.11")).unwrap()[0].tag, "v3.5.11");
+        assert_eq!(tags(Some(" , ")).unwrap_err().to_string(), "--argo names no tag");
+    }
 }

@@ -1,10 +1,10 @@
 //! Comparing what was observed with what the scenario file expects.
 
-use crate::backend::{Observation, ObservedOutcome};
+use crate::shared::{Observation, ObservedOutcome};
 use crate::scenario::{Expectation, ExpectedOutcome};
 
 /// The verdict type is the report's (a cell's verdict is part of report.json); judging is here.
-pub use crate::report::verdict::Verdict;
+use crate::report::verdict::Verdict;
 
 pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict {
     match observed.outcome {
@@ -25,7 +25,7 @@ pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict 
                 .error
                 .as_ref()
                 .is_none_or(|re| re.is_match(&observed.message));
-            let log = format!("{}\n{}", observed.evidence.stdout, observed.evidence.stderr);
+            let log = observed.evidence.argo_output();
             let log_ok = e.log.as_ref().is_none_or(|re| re.is_match(&log));
             if error_ok && log_ok {
                 Verdict::AsExpected
@@ -39,7 +39,7 @@ pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Evidence;
+    use crate::shared::Evidence;
     use crate::scenario::range::VersionRange;
 
     fn obs(outcome: ObservedOutcome, message: &str) -> Observation {
@@ -112,7 +112,7 @@ mod tests {
             Verdict::SignatureMismatch,
             "the log does not say it"
         );
-        o.evidence.stdout = "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.".into();
+        o.evidence.logs = vec![crate::shared::ArgoLog::new("probe stdout", "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.")];
         assert_eq!(judge(Some(&e), &o), Verdict::AsExpected);
     }
 }

@@ -4,8 +4,8 @@
 
 use super::junit::evidence_text;
 use super::{Report, cell_label};
-use crate::backend::ObservedOutcome;
-use crate::backend::local::probes::KEY_MODULES;
+use crate::shared::ObservedOutcome;
+use crate::shared::KEY_MODULES;
 use std::fmt::Write;
 
 const STYLE: &str = "
@@ -130,7 +130,7 @@ pub fn render(r: &Report) -> String {
                 esc(&info.go_version)
             );
             for m in KEY_MODULES {
-                let v = super::module_version(info, m);
+                let v = info.module_version(m);
                 let _ = write!(s, "<td>{}</td>", esc(&v));
             }
             s.push_str("</tr>");

@@ -92,15 +92,13 @@ pub fn evidence_text(c: &Cell) -> String {
             ));
         }
     }
-    for (name, text) in [
-        ("stdout", &c.evidence.stdout),
-        ("stderr", &c.evidence.stderr),
-    ] {
-        if !text.trim().is_empty() {
-            let lines: Vec<&str> = text.lines().collect();
+    for log in &c.evidence.logs {
+        if !log.text.trim().is_empty() {
+            let lines: Vec<&str> = log.text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(30)..];
             s.push_str(&format!(
-                "probe {name} (last {} lines):\n{}\n",
+                "{} (last {} lines):\n{}\n",
+                log.source,
                 tail.len(),
                 tail.join("\n")
             ));

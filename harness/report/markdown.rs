@@ -1,8 +1,8 @@
 //! report.md: the matrix, what each non-passing cell said, and the dependency versions per tag.
 
 use super::{Report, cell_label};
-use crate::backend::ObservedOutcome;
-use crate::backend::local::probes::KEY_MODULES;
+use crate::shared::ObservedOutcome;
+use crate::shared::KEY_MODULES;
 use std::fmt::Write;
 
 pub fn render(r: &Report) -> String {
@@ -72,7 +72,7 @@ pub fn render(r: &Report) -> String {
                 info.go_version
             );
             for m in KEY_MODULES {
-                let cell = super::module_version(info, m);
+                let cell = info.module_version(m);
                 let _ = write!(s, " {cell} |");
             }
             s.push('\n');

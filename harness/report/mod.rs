@@ -7,7 +7,7 @@ pub mod junit;
 mod markdown;
 pub mod verdict;
 
-use crate::backend::{Evidence, ObservedOutcome, TagInfo};
+use crate::shared::{Evidence, ObservedOutcome, TagInfo};
 use crate::scenario::{Component, ExpectedOutcome, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -216,15 +216,6 @@ impl Report {
     }
 }
 
-/// A key module's version for a tag, as the reports show it: the version Argo's module graph selects,
-/// marked when the probe does not link it, or a dash when absent.
-pub fn module_version(info: &TagInfo, module: &str) -> String {
-    match (info.required.get(module), info.linked.contains_key(module)) {
-        (Some(v), true) => v.clone(),
-        (Some(v), false) => format!("{v} (not linked)"),
-        (None, _) => "—".into(),
-    }
-}
 
 /// A short word for a cell: the observed outcome, marked when the verdict is not as expected.
 pub fn cell_label(cell: &Cell, emoji: bool) -> String {

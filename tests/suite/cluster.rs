@@ -2,11 +2,11 @@
 //! an interrupted run leaves no etcd, API server, controller, mount, namespace or temporary
 //! directory behind. Needs root, Go, the venv and the cluster builds (`make setup`).
 
-use authmatrix::backend::Backend;
+use authmatrix::backend::{Backend, Choice};
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
 use authmatrix::fakes::oidc::{IRSA_AUDIENCE, ISSUER};
-use authmatrix::matrix::tags::ArgoTag;
+use authmatrix::shared::ArgoTag;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -285,9 +285,9 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
     }
 }
 
-/// Which provider runs which component: `local-up` has a node, so every column runs there; kind
-/// does not load the harness's argoexec image yet, so it reports pod-running columns as not
-/// applicable (never as passed). The local backend cannot run node scenarios.
+/// Which provider runs which component, known before a cluster starts: `local-up` has a node, so
+/// every column runs there; kind runs no controller or pod yet, so its cells are not applicable
+/// (never passed) and a run that asks kind for nothing else is refused up front.
 #[rstest]
 fn each_provider_says_which_components_it_cannot_run(
     #[values(ProviderKind::LocalUp, ProviderKind::Kind)] provider: ProviderKind,
@@ -298,12 +298,9 @@ fn each_provider_says_which_components_it_cannot_run(
         .iter()
         .find(|s| s.component.as_str() == component)
         .unwrap();
-    let why = authmatrix::backend::cluster::not_applicable(provider, scenario);
-    let runs_pods = component != "controller-entrypoint";
-    assert_eq!(
-        why.is_some(),
-        provider == ProviderKind::Kind && runs_pods,
-        "{why:?}"
-    );
+    let why = provider.cannot_run(scenario.component);
+    assert_eq!(why.is_some(), provider == ProviderKind::Kind, "{why:?}");
+    let refused = Choice::Cluster(provider).check_can_run(std::slice::from_ref(scenario));
+    assert_eq!(refused.is_err(), provider == ProviderKind::Kind, "{refused:?}");
     assert_eq!(scenario.component.has_probe(), component != "node");
 }

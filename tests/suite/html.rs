@@ -1,8 +1,9 @@
 //! report.html in a real browser: Debian's headless Chromium opens the file, the matrix is there,
 //! and a cell's evidence unfolds from its link. A screenshot lands in target/authmatrix-html/.
 
-use authmatrix::backend::{Evidence, ObservedOutcome};
-use authmatrix::matrix::{tags::ArgoTag, verdict::Verdict};
+use authmatrix::shared::{ArgoLog, Evidence, ObservedOutcome};
+use authmatrix::report::verdict::Verdict;
+use authmatrix::shared::ArgoTag;
 use authmatrix::report::{Cell, Expected, Observed, Report, html::cell_id};
 use authmatrix::scenario::{self, ExpectedOutcome};
 use std::path::Path;
@@ -46,7 +47,7 @@ fn cell(scenario: &str, tag: &str, outcome: ObservedOutcome, message: &str) -> C
         verdict: Verdict::AsExpected,
         evidence: Evidence {
             probe: "controller-entrypoint".into(),
-            stdout: "lookup log line".into(),
+            logs: vec![ArgoLog::new("probe stdout", "lookup log line")],
             diagnosis: Some(
                 "ecr: Failed to get authorization token: not found, ResolveEndpointV2".into(),
             ),

@@ -11,7 +11,7 @@
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
 use crate::cleanup::KillableOutput;
-use crate::matrix::tags::ArgoTag;
+use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! says so, and every cell is an infra error rather than a result.
 
 use super::kube::ClusterAccess;
-use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch};
+use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +38,7 @@ impl Kind {
         })
     }
 
-    fn kind(&self, args: &[&str]) -> Result<(), String> {
+    fn cli(&self, args: &[&str]) -> Result<(), String> {
         let out = Command::new(&self.kind)
             .args(args)
             .output()
@@ -56,8 +56,8 @@ impl Kind {
 }
 
 impl ClusterProvider for Kind {
-    fn name(&self) -> &'static str {
-        "kind"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Kind
     }
 
     fn up(&mut self, _cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
@@ -69,7 +69,7 @@ impl ClusterProvider for Kind {
             self.name.clone(),
         ]);
         self.created = true;
-        self.kind(&[
+        self.cli(&[
             "create",
             "cluster",
             "--name",
@@ -95,7 +95,7 @@ impl ClusterProvider for Kind {
         images: &[PathBuf],
     ) -> Result<(), String> {
         for image in images {
-            self.kind(&[
+            self.cli(&[
                 "load",
                 "image-archive",
                 &image.display().to_string(),
@@ -126,7 +126,7 @@ impl ClusterProvider for Kind {
 
     fn down(&mut self, _cloud: &mut SandboxedCloud) {
         if self.created {
-            let _ = self.kind(&["delete", "cluster", "--name", &self.name]);
+            let _ = self.cli(&["delete", "cluster", "--name", &self.name]);
             self.created = false;
         }
     }

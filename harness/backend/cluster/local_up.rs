@@ -12,7 +12,7 @@
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch};
+use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::RunRequest;
@@ -397,8 +397,8 @@ fn wait_for(timeout: Duration, what: &str, ready: impl Fn() -> bool) -> Result<(
 }
 
 impl ClusterProvider for LocalUp {
-    fn name(&self) -> &'static str {
-        "local-up"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::LocalUp
     }
 
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {

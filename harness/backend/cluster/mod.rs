@@ -10,7 +10,6 @@
 //! controller read Secrets only in its own namespace.
 
 pub mod build;
-mod cell;
 pub mod images;
 pub mod kind;
 pub mod kube;
@@ -18,13 +17,16 @@ pub mod local_up;
 pub mod manifests;
 pub mod node;
 pub mod provider;
+mod workflow;
 
+use super::cell;
 use super::objects;
 use super::sandbox::cloud::SandboxedCloud;
-use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo, identity};
+use super::{Backend, identity};
+use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
-use crate::matrix::tags::ArgoTag;
+use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome, TagInfo};
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
 use build::{ClusterBuilder, ControllerBuild};
 use kube::ClusterAccess;
@@ -141,7 +143,7 @@ impl ClusterBackend {
         let Some(provider) = self.provider.as_mut() else {
             return Ok(());
         };
-        if provider.pod_logs().is_none() {
+        if !self.opts.provider.capabilities().runs_pods {
             return Ok(()); // No node that runs the harness's images.
         }
         let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
@@ -193,216 +195,189 @@ impl ClusterBackend {
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
-        let build = match self.controllers.get(&tag.tag) {
-            Some(Ok(b)) => b.clone(),
-            Some(Err(e)) => return Err(format!("no workflow-controller for {tag}: {e}")),
-            None => return Err(format!("{tag} was not prepared")),
-        };
-        let access = self.access.clone()?;
+        let cell = self.set_up(scenario, tag)?;
+        let driven = self.drive(&cell)?;
+        self.collect(&cell, driven)
+    }
+
+    /// The cell's objects, the controller's ConfigMap, tokens and environment, and the pod's
+    /// identity at the EKS webhook; nothing runs yet.
+    fn set_up(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<ClusterCell, String> {
+        let build = cell::prepared(self.controllers.get(&tag.tag), tag, "workflow-controller")?;
         self.install(&tag.tag, &build)?;
-        self.cloud.apply(scenario)?;
-        self.cells += 1;
         let namespace = world::NAMESPACE.to_string();
-        let cell_dir = self
-            .cloud
-            .run_dir()
-            .join("cells")
-            .join(&scenario.id)
-            .join(&tag.tag);
-        crate::cleanup::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
-        let cloud_values = self.cloud.cloud_values()?;
-        let mut objs = objects::objects(scenario, &namespace, &cloud_values);
-        for value in objs.secret_values() {
-            self.cloud.redactor.add(&value);
-        }
+        let mut start = cell::begin(&mut self.cloud, scenario, tag, &namespace)?;
+        self.cells += 1;
         // Unique per cell: the same scenario runs on the next tag right after, and the previous
         // workflow's deletion need not be finished by then.
         let workflow_name = format!("{}-c{}", objects::workflow_name(scenario), self.cells);
-        objs.workflow["metadata"]["name"] = workflow_name.clone().into();
+        let workflow = &mut start.objects.workflow;
+        workflow["metadata"]["name"] = workflow_name.clone().into();
         // This node has no pod network: its pods share the node's (the sandbox's) network, where
         // the fake cloud and the API server's ClusterIP are.
-        objs.workflow["spec"]["hostNetwork"] = true.into();
+        workflow["spec"]["hostNetwork"] = true.into();
         let runs_pods = scenario.component != Component::ControllerEntrypoint;
-        let injection = if runs_pods {
-            identity::eks_injection(
-                scenario,
-                &self.cloud.oidc,
-                (&namespace, world::SERVICE_ACCOUNT),
-                &world::role_arn(world::ARTIFACT_ROLE),
-            )
-        } else {
-            None
-        };
-        if let Some((_, Some(token))) = &injection {
-            self.cloud.redactor.add(token);
+        let injection = self.pod_identity(scenario, &namespace, runs_pods, &mut start.objects);
+        self.cloud.inject(injection.clone())?;
+        let success = objects::success_check(scenario)?;
+        let (kubeconfig, env) = self.create_objects(scenario, &start.objects, &start.dir)?;
+        Ok(ClusterCell {
+            log: start.dir.join("workflow-controller.log"),
+            tag: tag.tag.clone(),
+            build,
+            start,
+            namespace,
+            workflow_name,
+            runs_pods,
+            injection,
+            kubeconfig,
+            env,
+            success,
+        })
+    }
+
+    /// What EKS's webhook injects into the workflow's pod for the scenario's identity; its token
+    /// becomes a Secret of the cell. None where no pod runs (the controller's identity is used).
+    fn pod_identity(
+        &mut self,
+        scenario: &Scenario,
+        namespace: &str,
+        runs_pods: bool,
+        objs: &mut objects::Objects,
+    ) -> Option<Injection> {
+        if !runs_pods {
+            return None;
+        }
+        let (injection, token) = identity::eks_injection(
+            scenario,
+            &self.cloud.oidc,
+            (namespace, world::SERVICE_ACCOUNT),
+            &world::role_arn(world::ARTIFACT_ROLE),
+        )?;
+        if let Some(token) = token {
+            self.cloud.redactor.add(&token);
             objs.secrets.push(objects::opaque_secret(
                 identity::TOKEN_SECRET,
-                &namespace,
+                namespace,
                 &[("token", token.as_str())],
             ));
         }
-        let injection = injection.map(|(i, _)| i);
-        self.cloud.inject(injection.clone())?;
-        let expected = objects::expected(scenario)?;
-        let configmap =
-            serde_json::to_value(objects::controller_configmap(scenario, ARGO_NAMESPACE))
-                .map_err(|e| e.to_string())?;
+        Some(injection)
+    }
 
-        let (kubeconfig, env) = self.set_up(scenario, &objs, configmap, &cell_dir)?;
-        let log = cell_dir.join("workflow-controller.log");
+    /// Runs the controller on the workflow until it decides, then removes the cell's objects.
+    fn drive(&mut self, cell: &ClusterCell) -> Result<Driven, String> {
+        let access = self.access.clone()?;
         self.cloud.sandbox()?.events()?;
-
-        // The controller, the workflow, and what the controller made of it.
         let started = Instant::now();
         let provider = self.provider.as_mut().ok_or("no cluster")?;
         provider.start_controller(
             &mut self.cloud,
             &ControllerLaunch {
-                build: &build,
-                tag: &tag.tag,
-                managed_namespace: &namespace,
-                env: env.clone(),
-                kubeconfig,
-                log: log.clone(),
+                build: &cell.build,
+                tag: &cell.tag,
+                managed_namespace: &cell.namespace,
+                env: cell.env.clone(),
+                kubeconfig: cell.kubeconfig.clone(),
+                log: cell.log.clone(),
             },
         )?;
-        let timeout = self.opts.cell_timeout;
-        let workflow = objs.workflow.clone();
-        let until = if runs_pods {
-            cell::Until::WorkflowDone
+        let (timeout, workflow) = (self.opts.cell_timeout, cell.start.objects.workflow.clone());
+        let until = if cell.runs_pods {
+            workflow::Until::WorkflowDone
         } else {
-            cell::Until::PodCreated
+            workflow::Until::PodCreated
         };
         let watched = access.talk(|c| async move {
             kube::create(&c, &workflow).await?;
-            let (seen, status) = cell::watch(&c, &workflow, until, timeout).await?;
-            let events = cell::events(&c, &workflow).await;
+            let (seen, status) = workflow::watch(&c, &workflow, until, timeout).await?;
+            let events = workflow::events(&c, &workflow).await;
             Ok((seen, status, events))
         });
         let exit = provider.stop_controller(&mut self.cloud);
         let fake_events = self.cloud.sandbox()?.events().unwrap_or_default();
-        let leftovers = objs.clone();
-        access.talk(|c| async move { cell::remove(&c, &leftovers).await })?;
-        if runs_pods {
+        let leftovers = cell.start.objects.clone();
+        access.talk(|c| async move { workflow::remove(&c, &leftovers).await })?;
+        if cell.runs_pods {
             provider.forget_pulled_images(&mut self.cloud)?;
         }
         let (seen, workflow_status, kube_events) = watched?;
-
-        let (logs, main_output) = if runs_pods {
-            (
-                ["init", "wait", "main"].map(|c| {
-                    let text = self.node_log(&workflow_name, &namespace, c, None);
-                    (
-                        c.to_string(),
-                        self.cloud.redactor.redact(&tail(&text, LOG_LIMIT)),
-                    )
-                }),
-                self.node_log(&workflow_name, &namespace, "main", Some("stdout")),
-            )
-        } else {
-            (Default::default(), String::new())
-        };
-        let (mut outcome, mut message) = cell::judge(&seen, &expected, &main_output);
-        // A fake that failed decides the cell before anything Argo did.
-        if let Some(why) = crate::fakes::faults::infra_failure(&fake_events) {
-            outcome = ObservedOutcome::Error;
-            message = why;
-        }
-        let exit = exit?;
-        // Undecided because the controller died: that is the harness's problem to show, not a result.
-        if !exit.was_running && matches!(seen, cell::Seen::Nothing) {
-            outcome = ObservedOutcome::Error;
-            message = format!(
-                "the workflow-controller exited (code {:?}) before it decided",
-                exit.exit_code
-            );
-        }
-        let controller_log = std::fs::read_to_string(&log).unwrap_or_default();
-        let kube = serde_json::json!({
-            "namespace": namespace,
-            "note": if runs_pods {
-                "the workflow ran on the node (containerd + kubelet); pods share the node's network"
-            } else {
-                "decided when the controller created the pod (the entrypoint lookup happens before)"
-            },
-            "objects": {
-                "serviceAccounts": objs.service_accounts,
-                "secrets": objs.secrets.iter().map(objects::redacted_secret).collect::<Vec<_>>(),
-                "rbac": objs.rbac,
-                "workflow": objs.workflow,
-            },
-            "eksWebhookInjection": injection,
-            "workflowStatus": workflow_status.get("status").cloned().unwrap_or_default(),
-            "pod": match &seen {
-                cell::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(),
-                cell::Seen::Succeeded(p) => serde_json::to_value(&p.status).unwrap_or_default(),
-                _ => serde_json::Value::Null,
-            },
-            "containerLogs": logs.iter().filter(|(_, l)| !l.is_empty()).cloned().collect::<BTreeMap<String, String>>(),
-            "events": kube_events,
-            "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
-        });
-        let redact = |s: &str| self.cloud.redactor.redact(s);
-        let evidence = Evidence {
-            probe: format!(
-                "workflow-controller {} ({}, {}) on {} Kubernetes {}",
-                tag.tag,
-                build.go_version,
-                build.binary.display(),
-                self.opts.provider.as_str(),
-                self.kubernetes_version
-            ),
-            stage: Some(stage(&seen)),
-            exit_code: exit.exit_code,
+        Ok(Driven {
+            seen,
+            workflow_status,
+            kube_events,
+            exit,
+            fake_events,
             elapsed_ms: started.elapsed().as_millis() as u64,
-            env: self.cloud.redact_env(&env),
-            stdout: redact(&tail(&controller_log, LOG_LIMIT)),
-            // Argo's own words inside the pod (argoexec's init and wait, and main), as the node kept them.
-            stderr: logs
-                .iter()
-                .filter(|(_, l)| !l.is_empty())
-                .map(|(c, l)| format!("--- container {c}:\n{l}"))
-                .collect::<Vec<_>>()
-                .join(""),
-            fake_events: self.cloud.redact_events(fake_events),
-            diagnosis: None,
-            // Through the redactor as text: status messages and events may quote anything.
-            kube: serde_json::from_str(&redact(&kube.to_string())).ok(),
-        };
-        Ok(Observation {
-            outcome,
-            message: redact(&message),
-            evidence,
         })
     }
 
-    /// One container's log of the workflow's pods, as the node wrote it (empty where pods do not
-    /// run); `stream` keeps `stdout` or `stderr` only.
-    fn node_log(
-        &self,
-        workflow: &str,
-        namespace: &str,
-        container: &str,
-        stream: Option<&str>,
-    ) -> String {
-        self.provider
-            .as_ref()
-            .and_then(|p| p.pod_logs())
-            .map(|dirs| node::container_log(dirs, namespace, workflow, container, stream))
-            .unwrap_or_default()
+    /// The observation: what the controller decided, Argo's logs (controller and pod containers)
+    /// and the objects as evidence.
+    fn collect(&self, cell: &ClusterCell, driven: Driven) -> Result<Observation, String> {
+        let pod_log = |container, stream| {
+            let dirs = self.provider.as_ref().and_then(|p| p.pod_logs());
+            let log = |d| node::container_log(d, &cell.namespace, &cell.workflow_name, container, stream);
+            dirs.map(log).unwrap_or_default()
+        };
+        let main_output = if cell.runs_pods { pod_log("main", Some("stdout")) } else { String::new() };
+        let mut judged = workflow::workflow_outcome(&driven.seen, &cell.success, &main_output);
+        let exit = driven.exit.as_ref().map_err(String::clone)?;
+        // Undecided because the controller died: that is the harness's problem to show, not a result.
+        if !exit.was_running && matches!(driven.seen, workflow::Seen::Nothing) {
+            judged = (
+                ObservedOutcome::Error,
+                format!(
+                    "the workflow-controller exited (code {:?}) before it decided",
+                    exit.exit_code
+                ),
+            );
+        }
+        let controller_log = std::fs::read_to_string(&cell.log).unwrap_or_default();
+        let mut logs = vec![ArgoLog::new("workflow-controller", tail(&controller_log, LOG_LIMIT))];
+        if cell.runs_pods {
+            // Argo's own words inside the pod (argoexec's init and wait, and main), as the node kept them.
+            for container in ["init", "wait", "main"] {
+                let text = tail(&pod_log(container, None), LOG_LIMIT);
+                if !text.is_empty() {
+                    logs.push(ArgoLog::new(format!("container {container}"), text));
+                }
+            }
+        }
+        let evidence = Evidence {
+            probe: format!(
+                "workflow-controller {} ({}, {}) on {} Kubernetes {}",
+                cell.tag,
+                cell.build.go_version,
+                cell.build.binary.display(),
+                self.opts.provider.as_str(),
+                self.kubernetes_version
+            ),
+            stage: Some(stage(&driven.seen)),
+            exit_code: exit.exit_code,
+            elapsed_ms: driven.elapsed_ms,
+            env: cell.env.clone(),
+            logs,
+            kube: Some(kube_evidence(cell, &driven, exit)),
+            fake_events: driven.fake_events,
+            diagnosis: None,
+        };
+        Ok(cell::finish(&self.cloud, judged, evidence))
     }
 
     /// Creates the cell's objects and the controller's ConfigMap, and gets the controller its
     /// tokens: one for the API server (its kubeconfig), one for AWS (the scenario's identity).
     /// Returns the kubeconfig's path and the controller's environment.
-    fn set_up(
+    fn create_objects(
         &mut self,
         scenario: &Scenario,
         objs: &objects::Objects,
-        configmap: serde_json::Value,
         cell_dir: &std::path::Path,
     ) -> Result<(PathBuf, BTreeMap<String, String>), String> {
         let access = self.access.clone()?;
+        let configmap =
+            serde_json::to_value(objects::controller_configmap(scenario, ARGO_NAMESPACE))
+                .map_err(|e| e.to_string())?;
         // The controller's own AWS identity matters to its entrypoint lookup; in a workflow that
         // runs, the pod has the scenario's identity (the EKS webhook's injection), not the controller.
         let mut controller_scenario = scenario.clone();
@@ -415,7 +390,7 @@ impl ClusterBackend {
             let (mode, kind) = (scenario.auth.mode, scenario.auth.token);
             let oidc = self.cloud.oidc.clone();
             access.talk(|c| async move {
-                cell::ensure_namespace(&c, &objs.namespace).await?;
+                workflow::ensure_namespace(&c, &objs.namespace).await?;
                 let sas = objs.service_accounts.iter().map(serde_json::to_value);
                 let secrets = objs.secrets.iter().map(serde_json::to_value);
                 for object in sas.chain(secrets) {
@@ -442,25 +417,34 @@ impl ClusterBackend {
             ARGO_NAMESPACE,
         );
         std::fs::write(&kubeconfig, text).map_err(|e| e.to_string())?;
-        let token_file = match aws_token {
-            Some(token) => {
-                self.cloud.redactor.add(&token);
-                let path = cell_dir.join("token");
-                // No trailing newline: the kubelet writes none, and SDKs reject one.
-                std::fs::write(&path, token).map_err(|e| e.to_string())?;
-                Some(path)
-            }
-            None => None,
-        };
-        let env = identity::pod_env(
-            scenario,
-            cell_dir,
-            &self.cloud.ca_file,
-            token_file.as_deref(),
-            &world::role_arn(world::ARTIFACT_ROLE),
-        );
+        let token_file = cell::write_token(&mut self.cloud, cell_dir, aws_token)?;
+        let env = cell::pod_env(&self.cloud, scenario, cell_dir, token_file.as_deref());
         Ok((kubeconfig, env))
     }
+}
+
+/// `authmatrix prepare --backend cluster`: builds (or finds cached) Kubernetes, etcd and each tag's
+/// workflow-controller and argoexec. Returns what was built, one line each; fails naming every
+/// controller that did not build.
+pub fn prepare_tier(opts: &ClusterOptions, tags: &[ArgoTag]) -> anyhow::Result<Vec<String>> {
+    let (plane, controllers) = ClusterBackend::build_all(opts, tags).map_err(anyhow::Error::msg)?;
+    let mut built = vec![format!(
+        "Kubernetes {} and etcd {}: {}",
+        plane.kubernetes_version,
+        plane.etcd_version,
+        plane.kube.display()
+    )];
+    let mut failed = Vec::new();
+    for (tag, result) in controllers {
+        match result {
+            Ok(b) => built.push(format!("workflow-controller {tag}: {}", b.binary.display())),
+            Err(e) => failed.push(format!("{tag}: {e}")),
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("some workflow-controllers did not build:\n{}", failed.join("\n"));
+    }
+    Ok(built)
 }
 
 /// The AWS token the controller pod would have: issued by the API server (TokenRequest, for the
@@ -490,25 +474,77 @@ async fn aws_token(
     }
 }
 
-/// Why a provider cannot run a scenario: argoexec's column needs pods that run, which only
-/// `local-up`'s node does so far.
-pub fn not_applicable(provider: ProviderKind, scenario: &Scenario) -> Option<String> {
-    (scenario.component != Component::ControllerEntrypoint && provider == ProviderKind::Kind).then(|| {
-        format!(
-            "{} needs the workflow's pod to run with the harness's argoexec image, which the kind provider does not load yet",
-            scenario.component.as_str()
-        )
+
+/// A cluster cell once set up (`ClusterBackend::set_up`).
+struct ClusterCell {
+    tag: String,
+    build: ControllerBuild,
+    start: cell::CellStart,
+    namespace: String,
+    workflow_name: String,
+    /// Whether the workflow's pod runs (executor and node columns) or the cell ends when the
+    /// controller creates it (the entrypoint lookup happens before).
+    runs_pods: bool,
+    injection: Option<Injection>,
+    kubeconfig: PathBuf,
+    /// The controller's environment: its AWS identity.
+    env: BTreeMap<String, String>,
+    success: objects::SuccessCheck,
+    /// Where the controller's log goes.
+    log: PathBuf,
+}
+
+/// What driving a cell produced (`ClusterBackend::drive`).
+struct Driven {
+    seen: workflow::Seen,
+    workflow_status: serde_json::Value,
+    kube_events: Vec<String>,
+    exit: Result<provider::ControllerExit, String>,
+    fake_events: Vec<crate::shared::Event>,
+    elapsed_ms: u64,
+}
+
+/// The cluster's view of the cell: the objects as created (secret values redacted), the workflow's
+/// status, the pod, the namespace's events, how the controller ended.
+fn kube_evidence(
+    cell: &ClusterCell,
+    driven: &Driven,
+    exit: &provider::ControllerExit,
+) -> serde_json::Value {
+    let objs = &cell.start.objects;
+    serde_json::json!({
+        "namespace": cell.namespace,
+        "note": if cell.runs_pods {
+            "the workflow ran on the node (containerd + kubelet); pods share the node's network"
+        } else {
+            "decided when the controller created the pod (the entrypoint lookup happens before)"
+        },
+        "objects": {
+            "serviceAccounts": objs.service_accounts,
+            "secrets": objs.secrets.iter().map(objects::redacted_secret).collect::<Vec<_>>(),
+            "rbac": objs.rbac,
+            "workflow": objs.workflow,
+        },
+        "eksWebhookInjection": cell.injection,
+        "workflowStatus": driven.workflow_status.get("status").cloned().unwrap_or_default(),
+        "pod": match &driven.seen {
+            workflow::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(),
+            workflow::Seen::Succeeded(p) => serde_json::to_value(&p.status).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        },
+        "events": driven.kube_events,
+        "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
     })
 }
 
-fn stage(seen: &cell::Seen) -> String {
+fn stage(seen: &workflow::Seen) -> String {
     match seen {
-        cell::Seen::Pod(_) => "pod created".into(),
-        cell::Seen::Succeeded(_) => "workflow Succeeded".into(),
-        cell::Seen::PodStuck { reason, .. } => format!("pod {reason}"),
-        cell::Seen::NodeFailed { phase, .. } => format!("pod node {phase}"),
-        cell::Seen::WorkflowFailed { phase, .. } => format!("workflow {phase}"),
-        cell::Seen::Nothing => "undecided".into(),
+        workflow::Seen::Pod(_) => "pod created".into(),
+        workflow::Seen::Succeeded(_) => "workflow Succeeded".into(),
+        workflow::Seen::PodStuck { reason, .. } => format!("pod {reason}"),
+        workflow::Seen::NodeFailed { phase, .. } => format!("pod node {phase}"),
+        workflow::Seen::WorkflowFailed { phase, .. } => format!("workflow {phase}"),
+        workflow::Seen::Nothing => "undecided".into(),
     }
 }
 
@@ -574,22 +610,17 @@ impl Backend for ClusterBackend {
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
-        not_applicable(self.opts.provider, scenario).or_else(|| self.cloud.not_applicable(scenario))
+        self.opts
+            .provider
+            .cannot_run(scenario.component)
+            .or_else(|| self.cloud.not_applicable(scenario))
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
-        self.observe(scenario, tag)
-            .unwrap_or_else(|message| Observation {
-                outcome: ObservedOutcome::Error,
-                message: self.cloud.redactor.redact(&message),
-                evidence: Evidence {
-                    probe: format!(
-                        "workflow-controller {tag} on {}",
-                        self.opts.provider.as_str()
-                    ),
-                    ..Default::default()
-                },
-            })
+        self.observe(scenario, tag).unwrap_or_else(|message| {
+            let probe = format!("workflow-controller {tag} on {}", self.opts.provider.as_str());
+            cell::unobserved(&self.cloud, probe, &message)
+        })
     }
 }
 

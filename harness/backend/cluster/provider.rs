@@ -1,10 +1,12 @@
 //! Where a cluster comes from: `local-up` (the default here: a control plane built from
 //! Kubernetes' Go modules, run inside the sandbox, no container engine needed) or `kind` (official
-//! images, for machines with Docker and a registry). The backend above does not care which.
+//! images, for machines with Docker and a registry). The backend above does not care which; what
+//! each can do is stated by [`Capabilities`].
 
 use super::build::ControllerBuild;
 use super::kube::ClusterAccess;
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::scenario::Component;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -30,7 +32,9 @@ pub struct ControllerExit {
 }
 
 pub trait ClusterProvider: Send {
-    fn name(&self) -> &'static str;
+    /// Which provider this is; what it can do is [`ProviderKind::capabilities`], known before a
+    /// cluster starts.
+    fn kind(&self) -> ProviderKind;
 
     /// Starts the cluster and says how to reach it. Called once per backend; the cluster serves
     /// every tag of the run.
@@ -46,7 +50,7 @@ pub trait ClusterProvider: Send {
         Ok(())
     }
 
-    /// Where the node's pod logs can be read, when pods run and the harness can read them.
+    /// Where the node's pod logs can be read (`None` where no pod runs: see `Capabilities`).
     fn pod_logs(&self) -> Option<&super::node::NodeDirs> {
         None
     }
@@ -89,5 +93,45 @@ impl ProviderKind {
             ProviderKind::LocalUp => "local-up",
             ProviderKind::Kind => "kind",
         }
+    }
+}
+
+/// What a provider's clusters can do, known before one starts: the CLI refuses a provider that can
+/// run none of the requested cells, and the backend reports the others not applicable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Runs Argo's workflow-controller against the cluster (the controller-entrypoint column).
+    pub runs_controller: bool,
+    /// Runs the workflow's pods on a node with the harness's argoexec image (executor and node
+    /// columns).
+    pub runs_pods: bool,
+    /// What it cannot do yet, and what to use instead.
+    pub limits: &'static str,
+}
+
+impl ProviderKind {
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            ProviderKind::LocalUp => Capabilities {
+                runs_controller: true,
+                runs_pods: true,
+                limits: "",
+            },
+            ProviderKind::Kind => Capabilities {
+                runs_controller: false,
+                runs_pods: false,
+                limits: "the kind provider creates and deletes clusters but runs no Argo controller or pod yet; use --provider local-up",
+            },
+        }
+    }
+
+    /// Why this provider cannot run a cell of `component`, if it cannot.
+    pub fn cannot_run(self, component: Component) -> Option<String> {
+        let can = self.capabilities();
+        let runs = match component {
+            Component::ControllerEntrypoint => can.runs_controller,
+            Component::ExecutorS3 | Component::Node => can.runs_controller && can.runs_pods,
+        };
+        (!runs).then(|| format!("{} cells: {}", component.as_str(), can.limits))
     }
 }

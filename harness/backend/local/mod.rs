@@ -1,20 +1,21 @@
 //! The local backend: Argo's own code at the exact version, in a private network + mount namespace
 //! holding the fake cloud. Needs Go, Python with moto, `ip`, and root or user namespaces.
 
-mod cell;
 mod parallel_build;
+mod probe_cell;
 mod probe_set;
 pub mod probes;
 
-pub use probe_set::ProbeSet;
+pub use probe_set::{ProbeSet, prepare_probes};
 use probes::ProbeBuild;
 
-use super::{Backend, Evidence, Observation, ObservedOutcome, TagInfo};
+use super::Backend;
+use crate::shared::{ArgoLog, Evidence, Observation, TagInfo};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::{self, RunRequest};
-use crate::backend::{identity, objects};
+use crate::backend::{cell, identity};
 use crate::fakes::world;
-use crate::matrix::tags::ArgoTag;
+use crate::shared::ArgoTag;
 use crate::scenario::{Component, Scenario};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -99,50 +100,19 @@ impl LocalBackend {
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
-        let build = match self.probes.get(tag, scenario.component) {
-            Some(Ok(b)) => b.clone(),
-            Some(Err(e)) => return Err(format!("no probe for {tag}: {e}")),
-            None => return Err(format!("{tag} was not prepared")),
-        };
-        self.cloud.apply(scenario)?;
-        let cell_dir = self
-            .cloud
-            .run_dir()
-            .join("cells")
-            .join(&scenario.id)
-            .join(&tag.tag);
-        crate::cleanup::create_dir_all(&cell_dir).map_err(|e| e.to_string())?;
-        let token_file = match identity::token(
+        let build = cell::prepared(self.probes.get(tag, scenario.component), tag, "probe")?;
+        let start = cell::begin(&mut self.cloud, scenario, tag, world::NAMESPACE)?;
+        let token = identity::token(
             &self.cloud.oidc,
             (world::NAMESPACE, world::SERVICE_ACCOUNT),
             scenario.auth.mode,
             scenario.auth.token,
-        ) {
-            Some(token) => {
-                self.cloud.redactor.add(&token);
-                let path = cell_dir.join("token");
-                // No trailing newline: the kubelet writes none, and SDKs reject one.
-                std::fs::write(&path, token).map_err(|e| e.to_string())?;
-                Some(path)
-            }
-            None => None,
-        };
-        let role_arn = world::role_arn(world::ARTIFACT_ROLE);
-        let env = identity::pod_env(
-            scenario,
-            &cell_dir,
-            &self.cloud.ca_file,
-            token_file.as_deref(),
-            &role_arn,
         );
-        let cloud = self.cloud.cloud_values()?;
-        let objs = objects::objects(scenario, world::NAMESPACE, &cloud);
-        for value in objs.secret_values() {
-            self.cloud.redactor.add(&value);
-        }
-        let (request, expected) = cell::request(scenario, &cell_dir, &objs)?;
+        let token_file = cell::write_token(&mut self.cloud, &start.dir, token)?;
+        let env = cell::pod_env(&self.cloud, scenario, &start.dir, token_file.as_deref());
+        let (request, success) = probe_cell::request(scenario, &start.dir, &start.objects)?;
 
-        let (ran, result) = self.run_probe(&build, &cell_dir, "request.json", &request, &env)?;
+        let (ran, result) = self.run_probe(&build, &start.dir, "request.json", &request, &env)?;
         let mut evidence = Evidence {
             probe: format!(
                 "{} ({}, {})",
@@ -152,47 +122,48 @@ impl LocalBackend {
             ),
             exit_code: ran.exit_code,
             elapsed_ms: ran.elapsed_ms,
-            env: self.cloud.redact_env(&env),
-            stdout: self.cloud.redactor.redact(&ran.stdout),
-            stderr: self.cloud.redactor.redact(&ran.stderr),
-            fake_events: self.cloud.redact_events(ran.events),
+            env,
+            logs: vec![
+                ArgoLog::new("probe stdout", ran.stdout),
+                ArgoLog::new("probe stderr", ran.stderr),
+            ],
+            fake_events: ran.events,
             ..Default::default()
         };
-        // Behind a failed ECR lookup is the credential helper, whose error k8schain discards: ask it.
-        if let Some(diag) =
-            cell::ecr_helper_request(scenario).filter(|_| result.as_ref().is_some_and(|r| !r.ok))
-        {
-            let (helper, helper_result) =
-                self.run_probe(&build, &cell_dir, "ecr-helper.json", &diag, &env)?;
-            let said = match helper_result {
-                Some(r) if r.ok => "the ECR credential helper got credentials".to_string(),
-                Some(r) => format!("the ECR credential helper failed: {}", r.error),
-                None => format!(
-                    "the ECR credential helper probe wrote no result (exit {:?})",
-                    helper.exit_code
-                ),
-            };
-            evidence.diagnosis = Some(
-                self.cloud
-                    .redactor
-                    .redact(&format!("{said}\n{}", helper.stderr.trim())),
-            );
+        if result.as_ref().is_some_and(|r| !r.ok) {
+            evidence.diagnosis = self.ecr_helper_diagnosis(scenario, &build, &start.dir, &evidence.env)?;
         }
-        // A fake that failed decides the cell before anything the probe said.
-        let problem = crate::fakes::faults::infra_failure(&evidence.fake_events).or_else(|| {
-            ran.timed_out.then(|| {
-                format!(
-                    "the probe did not finish within {:?}",
-                    self.opts.probe_timeout
-                )
-            })
+        let timed_out = ran.timed_out.then(|| {
+            format!(
+                "the probe did not finish within {:?}",
+                self.opts.probe_timeout
+            )
         });
-        let (outcome, message) = cell::judge(result, &expected, &mut evidence, problem);
-        Ok(Observation {
-            outcome,
-            message: self.cloud.redactor.redact(&message),
-            evidence,
-        })
+        let judged = probe_cell::probe_outcome(result, &success, &mut evidence, timed_out);
+        Ok(cell::finish(&self.cloud, judged, evidence))
+    }
+
+    /// Behind a failed ECR lookup is the credential helper, whose error k8schain discards: ask it.
+    fn ecr_helper_diagnosis(
+        &mut self,
+        scenario: &Scenario,
+        build: &ProbeBuild,
+        cell_dir: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, String> {
+        let Some(request) = probe_cell::ecr_helper_request(scenario) else {
+            return Ok(None);
+        };
+        let (helper, result) = self.run_probe(build, cell_dir, "ecr-helper.json", &request, env)?;
+        let said = match result {
+            Some(r) if r.ok => "the ECR credential helper got credentials".to_string(),
+            Some(r) => format!("the ECR credential helper failed: {}", r.error),
+            None => format!(
+                "the ECR credential helper probe wrote no result (exit {:?})",
+                helper.exit_code
+            ),
+        };
+        Ok(Some(format!("{said}\n{}", helper.stderr.trim())))
     }
 
     /// Writes the request, runs the probe in the sandbox, reads its result.
@@ -203,7 +174,7 @@ impl LocalBackend {
         request_name: &str,
         request: &serde_json::Value,
         env: &BTreeMap<String, String>,
-    ) -> Result<(protocol::RunReply, Option<cell::ProbeResult>), String> {
+    ) -> Result<(protocol::RunReply, Option<probe_cell::ProbeResult>), String> {
         let request_path = cell_dir.join(request_name);
         std::fs::write(&request_path, request.to_string()).map_err(|e| e.to_string())?;
         let result_path = request_path.with_extension("result.json");
@@ -261,14 +232,8 @@ impl Backend for LocalBackend {
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
-        self.observe(scenario, tag)
-            .unwrap_or_else(|message| Observation {
-                outcome: ObservedOutcome::Error,
-                message,
-                evidence: Evidence {
-                    probe: scenario.component.as_str().into(),
-                    ..Default::default()
-                },
-            })
+        self.observe(scenario, tag).unwrap_or_else(|message| {
+            cell::unobserved(&self.cloud, scenario.component.as_str().into(), &message)
+        })
     }
 }

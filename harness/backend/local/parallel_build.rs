@@ -3,7 +3,7 @@
 //! still running, so `make setup` never sits silent for minutes.
 
 use super::probes::{BuildError, ProbeBuild, ProbeBuilder, probe_name};
-use crate::matrix::tags::ArgoTag;
+use crate::shared::ArgoTag;
 use crate::scenario::Component;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Builds at once unless `AUTHMATRIX_BUILD_JOBS` says otherwise: more than the 2 cores here,
 /// because a cold build waits on the network for most of its time.
-const DEFAULT_JOBS: usize = 4;
+const DEFAULT_BUILD_JOBS: usize = 4;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 fn jobs_wanted() -> usize {
@@ -19,7 +19,7 @@ fn jobs_wanted() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_JOBS)
+        .unwrap_or(DEFAULT_BUILD_JOBS)
 }
 
 /// Builds (or finds cached) each (tag, component) probe; results in the order of `jobs`.

@@ -3,8 +3,8 @@
 
 use super::parallel_build;
 use super::probes::{self, ProbeBuild, ProbeBuilder};
-use crate::backend::TagInfo;
-use crate::matrix::tags::ArgoTag;
+use crate::shared::TagInfo;
+use crate::shared::ArgoTag;
 use crate::scenario::Component;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -100,5 +100,58 @@ impl ProbeSet {
         }
         written.sort();
         Ok(written)
+    }
+}
+
+/// `authmatrix prepare`: builds (or finds cached) the probes these scenarios need on these tags,
+/// with nothing but Go (a fresh machine runs it before the venv or `ip` exist). Fails naming every
+/// probe that did not build; with `write_sums`, returns the go.sum files it copied into the project.
+pub fn prepare_probes(
+    project_root: &Path,
+    cache_dir: &Path,
+    scenarios: &[crate::scenario::Scenario],
+    tags: &[ArgoTag],
+    write_sums: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    crate::cleanup::install();
+    let mut probes = ProbeSet::new(project_root, cache_dir);
+    let infos = probes.build(tags, &crate::scenario::components_of(scenarios))?;
+    let failed = failed_versions(&infos);
+    if !failed.is_empty() {
+        anyhow::bail!("some probes did not build:\n{}", failed.join("\n"));
+    }
+    if write_sums {
+        return probes.write_sums();
+    }
+    Ok(vec![])
+}
+
+/// `<tag>: <why>` for every version that could not be prepared.
+pub fn failed_versions(infos: &BTreeMap<String, BTreeMap<Component, TagInfo>>) -> Vec<String> {
+    infos
+        .iter()
+        .flat_map(|(t, c)| {
+            c.values()
+                .filter_map(move |i| i.error.as_ref().map(|e| format!("{t}: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_that_did_not_build_is_named_with_its_error() {
+        let ok = TagInfo::default();
+        let bad = TagInfo {
+            error: Some("go: module not found".into()),
+            ..Default::default()
+        };
+        let infos = BTreeMap::from([
+            ("v3.6.5".to_string(), BTreeMap::from([(Component::ExecutorS3, ok)])),
+            ("v9.9.9".to_string(), BTreeMap::from([(Component::ExecutorS3, bad)])),
+        ]);
+        assert_eq!(failed_versions(&infos), ["v9.9.9: go: module not found"]);
     }
 }

@@ -6,7 +6,8 @@
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
 use crate::cleanup::KillableOutput;
-use crate::matrix::tags::{ArgoTag, HOW_TO_FIND_TAGS};
+use crate::shared::KEY_MODULES;
+use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
 use crate::scenario::Component;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,18 +19,6 @@ const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
 /// GOTMPDIR inside a partial build.
 const GO_TMP: &str = ".gotmp";
 
-/// Modules whose versions explain the auth behaviour; the report shows them per tag.
-pub const KEY_MODULES: &[&str] = &[
-    "github.com/aws/aws-sdk-go",
-    "github.com/aws/aws-sdk-go-v2",
-    "github.com/aws/aws-sdk-go-v2/config",
-    "github.com/minio/minio-go/v7",
-    "github.com/argoproj/pkg",
-    "github.com/google/go-containerregistry",
-    "github.com/google/go-containerregistry/pkg/authn/k8schain",
-    "github.com/awslabs/amazon-ecr-credential-helper/ecr-login",
-    "github.com/aws/aws-sdk-go-v2/service/ecr",
-];
 
 /// How probes are compiled: without DWARF (`-s -w`), which the harness never reads and whose
 /// generation is a good part of linking an 80 MB binary; the code is the same.

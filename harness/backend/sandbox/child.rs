@@ -647,7 +647,7 @@ struct MotoLog {
 }
 
 impl MotoLog {
-    fn read_new(&mut self) -> Vec<crate::fakes::events::Event> {
+    fn read_new(&mut self) -> Vec<crate::shared::Event> {
         use std::io::{Seek, SeekFrom};
         let Ok(mut f) = std::fs::File::open(&self.path) else {
             return vec![];
@@ -661,7 +661,7 @@ impl MotoLog {
     }
 }
 
-fn parse_werkzeug_line(line: &str) -> Option<crate::fakes::events::Event> {
+fn parse_werkzeug_line(line: &str) -> Option<crate::shared::Event> {
     let plain: String = strip_ansi(line);
     let start = plain.find('"')?;
     let end = start + 1 + plain[start + 1..].find('"')?;
@@ -669,7 +669,7 @@ fn parse_werkzeug_line(line: &str) -> Option<crate::fakes::events::Event> {
         .trim_end_matches(" HTTP/1.1")
         .to_string();
     let status = plain[end + 1..].split_whitespace().next()?.parse().ok()?;
-    Some(crate::fakes::events::Event {
+    Some(crate::shared::Event {
         fake: "s3 (moto)".into(),
         request,
         status,

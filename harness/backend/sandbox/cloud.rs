@@ -7,7 +7,7 @@ use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
 use crate::fakes::eks_webhook::Injection;
-use crate::fakes::events::Event;
+use crate::shared::Event;
 use crate::fakes::minio::MinioLaunch;
 use crate::fakes::oidc::OidcKeys;
 use crate::redact::Redactor;

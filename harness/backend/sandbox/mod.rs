@@ -9,7 +9,7 @@ mod namespaces;
 pub mod network;
 pub mod protocol;
 
-use crate::fakes::events::Event;
+use crate::shared::Event;
 use protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

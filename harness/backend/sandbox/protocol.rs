@@ -2,7 +2,7 @@
 //! sandbox's stdin and stdout.
 
 use crate::fakes::ca::PemPair;
-use crate::fakes::events::Event;
+use crate::shared::Event;
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::minio::MinioLaunch;
 use crate::fakes::moto::SeedObject;

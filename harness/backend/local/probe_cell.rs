@@ -1,9 +1,8 @@
-//! One cell on the local backend: the pod's environment and inputs for a scenario, and what the
-//! probe's answer means.
+//! One cell on the local backend: the probe's request for a scenario, and what its answer means.
 
-use crate::backend::objects::{self, Expected, Objects};
+use crate::backend::objects::{self, Objects, SuccessCheck};
 use crate::backend::sandbox::network::ECR_REGISTRY_HOST;
-use crate::backend::{Evidence, ObservedOutcome};
+use crate::shared::{Evidence, ObservedOutcome};
 use crate::fakes::world;
 use crate::scenario::Scenario;
 use serde::Deserialize;
@@ -26,8 +25,8 @@ pub fn request(
     scenario: &Scenario,
     cell_dir: &Path,
     objs: &Objects,
-) -> Result<(serde_json::Value, Expected), String> {
-    let expected = objects::expected(scenario)?;
+) -> Result<(serde_json::Value, SuccessCheck), String> {
+    let success = objects::success_check(scenario)?;
     let request = match &scenario.entrypoint {
         None => {
             let secrets: BTreeMap<String, BTreeMap<String, String>> = objs
@@ -63,7 +62,7 @@ pub fn request(
             })
         }
     };
-    Ok((request, expected))
+    Ok((request, success))
 }
 
 /// For an image on the ECR registry: the credential-helper probe's request.
@@ -92,9 +91,9 @@ pub struct ProbeResult {
 
 /// Turns the probe's answer into an outcome. Success with other content than the fake cloud holds
 /// (other bytes, another entrypoint) is a failure, not a pass.
-pub fn judge(
+pub fn probe_outcome(
     result: Option<ProbeResult>,
-    expected: &Expected,
+    success: &SuccessCheck,
     evidence: &mut Evidence,
     run_problem: Option<String>,
 ) -> (ObservedOutcome, String) {
@@ -123,12 +122,12 @@ pub fn judge(
     if !r.ok {
         return (ObservedOutcome::Fail, r.error);
     }
-    match expected {
-        Expected::Succeeds => (
+    match success {
+        SuccessCheck::WorkflowSucceeds => (
             ObservedOutcome::Error,
             "a node scenario reached a probe (the local backend reports it not applicable)".into(),
         ),
-        Expected::Body(body) => {
+        SuccessCheck::SameBody(body) => {
             let want = hex::encode(Sha256::digest(body.as_bytes()));
             if r.sha256 == want {
                 (
@@ -145,7 +144,7 @@ pub fn judge(
                 )
             }
         }
-        Expected::Image { entrypoint, cmd } => {
+        SuccessCheck::SameImageConfig { entrypoint, cmd } => {
             if &r.entrypoint == entrypoint && &r.cmd == cmd {
                 (
                     ObservedOutcome::Pass,

@@ -3,8 +3,8 @@
 //! on the workflow or its node. Watching and judging live here; the backend wires them up.
 
 use super::kube::{self, Client};
-use crate::backend::ObservedOutcome;
-use crate::backend::objects::{Expected, Objects};
+use crate::shared::ObservedOutcome;
+use crate::backend::objects::{Objects, SuccessCheck};
 use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use k8s_openapi::api::core::v1::{Event, Pod, Secret, ServiceAccount};
 use std::time::Duration;
@@ -228,10 +228,10 @@ pub async fn events(client: &Client, workflow: &serde_json::Value) -> Vec<String
 
 /// What the controller's decision means for the cell. `main_output` is what the workflow's main
 /// container printed on stdout (read from the node; empty where pods do not run).
-pub fn judge(seen: &Seen, expected: &Expected, main_output: &str) -> (ObservedOutcome, String) {
+pub fn workflow_outcome(seen: &Seen, success: &SuccessCheck, main_output: &str) -> (ObservedOutcome, String) {
     match seen {
         Seen::Pod(pod) => {
-            let Expected::Image { entrypoint, cmd } = expected else {
+            let SuccessCheck::SameImageConfig { entrypoint, cmd } = success else {
                 return (
                     ObservedOutcome::Error,
                     "a pod was created for a scenario that expects no image lookup".into(),
@@ -260,7 +260,7 @@ pub fn judge(seen: &Seen, expected: &Expected, main_output: &str) -> (ObservedOu
                 )
             }
         }
-        Seen::Succeeded(_) => judge_output(main_output, expected),
+        Seen::Succeeded(_) => main_output_outcome(main_output, success),
         Seen::PodStuck { reason, message } => {
             (ObservedOutcome::Fail, format!("{reason}: {message}"))
         }
@@ -276,23 +276,23 @@ pub fn judge(seen: &Seen, expected: &Expected, main_output: &str) -> (ObservedOu
 
 /// A workflow that succeeded passes when its main container printed exactly the expected body
 /// (the executor-s3 workflow's main container `cat`s the input artifact).
-fn judge_output(main_log: &str, expected: &Expected) -> (ObservedOutcome, String) {
-    match expected {
-        Expected::Body(body) if main_log == body => (
+fn main_output_outcome(main_log: &str, success: &SuccessCheck) -> (ObservedOutcome, String) {
+    match success {
+        SuccessCheck::SameBody(body) if main_log == body => (
             ObservedOutcome::Pass,
             "the workflow succeeded and its main container read the seeded object".into(),
         ),
-        Expected::Body(body) => (
+        SuccessCheck::SameBody(body) => (
             ObservedOutcome::Fail,
             format!(
                 "the workflow succeeded, but its main container printed {main_log:?}, not the seeded {body:?}"
             ),
         ),
-        Expected::Succeeds => (
+        SuccessCheck::WorkflowSucceeds => (
             ObservedOutcome::Pass,
             "the workflow succeeded on the node".into(),
         ),
-        Expected::Image { .. } => (
+        SuccessCheck::SameImageConfig { .. } => (
             ObservedOutcome::Error,
             "an entrypoint scenario's workflow was followed to its end".into(),
         ),
@@ -336,8 +336,8 @@ mod tests {
         }
     }
 
-    fn image(entrypoint: &[&str], cmd: &[&str]) -> Expected {
-        Expected::Image {
+    fn image(entrypoint: &[&str], cmd: &[&str]) -> SuccessCheck {
+        SuccessCheck::SameImageConfig {
             entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
         }
@@ -351,12 +351,12 @@ mod tests {
         );
         let want = image(&["/bin/busybox"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p.clone())), &want, "").0,
+            workflow_outcome(&Seen::Pod(Box::new(p.clone())), &want, "").0,
             ObservedOutcome::Pass
         );
         let other = image(&["/bin/sh"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p)), &other, "").0,
+            workflow_outcome(&Seen::Pod(Box::new(p)), &other, "").0,
             ObservedOutcome::Fail
         );
     }
@@ -366,7 +366,7 @@ mod tests {
         let p = pod(&["/bin/busybox"], &["echo", "hi"]);
         let want = image(&["/bin/busybox"], &["echo", "hi"]);
         assert_eq!(
-            judge(&Seen::Pod(Box::new(p)), &want, "").0,
+            workflow_outcome(&Seen::Pod(Box::new(p)), &want, "").0,
             ObservedOutcome::Error
         );
     }
@@ -378,11 +378,11 @@ mod tests {
             message: "failed to look-up".into(),
         };
         assert_eq!(
-            judge(&seen, &image(&[], &[]), ""),
+            workflow_outcome(&seen, &image(&[], &[]), ""),
             (ObservedOutcome::Fail, "failed to look-up".into())
         );
         assert_eq!(
-            judge(&Seen::Nothing, &image(&[], &[]), "").0,
+            workflow_outcome(&Seen::Nothing, &image(&[], &[]), "").0,
             ObservedOutcome::Error
         );
     }

@@ -1,0 +1,134 @@
+//! The command line: what each command takes. `main.rs` carries them out.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "authmatrix",
+    version,
+    about = "Which Argo Workflows auth setups break on which Argo version"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args)]
+pub struct Selection {
+    /// Argo tags, comma-separated (default: v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.7.18).
+    #[arg(long, env = "AUTHMATRIX_ARGO")]
+    pub argo: Option<String>,
+    /// Only scenarios whose id matches this glob; repeatable (in the environment: comma-separated).
+    #[arg(
+        long = "scenario",
+        value_name = "GLOB",
+        env = "AUTHMATRIX_SCENARIO",
+        value_delimiter = ','
+    )]
+    pub scenarios: Vec<String>,
+    /// Directory of scenario files (default: the project's scenarios/).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    pub scenario_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the matrix and write report.json, report.md and junit.xml.
+    Run {
+        /// `local` (Argo's code via probes, in a sandbox) or `cluster` (Argo's released
+        /// workflow-controller against a real Kubernetes API server).
+        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
+        backend: String,
+        /// Where the cluster backend's cluster comes from: `local-up` (built from Kubernetes'
+        /// Go modules, no container engine) or `kind` (Docker and a registry).
+        #[arg(long, default_value = "local-up")]
+        provider: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// Output directory for the reports.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Seconds one probe may run.
+        #[arg(long, default_value_t = 60)]
+        probe_timeout: u64,
+        /// Backends running cells side by side, each with its own sandbox (default: 4 local, 2
+        /// cluster).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Decide whether an upgrade is safe for the auth setups you use: GO (exit 0), NO-GO (exit 1,
+    /// with blockers, upstream issues, fix versions and workarounds) or CONDITIONAL (exit 2).
+    Verdict {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Scenario id globs of the setups you rely on (default: all); repeatable.
+        #[arg(long = "uses", value_name = "GLOB")]
+        uses: Vec<String>,
+        /// A file of such globs, one per line (`#` starts a comment).
+        #[arg(long = "uses-file", value_name = "FILE")]
+        uses_file: Option<PathBuf>,
+        /// Read the cells from this run's report.json instead of running them.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Where to run the cells when there is no --report: `local` or `cluster` (node scenarios
+        /// need the cluster; on the local backend they are not applicable, so the verdict is
+        /// CONDITIONAL for them).
+        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
+        backend: String,
+        #[arg(long, default_value = "local-up")]
+        provider: String,
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
+        jobs: usize,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which Go modules on a scenario's code path changed between two versions; with --bisect, run
+    /// the scenario on every tag in between and name the first one where the cell flips.
+    Explain {
+        scenario: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        bisect: bool,
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
+        jobs: usize,
+    },
+    /// Build (or find cached) what a backend needs for the selected tags, without running
+    /// anything: probes (local), or Kubernetes, etcd and each tag's workflow-controller (cluster).
+    Prepare {
+        #[arg(long, default_value = "local")]
+        backend: String,
+        #[command(flatten)]
+        selection: Selection,
+        /// Also copy each probe's go.sum into probes/<probe>/sums/<tag>.sum (to commit).
+        #[arg(long)]
+        write_sums: bool,
+    },
+    /// What moved between two runs: cells whose verdict or observed outcome changed, new and
+    /// vanished cells. Exit 1 when a cell newly regressed. Each is a report.json or its directory.
+    Diff { old: PathBuf, new: PathBuf },
+    /// Validate the scenario catalogue and list it.
+    Scenarios {
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+    },
+    /// Check that the local backend's namespaces work here (as root or through user namespaces).
+    NamespaceCheck {
+        #[arg(long, hide = true)]
+        inside: bool,
+    },
+    /// Internal: the sandbox process, started by the local backend inside its namespaces.
+    #[command(hide = true)]
+    SandboxServe,
+}
+

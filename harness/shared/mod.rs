@@ -1,0 +1,11 @@
+//! The types every room shares: Argo versions, what a cell showed, what a version was built from.
+//! The lowest room but `scenario`: it imports nothing else of the crate, so `report`, `decision`
+//! and the backends can all use it without knowing each other.
+
+pub mod observation;
+pub mod tags;
+pub mod versions;
+
+pub use observation::{ArgoLog, Event, Evidence, Observation, ObservedOutcome};
+pub use tags::ArgoTag;
+pub use versions::{KEY_MODULES, TagInfo};
