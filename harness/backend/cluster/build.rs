@@ -11,13 +11,12 @@
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
 use crate::cleanup::KillableOutput;
+use crate::go::{ARGO_MODULE, GoEnv, GoTmp};
 use crate::matrix::tags::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,16 +60,15 @@ pub struct ClusterBuilder {
 impl ClusterBuilder {
     pub fn new(cache_dir: &Path, project_root: &Path) -> Result<Self, String> {
         let go = crate::tools::go().map_err(|e| e.to_string())?;
-        let out = Command::new(&go)
-            .args(["env", "GOVERSION"])
-            .killable_output()
-            .map_err(|e| format!("go env GOVERSION: {e}"))?;
+        // GOTOOLCHAIN as the caller's environment has it: this is the cache keys' Go version.
+        let local_go =
+            crate::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
         crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
             go,
             cache_dir: cache_dir.join("cluster"),
             sources: project_root.join("cluster"),
-            local_go: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            local_go,
         })
     }
 
@@ -122,7 +120,7 @@ impl ClusterBuilder {
         }
         // -mod=readonly: every checksum must come from the committed go.sum.
         let out = self
-            .go_cmd(&tmp, "-mod=readonly -buildvcs=false")
+            .go_cmd(&tmp, "-mod=readonly -buildvcs=false", false)
             .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
             .killable_output()
             .map_err(|e| format!("go build: {e}"))?;
@@ -192,15 +190,10 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = format!("{ARGO_MODULE}@{}", tag.tag);
-        let mut download = self.download(tmp, &module, false)?;
-        if download["Error"]
-            .as_str()
-            .is_some_and(|e| e.contains("verifying") && e.contains("sumdb"))
-        {
-            // As for the probes: a version the checksum database does not know is trusted on first use.
-            download = self.download(tmp, &module, true)?;
-        }
+        let module = crate::go::argo_at(&tag.tag);
+        // As for the probes: a version the checksum database does not know is trusted on first use.
+        let (download, _) =
+            crate::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
         if let Some(e) = download["Error"].as_str() {
             return Err(format!("go mod download {module}: {e}"));
         }
@@ -218,8 +211,7 @@ impl ClusterBuilder {
             t = tag.tag
         );
         let out = self
-            .go_cmd(&src, "-mod=mod -buildvcs=false")
-            .env("GONOSUMDB", "github.com/argoproj/argo-workflows")
+            .go_cmd(&src, "-mod=mod -buildvcs=false", true)
             .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
             // A directory: one `go build` for both, sharing every package they have in common.
             .arg(format!("{}/", tmp.display()))
@@ -262,11 +254,8 @@ impl ClusterBuilder {
         module: &str,
         nosumdb: bool,
     ) -> Result<serde_json::Value, String> {
-        let mut cmd = self.go_cmd(dir, "-mod=mod");
-        if nosumdb {
-            cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
-        }
-        let out = cmd
+        let out = self
+            .go_cmd(dir, "-mod=mod", nosumdb)
             .args(["mod", "download", "-json", module])
             .killable_output()
             .map_err(|e| format!("go mod download: {e}"))?;
@@ -278,18 +267,15 @@ impl ClusterBuilder {
         })
     }
 
-    fn go_cmd(&self, dir: &Path, flags: &str) -> Command {
-        let mut cmd = Command::new(&self.go);
-        cmd.current_dir(dir)
-            .env("GOFLAGS", flags)
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0");
-        // Go's temporary files inside the partial build, so a killed build leaves them there.
-        let go_tmp = dir.join(".gotmp");
-        if std::fs::create_dir_all(&go_tmp).is_ok() {
-            cmd.env("GOTMPDIR", go_tmp);
+    /// `go` in `dir` with this machine's Go; `dir/.gotmp` is created for Go's temporary files.
+    fn go_cmd(&self, dir: &Path, goflags: &str, nosumdb: bool) -> Command {
+        GoEnv {
+            toolchain: "local",
+            goflags,
+            nosumdb,
+            tmp: GoTmp::Create,
         }
-        cmd
+        .command(&self.go, dir)
     }
 }
 

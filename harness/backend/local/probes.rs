@@ -6,6 +6,7 @@
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
 use crate::cleanup::KillableOutput;
+use crate::go::{ARGO_MODULE, GO_TMP, GoEnv, GoTmp};
 use crate::matrix::tags::{ArgoTag, HOW_TO_FIND_TAGS};
 use crate::scenario::Component;
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
-/// GOTMPDIR inside a partial build.
-const GO_TMP: &str = ".gotmp";
+/// GOFLAGS of every probe `go` command: the probe module is written here, without a go.sum of
+/// its own unless the project carries one.
+const GOFLAGS: &str = "-mod=mod -buildvcs=false";
 
 /// Modules whose versions explain the auth behaviour; the report shows them per tag.
 pub const KEY_MODULES: &[&str] = &[
@@ -244,37 +245,11 @@ impl ProbeBuilder {
             output,
         };
         // 1. Resolve the tag and read Argo's own go.mod.
-        let mut checksums = "sumdb";
-        let mut nosumdb = false;
-        let download = self.go_json(
-            dir,
-            "local",
-            false,
-            &[
-                "mod",
-                "download",
-                "-json",
-                &format!("{ARGO_MODULE}@{}", tag.tag),
-            ],
-        )?;
-        let download = match download.get("Error").and_then(|e| e.as_str()) {
-            Some(e) if e.contains("verifying") && e.contains("sumdb") => {
-                // The checksum database does not know this version; trust it on first use.
-                checksums = "trust-on-first-use";
-                nosumdb = true;
-                self.go_json(
-                    dir,
-                    "local",
-                    true,
-                    &[
-                        "mod",
-                        "download",
-                        "-json",
-                        &format!("{ARGO_MODULE}@{}", tag.tag),
-                    ],
-                )?
-            }
-            _ => download,
+        let (download, nosumdb) = self.download_argo(dir, tag)?;
+        let mut checksums = if nosumdb {
+            "trust-on-first-use"
+        } else {
+            "sumdb"
         };
         if let Some(e) = download.get("Error").and_then(|e| e.as_str()) {
             return Err(BuildError::UnknownTag {
@@ -465,22 +440,33 @@ impl ProbeBuilder {
         Ok((required, linked))
     }
 
+    /// `go` in `dir`; GOTMPDIR only inside a build's partial directory, which `build` gives one.
     fn go_cmd(&self, dir: &Path, toolchain: &str, nosumdb: bool) -> Command {
-        let mut cmd = Command::new(&self.go);
-        cmd.current_dir(dir)
-            .env("GOTOOLCHAIN", toolchain)
-            .env("GOFLAGS", "-mod=mod -buildvcs=false")
-            .env("CGO_ENABLED", "0");
-        // In a build's partial directory, Go's own temporary files go there too, so what a killed
-        // build leaves goes with that directory.
-        let go_tmp = dir.join(GO_TMP);
-        if go_tmp.is_dir() {
-            cmd.env("GOTMPDIR", go_tmp);
+        GoEnv {
+            toolchain,
+            goflags: GOFLAGS,
+            nosumdb,
+            tmp: GoTmp::IfPresent,
         }
-        if nosumdb {
-            cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
-        }
-        cmd
+        .command(&self.go, dir)
+    }
+
+    /// `go mod download -json` of Argo's module at `tag` (see `go::download_trusting_first_use`):
+    /// what it said, and whether the version is trusted on first use.
+    fn download_argo(
+        &self,
+        dir: &Path,
+        tag: &ArgoTag,
+    ) -> Result<(serde_json::Value, bool), BuildError> {
+        let module = crate::go::argo_at(&tag.tag);
+        crate::go::download_trusting_first_use(|nosumdb| {
+            self.go_json(
+                dir,
+                "local",
+                nosumdb,
+                &["mod", "download", "-json", &module],
+            )
+        })
     }
 
     fn go_json(
@@ -504,43 +490,15 @@ impl ProbeBuilder {
     }
 
     fn go_version(&self, toolchain: &str) -> Result<String, BuildError> {
-        let out = Command::new(&self.go)
-            .env("GOTOOLCHAIN", toolchain)
-            .args(["env", "GOVERSION"])
-            .killable_output()
-            .map_err(|e| BuildError::Io(e.to_string()))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        crate::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
     }
 }
 
 impl ProbeBuilder {
     /// Whether the Go module proxy serves this Argo tag.
     pub fn tag_exists(&self, tag: &ArgoTag) -> bool {
-        let dir = std::env::temp_dir();
-        let probe = |nosumdb| {
-            self.go_json(
-                &dir,
-                "local",
-                nosumdb,
-                &[
-                    "mod",
-                    "download",
-                    "-json",
-                    &format!("{ARGO_MODULE}@{}", tag.tag),
-                ],
-            )
-        };
-        match probe(false) {
-            Ok(v) if v.get("Error").is_none() => true,
-            Ok(v)
-                if v["Error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("verifying") && e.contains("sumdb")) =>
-            {
-                probe(true).is_ok_and(|v| v.get("Error").is_none())
-            }
-            _ => false,
-        }
+        self.download_argo(&std::env::temp_dir(), tag)
+            .is_ok_and(|(v, _)| v.get("Error").is_none())
     }
 
     /// Module → version of every module on the import path of `packages` (default: the probe itself),
