@@ -10,6 +10,7 @@
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
+use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
 use crate::go::{ARGO_MODULE, GoEnv, GoTmp};
 use crate::matrix::tags::ArgoTag;
@@ -101,86 +102,75 @@ impl ClusterBuilder {
         h.update(self.local_go.as_bytes());
         h.update(ldflags.as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        let dir = self.cache_dir.join(format!("{name}-{key}"));
-        let target = dir.join(binary);
-        if target.is_file() {
-            return Ok(target);
-        }
-        let entry = crate::build_cache::lock(&self.cache_dir, &format!("{name}-{key}"))?;
-        if target.is_file() {
-            return Ok(target); // Built by another harness process while this one waited.
-        }
-        crate::progress::line(&format!(
-            "building {name} from its Go module (minutes on a cold cache)"
-        ));
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial()?;
-        for file in ["go.mod", "go.sum", "main.go"] {
-            std::fs::copy(src.join(file), tmp.join(file)).map_err(|e| e.to_string())?;
-        }
-        // -mod=readonly: every checksum must come from the committed go.sum.
-        let out = self
-            .go_cmd(&tmp, "-mod=readonly -buildvcs=false", false)
-            .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
-            .killable_output()
-            .map_err(|e| format!("go build: {e}"))?;
-        if !out.status.success() {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(format!(
-                "building {name} failed:\n{}",
-                without_downloads(&out.stderr)
+        // The build's start when this call built it (for the progress line), `None` when cached.
+        let (target, built) = crate::build_cache::get_or_build(
+            &self.cache_dir,
+            name,
+            key,
+            OtherKeys::Forget,
+            |dir| {
+                let target = dir.join(binary);
+                target.is_file().then_some((target, None))
+            },
+            |tmp, dir| {
+                crate::progress::line(&format!(
+                    "building {name} from its Go module (minutes on a cold cache)"
+                ));
+                let started = std::time::Instant::now();
+                for file in ["go.mod", "go.sum", "main.go"] {
+                    std::fs::copy(src.join(file), tmp.join(file)).map_err(|e| e.to_string())?;
+                }
+                // -mod=readonly: every checksum must come from the committed go.sum.
+                let out = self
+                    .go_cmd(tmp, "-mod=readonly -buildvcs=false", false)
+                    .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
+                    .killable_output()
+                    .map_err(|e| format!("go build: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "building {name} failed:\n{}",
+                        without_downloads(&out.stderr)
+                    ));
+                }
+                Ok((dir.join(binary), Some(started)))
+            },
+        )?;
+        if let Some(started) = built {
+            crate::progress::line(&format!(
+                "built {name} in {:.0} s",
+                started.elapsed().as_secs_f64()
             ));
         }
-        entry.publish(&tmp)?;
-        forget_others(&self.cache_dir, name, &dir);
-        crate::progress::line(&format!(
-            "built {name} in {:.0} s",
-            started.elapsed().as_secs_f64()
-        ));
         Ok(target)
     }
 
     /// The workflow-controller of `tag` and its manifests, built once per tag and Go version.
     pub fn controller(&self, tag: &ArgoTag) -> Result<ControllerBuild, String> {
         let key = &hex::encode(Sha256::digest(self.local_go.as_bytes()))[..12];
-        let dir = self
-            .cache_dir
-            .join(format!("workflow-controller-{}-{key}", tag.tag));
-        let cached = || {
-            std::fs::read(dir.join("build.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
-                .filter(|b| b.binary.is_file() && b.argoexec.is_file())
-        };
-        if let Some(build) = cached() {
-            return Ok(build);
-        }
-        let entry = crate::build_cache::lock(
+        // Builds of the tag under another Go's key stay (the probes' and wrappers' do not).
+        crate::build_cache::get_or_build(
             &self.cache_dir,
-            &format!("workflow-controller-{}-{key}", tag.tag),
-        )?;
-        if let Some(build) = cached() {
-            return Ok(build); // Built by another harness process while this one waited.
-        }
-        crate::progress::line(&format!(
-            "building workflow-controller and argoexec {} from their Go module",
-            tag.tag
-        ));
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial()?;
-        let result = self.build_controller(tag, &tmp, &dir, started);
-        match result {
-            Ok(build) => {
+            &format!("workflow-controller-{}", tag.tag),
+            key,
+            OtherKeys::Keep,
+            |dir| {
+                std::fs::read(dir.join("build.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
+                    .filter(|b| b.binary.is_file() && b.argoexec.is_file())
+            },
+            |tmp, dir| {
+                crate::progress::line(&format!(
+                    "building workflow-controller and argoexec {} from their Go module",
+                    tag.tag
+                ));
+                let started = std::time::Instant::now();
+                let build = self.build_controller(tag, tmp, dir, started)?;
                 let json = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), json).map_err(|e| e.to_string())?;
-                entry.publish(&tmp)?;
                 Ok(build)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
-        }
+            },
+        )
     }
 
     fn build_controller(
@@ -322,21 +312,6 @@ fn required_version(dir: &Path, module: &str) -> Result<String, String> {
         .find_map(|l| l.strip_prefix(&format!("{module} ")))
         .map(|v| v.split_whitespace().next().unwrap_or_default().to_string())
         .ok_or_else(|| format!("{} requires no {module}", gomod.display()))
-}
-
-/// Removes builds of `name` under other keys (each is 25–130 MB that no lookup will find again).
-fn forget_others(cache: &Path, name: &str, keep: &Path) {
-    let prefix = format!("{name}-");
-    for entry in std::fs::read_dir(cache).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let other_key = file
-            .strip_prefix(&prefix)
-            .is_some_and(|k| k.len() == 12 && k.chars().all(|c| c.is_ascii_hexdigit()));
-        if other_key && path != keep {
-            let _ = std::fs::remove_dir_all(path);
-        }
-    }
 }
 
 /// `cp -r` of a (read-only) module directory into a writable copy.

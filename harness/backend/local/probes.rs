@@ -5,6 +5,7 @@
 //! from `probes/<probe>/sums/<tag>.sum` when the project carries them, else from the checksum
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
+use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
 use crate::go::{ARGO_MODULE, GO_TMP, GoEnv, GoTmp};
 use crate::matrix::tags::{ArgoTag, HOW_TO_FIND_TAGS};
@@ -153,6 +154,13 @@ pub enum BuildError {
     Io(String),
 }
 
+/// A failure of the build cache itself (lock, partial directory, publishing).
+impl From<String> for BuildError {
+    fn from(e: String) -> Self {
+        BuildError::Io(e)
+    }
+}
+
 pub struct ProbeBuilder {
     pub go: PathBuf,
     pub cache_dir: PathBuf,
@@ -196,36 +204,27 @@ impl ProbeBuilder {
         h.update(local_go.as_bytes());
         h.update(BUILD_FLAGS.join(" ").as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        let name = format!("{probe}-{}-{key}", tag.tag);
-        let dir = self.cache_dir.join(&name);
-        if let Some(build) = read_manifest(&dir) {
-            return Ok(build);
-        }
-        let entry = crate::build_cache::lock(&self.cache_dir, &name).map_err(BuildError::Io)?;
-        // Another harness process may have built it while this one waited for the lock.
-        if let Some(build) = read_manifest(&dir) {
-            return Ok(build);
-        }
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial().map_err(BuildError::Io)?;
-        let _ = std::fs::create_dir(tmp.join(GO_TMP));
-        let result = self.build_in(&tmp, component, &files, tag, local_go, started);
-        let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
-        match result {
-            Ok(mut build) => {
+        // `<cache>/<probe>-<tag>-<key>`; a new build removes the builds of its probe and tag under
+        // other keys (other sources or another Go), ~80 MB each.
+        crate::build_cache::get_or_build(
+            &self.cache_dir,
+            &format!("{probe}-{}", tag.tag),
+            key,
+            OtherKeys::Forget,
+            read_manifest,
+            |tmp, dir| {
+                let started = std::time::Instant::now();
+                let _ = std::fs::create_dir(tmp.join(GO_TMP));
+                let result = self.build_in(tmp, component, &files, tag, local_go, started);
+                let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
+                let mut build = result?;
                 build.binary = dir.join("probe");
                 let manifest = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), manifest)
                     .map_err(|e| BuildError::Io(e.to_string()))?;
-                entry.publish(&tmp).map_err(BuildError::Io)?;
-                self.forget_older_builds(probe, tag, &dir);
                 Ok(build)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
-        }
+            },
+        )
     }
 
     fn build_in(
@@ -336,26 +335,6 @@ impl ProbeBuilder {
             }
         }
         Err(step_err("go build", last))
-    }
-
-    /// Removes builds of the same probe and tag made from other sources or another Go: each is a
-    /// ~80 MB binary that no lookup will find again.
-    fn forget_older_builds(&self, probe: &str, tag: &ArgoTag, keep: &Path) {
-        let prefix = format!("{probe}-{}-", tag.tag);
-        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // `-<12 hex>` after the prefix: another key of this very (probe, tag), not e.g. v3.6.10 for v3.6.1.
-            let key = name
-                .strip_prefix(&prefix)
-                .filter(|k| k.len() == 12 && k.chars().all(|c| c.is_ascii_hexdigit()));
-            if key.is_some() && path != keep {
-                let _ = std::fs::remove_dir_all(path);
-            }
-        }
     }
 
     /// Modules downloaded so far by this builder's `go` commands.
@@ -609,42 +588,6 @@ mod tests {
         assert!(version_at_least("go1.26.8", "1.25.7"));
         assert!(version_at_least("go1.23.1", "1.23.1"));
         assert!(!version_at_least("go1.22.9", "1.23.1"));
-    }
-
-    #[test]
-    fn a_new_build_forgets_older_builds_of_the_same_probe_and_tag_only() {
-        let cache = tempfile::tempdir().unwrap();
-        let builder = ProbeBuilder {
-            go: "go".into(),
-            cache_dir: cache.path().into(),
-            probes_dir: cache.path().into(),
-            local_go: String::new(),
-            downloads: Default::default(),
-            compiling: Default::default(),
-        };
-        for d in [
-            "s3-v3.6.1-aaaaaaaaaaaa",
-            "s3-v3.6.1-bbbbbbbbbbbb",
-            "s3-v3.6.10-cccccccccccc",
-            "entrypoint-v3.6.1-dddddddddddd",
-        ] {
-            std::fs::create_dir(cache.path().join(d)).unwrap();
-        }
-        let tag = ArgoTag::parse("v3.6.1").unwrap();
-        builder.forget_older_builds("s3", &tag, &cache.path().join("s3-v3.6.1-bbbbbbbbbbbb"));
-        let mut left: Vec<String> = std::fs::read_dir(cache.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "entrypoint-v3.6.1-dddddddddddd",
-                "s3-v3.6.1-bbbbbbbbbbbb",
-                "s3-v3.6.10-cccccccccccc"
-            ]
-        );
     }
 
     #[test]
