@@ -224,24 +224,27 @@ mod tests {
         left
     }
 
+    /// What is left of `dirs` in a cache after a new build `<family>-<keep>`.
+    fn left_after_forgetting(dirs: &[&str], family: &str, keep: &str) -> Vec<String> {
+        let cache = tempfile::tempdir().unwrap();
+        for d in dirs {
+            std::fs::create_dir(cache.path().join(d)).unwrap();
+        }
+        let keep = cache.path().join(format!("{family}-{keep}"));
+        forget_other_keys(cache.path(), family, &keep);
+        listing(cache.path())
+    }
+
     #[test]
     fn a_new_build_forgets_older_builds_of_the_same_probe_and_tag_only() {
-        let cache = tempfile::tempdir().unwrap();
-        for d in [
+        let dirs = [
             "s3-v3.6.1-aaaaaaaaaaaa",
             "s3-v3.6.1-bbbbbbbbbbbb",
             "s3-v3.6.10-cccccccccccc",
             "entrypoint-v3.6.1-dddddddddddd",
-        ] {
-            std::fs::create_dir(cache.path().join(d)).unwrap();
-        }
-        forget_other_keys(
-            cache.path(),
-            "s3-v3.6.1",
-            &cache.path().join("s3-v3.6.1-bbbbbbbbbbbb"),
-        );
+        ];
         assert_eq!(
-            listing(cache.path()),
+            left_after_forgetting(&dirs, "s3-v3.6.1", "bbbbbbbbbbbb"),
             [
                 "entrypoint-v3.6.1-dddddddddddd",
                 "s3-v3.6.1-bbbbbbbbbbbb",
@@ -252,23 +255,15 @@ mod tests {
 
     #[test]
     fn a_new_wrapper_build_forgets_only_its_own_other_keys() {
-        let cache = tempfile::tempdir().unwrap();
-        for d in [
+        let dirs = [
             "kubernetes-aaaaaaaaaaaa",
             "kubernetes-bbbbbbbbbbbb",
             "kubernetes-notakey",
             "etcd-cccccccccccc",
             ".kubernetes-aaaaaaaaaaaa.lock",
-        ] {
-            std::fs::create_dir(cache.path().join(d)).unwrap();
-        }
-        forget_other_keys(
-            cache.path(),
-            "kubernetes",
-            &cache.path().join("kubernetes-bbbbbbbbbbbb"),
-        );
+        ];
         assert_eq!(
-            listing(cache.path()),
+            left_after_forgetting(&dirs, "kubernetes", "bbbbbbbbbbbb"),
             [
                 ".kubernetes-aaaaaaaaaaaa.lock",
                 "etcd-cccccccccccc",
