@@ -11,6 +11,7 @@ pub mod cleanup;
 pub mod decision;
 pub mod explain;
 pub mod fakes;
+pub mod go;
 pub mod matrix;
 pub mod progress;
 pub mod redact;

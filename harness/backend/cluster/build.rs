@@ -10,14 +10,14 @@
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
+use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
+use crate::go::{ARGO_MODULE, GoEnv, GoTmp};
 use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,16 +61,15 @@ pub struct ClusterBuilder {
 impl ClusterBuilder {
     pub fn new(cache_dir: &Path, project_root: &Path) -> Result<Self, String> {
         let go = crate::tools::go().map_err(|e| e.to_string())?;
-        let out = Command::new(&go)
-            .args(["env", "GOVERSION"])
-            .killable_output()
-            .map_err(|e| format!("go env GOVERSION: {e}"))?;
+        // GOTOOLCHAIN as the caller's environment has it: this is the cache keys' Go version.
+        let local_go =
+            crate::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
         crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
             go,
             cache_dir: cache_dir.join("cluster"),
             sources: project_root.join("cluster"),
-            local_go: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            local_go,
         })
     }
 
@@ -103,86 +102,75 @@ impl ClusterBuilder {
         h.update(self.local_go.as_bytes());
         h.update(ldflags.as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        let dir = self.cache_dir.join(format!("{name}-{key}"));
-        let target = dir.join(binary);
-        if target.is_file() {
-            return Ok(target);
-        }
-        let entry = crate::build_cache::lock(&self.cache_dir, &format!("{name}-{key}"))?;
-        if target.is_file() {
-            return Ok(target); // Built by another harness process while this one waited.
-        }
-        crate::progress::line(&format!(
-            "building {name} from its Go module (minutes on a cold cache)"
-        ));
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial()?;
-        for file in ["go.mod", "go.sum", "main.go"] {
-            std::fs::copy(src.join(file), tmp.join(file)).map_err(|e| e.to_string())?;
-        }
-        // -mod=readonly: every checksum must come from the committed go.sum.
-        let out = self
-            .go_cmd(&tmp, "-mod=readonly -buildvcs=false")
-            .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
-            .killable_output()
-            .map_err(|e| format!("go build: {e}"))?;
-        if !out.status.success() {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(format!(
-                "building {name} failed:\n{}",
-                without_downloads(&out.stderr)
+        // The build's start when this call built it (for the progress line), `None` when cached.
+        let (target, built) = crate::build_cache::get_or_build(
+            &self.cache_dir,
+            name,
+            key,
+            OtherKeys::Forget,
+            |dir| {
+                let target = dir.join(binary);
+                target.is_file().then_some((target, None))
+            },
+            |tmp, dir| {
+                crate::progress::line(&format!(
+                    "building {name} from its Go module (minutes on a cold cache)"
+                ));
+                let started = std::time::Instant::now();
+                for file in ["go.mod", "go.sum", "main.go"] {
+                    std::fs::copy(src.join(file), tmp.join(file)).map_err(|e| e.to_string())?;
+                }
+                // -mod=readonly: every checksum must come from the committed go.sum.
+                let out = self
+                    .go_cmd(tmp, "-mod=readonly -buildvcs=false", false)
+                    .args(["build", "-trimpath", "-ldflags", ldflags, "-o", binary, "."])
+                    .killable_output()
+                    .map_err(|e| format!("go build: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "building {name} failed:\n{}",
+                        without_downloads(&out.stderr)
+                    ));
+                }
+                Ok((dir.join(binary), Some(started)))
+            },
+        )?;
+        if let Some(started) = built {
+            crate::progress::line(&format!(
+                "built {name} in {:.0} s",
+                started.elapsed().as_secs_f64()
             ));
         }
-        entry.publish(&tmp)?;
-        forget_others(&self.cache_dir, name, &dir);
-        crate::progress::line(&format!(
-            "built {name} in {:.0} s",
-            started.elapsed().as_secs_f64()
-        ));
         Ok(target)
     }
 
     /// The workflow-controller of `tag` and its manifests, built once per tag and Go version.
     pub fn controller(&self, tag: &ArgoTag) -> Result<ControllerBuild, String> {
         let key = &hex::encode(Sha256::digest(self.local_go.as_bytes()))[..12];
-        let dir = self
-            .cache_dir
-            .join(format!("workflow-controller-{}-{key}", tag.tag));
-        let cached = || {
-            std::fs::read(dir.join("build.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
-                .filter(|b| b.binary.is_file() && b.argoexec.is_file())
-        };
-        if let Some(build) = cached() {
-            return Ok(build);
-        }
-        let entry = crate::build_cache::lock(
+        // Builds of the tag under another Go's key stay (the probes' and wrappers' do not).
+        crate::build_cache::get_or_build(
             &self.cache_dir,
-            &format!("workflow-controller-{}-{key}", tag.tag),
-        )?;
-        if let Some(build) = cached() {
-            return Ok(build); // Built by another harness process while this one waited.
-        }
-        crate::progress::line(&format!(
-            "building workflow-controller and argoexec {} from their Go module",
-            tag.tag
-        ));
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial()?;
-        let result = self.build_controller(tag, &tmp, &dir, started);
-        match result {
-            Ok(build) => {
+            &format!("workflow-controller-{}", tag.tag),
+            key,
+            OtherKeys::Keep,
+            |dir| {
+                std::fs::read(dir.join("build.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<ControllerBuild>(&b).ok())
+                    .filter(|b| b.binary.is_file() && b.argoexec.is_file())
+            },
+            |tmp, dir| {
+                crate::progress::line(&format!(
+                    "building workflow-controller and argoexec {} from their Go module",
+                    tag.tag
+                ));
+                let started = std::time::Instant::now();
+                let build = self.build_controller(tag, tmp, dir, started)?;
                 let json = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), json).map_err(|e| e.to_string())?;
-                entry.publish(&tmp)?;
                 Ok(build)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
-        }
+            },
+        )
     }
 
     fn build_controller(
@@ -192,15 +180,10 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = format!("{ARGO_MODULE}@{}", tag.tag);
-        let mut download = self.download(tmp, &module, false)?;
-        if download["Error"]
-            .as_str()
-            .is_some_and(|e| e.contains("verifying") && e.contains("sumdb"))
-        {
-            // As for the probes: a version the checksum database does not know is trusted on first use.
-            download = self.download(tmp, &module, true)?;
-        }
+        let module = crate::go::argo_at(&tag.tag);
+        // As for the probes: a version the checksum database does not know is trusted on first use.
+        let (download, _) =
+            crate::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
         if let Some(e) = download["Error"].as_str() {
             return Err(format!("go mod download {module}: {e}"));
         }
@@ -218,8 +201,7 @@ impl ClusterBuilder {
             t = tag.tag
         );
         let out = self
-            .go_cmd(&src, "-mod=mod -buildvcs=false")
-            .env("GONOSUMDB", "github.com/argoproj/argo-workflows")
+            .go_cmd(&src, "-mod=mod -buildvcs=false", true)
             .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
             // A directory: one `go build` for both, sharing every package they have in common.
             .arg(format!("{}/", tmp.display()))
@@ -262,11 +244,8 @@ impl ClusterBuilder {
         module: &str,
         nosumdb: bool,
     ) -> Result<serde_json::Value, String> {
-        let mut cmd = self.go_cmd(dir, "-mod=mod");
-        if nosumdb {
-            cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
-        }
-        let out = cmd
+        let out = self
+            .go_cmd(dir, "-mod=mod", nosumdb)
             .args(["mod", "download", "-json", module])
             .killable_output()
             .map_err(|e| format!("go mod download: {e}"))?;
@@ -278,18 +257,15 @@ impl ClusterBuilder {
         })
     }
 
-    fn go_cmd(&self, dir: &Path, flags: &str) -> Command {
-        let mut cmd = Command::new(&self.go);
-        cmd.current_dir(dir)
-            .env("GOFLAGS", flags)
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0");
-        // Go's temporary files inside the partial build, so a killed build leaves them there.
-        let go_tmp = dir.join(".gotmp");
-        if std::fs::create_dir_all(&go_tmp).is_ok() {
-            cmd.env("GOTMPDIR", go_tmp);
+    /// `go` in `dir` with this machine's Go; `dir/.gotmp` is created for Go's temporary files.
+    fn go_cmd(&self, dir: &Path, goflags: &str, nosumdb: bool) -> Command {
+        GoEnv {
+            toolchain: "local",
+            goflags,
+            nosumdb,
+            tmp: GoTmp::Create,
         }
-        cmd
+        .command(&self.go, dir)
     }
 }
 
@@ -336,21 +312,6 @@ fn required_version(dir: &Path, module: &str) -> Result<String, String> {
         .find_map(|l| l.strip_prefix(&format!("{module} ")))
         .map(|v| v.split_whitespace().next().unwrap_or_default().to_string())
         .ok_or_else(|| format!("{} requires no {module}", gomod.display()))
-}
-
-/// Removes builds of `name` under other keys (each is 25–130 MB that no lookup will find again).
-fn forget_others(cache: &Path, name: &str, keep: &Path) {
-    let prefix = format!("{name}-");
-    for entry in std::fs::read_dir(cache).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let other_key = file
-            .strip_prefix(&prefix)
-            .is_some_and(|k| k.len() == 12 && k.chars().all(|c| c.is_ascii_hexdigit()));
-        if other_key && path != keep {
-            let _ = std::fs::remove_dir_all(path);
-        }
-    }
 }
 
 /// `cp -r` of a (read-only) module directory into a writable copy.

@@ -5,7 +5,9 @@
 //! from `probes/<probe>/sums/<tag>.sum` when the project carries them, else from the checksum
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
+use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
+use crate::go::{ARGO_MODULE, GO_TMP, GoEnv, GoTmp};
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
 use crate::scenario::Component;
@@ -15,9 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
-/// GOTMPDIR inside a partial build.
-const GO_TMP: &str = ".gotmp";
+/// GOFLAGS of every probe `go` command: the probe module is written here, without a go.sum of
+/// its own unless the project carries one.
+const GOFLAGS: &str = "-mod=mod -buildvcs=false";
 
 
 /// How probes are compiled: without DWARF (`-s -w`), which the harness never reads and whose
@@ -141,6 +143,13 @@ pub enum BuildError {
     Io(String),
 }
 
+/// A failure of the build cache itself (lock, partial directory, publishing).
+impl From<String> for BuildError {
+    fn from(e: String) -> Self {
+        BuildError::Io(e)
+    }
+}
+
 pub struct ProbeBuilder {
     pub go: PathBuf,
     pub cache_dir: PathBuf,
@@ -184,36 +193,27 @@ impl ProbeBuilder {
         h.update(local_go.as_bytes());
         h.update(BUILD_FLAGS.join(" ").as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        let name = format!("{probe}-{}-{key}", tag.tag);
-        let dir = self.cache_dir.join(&name);
-        if let Some(build) = read_manifest(&dir) {
-            return Ok(build);
-        }
-        let entry = crate::build_cache::lock(&self.cache_dir, &name).map_err(BuildError::Io)?;
-        // Another harness process may have built it while this one waited for the lock.
-        if let Some(build) = read_manifest(&dir) {
-            return Ok(build);
-        }
-        let started = std::time::Instant::now();
-        let tmp = entry.fresh_partial().map_err(BuildError::Io)?;
-        let _ = std::fs::create_dir(tmp.join(GO_TMP));
-        let result = self.build_in(&tmp, component, &files, tag, local_go, started);
-        let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
-        match result {
-            Ok(mut build) => {
+        // `<cache>/<probe>-<tag>-<key>`; a new build removes the builds of its probe and tag under
+        // other keys (other sources or another Go), ~80 MB each.
+        crate::build_cache::get_or_build(
+            &self.cache_dir,
+            &format!("{probe}-{}", tag.tag),
+            key,
+            OtherKeys::Forget,
+            read_manifest,
+            |tmp, dir| {
+                let started = std::time::Instant::now();
+                let _ = std::fs::create_dir(tmp.join(GO_TMP));
+                let result = self.build_in(tmp, component, &files, tag, local_go, started);
+                let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
+                let mut build = result?;
                 build.binary = dir.join("probe");
                 let manifest = serde_json::to_string_pretty(&build).expect("serializable");
                 std::fs::write(tmp.join("build.json"), manifest)
                     .map_err(|e| BuildError::Io(e.to_string()))?;
-                entry.publish(&tmp).map_err(BuildError::Io)?;
-                self.forget_older_builds(probe, tag, &dir);
                 Ok(build)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
-        }
+            },
+        )
     }
 
     fn build_in(
@@ -233,37 +233,11 @@ impl ProbeBuilder {
             output,
         };
         // 1. Resolve the tag and read Argo's own go.mod.
-        let mut checksums = "sumdb";
-        let mut nosumdb = false;
-        let download = self.go_json(
-            dir,
-            "local",
-            false,
-            &[
-                "mod",
-                "download",
-                "-json",
-                &format!("{ARGO_MODULE}@{}", tag.tag),
-            ],
-        )?;
-        let download = match download.get("Error").and_then(|e| e.as_str()) {
-            Some(e) if e.contains("verifying") && e.contains("sumdb") => {
-                // The checksum database does not know this version; trust it on first use.
-                checksums = "trust-on-first-use";
-                nosumdb = true;
-                self.go_json(
-                    dir,
-                    "local",
-                    true,
-                    &[
-                        "mod",
-                        "download",
-                        "-json",
-                        &format!("{ARGO_MODULE}@{}", tag.tag),
-                    ],
-                )?
-            }
-            _ => download,
+        let (download, nosumdb) = self.download_argo(dir, tag)?;
+        let mut checksums = if nosumdb {
+            "trust-on-first-use"
+        } else {
+            "sumdb"
         };
         if let Some(e) = download.get("Error").and_then(|e| e.as_str()) {
             return Err(BuildError::UnknownTag {
@@ -352,26 +326,6 @@ impl ProbeBuilder {
         Err(step_err("go build", last))
     }
 
-    /// Removes builds of the same probe and tag made from other sources or another Go: each is a
-    /// ~80 MB binary that no lookup will find again.
-    fn forget_older_builds(&self, probe: &str, tag: &ArgoTag, keep: &Path) {
-        let prefix = format!("{probe}-{}-", tag.tag);
-        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // `-<12 hex>` after the prefix: another key of this very (probe, tag), not e.g. v3.6.10 for v3.6.1.
-            let key = name
-                .strip_prefix(&prefix)
-                .filter(|k| k.len() == 12 && k.chars().all(|c| c.is_ascii_hexdigit()));
-            if key.is_some() && path != keep {
-                let _ = std::fs::remove_dir_all(path);
-            }
-        }
-    }
-
     /// Modules downloaded so far by this builder's `go` commands.
     pub fn modules_downloaded(&self) -> usize {
         self.downloads.load(std::sync::atomic::Ordering::Relaxed)
@@ -454,22 +408,33 @@ impl ProbeBuilder {
         Ok((required, linked))
     }
 
+    /// `go` in `dir`; GOTMPDIR only inside a build's partial directory, which `build` gives one.
     fn go_cmd(&self, dir: &Path, toolchain: &str, nosumdb: bool) -> Command {
-        let mut cmd = Command::new(&self.go);
-        cmd.current_dir(dir)
-            .env("GOTOOLCHAIN", toolchain)
-            .env("GOFLAGS", "-mod=mod -buildvcs=false")
-            .env("CGO_ENABLED", "0");
-        // In a build's partial directory, Go's own temporary files go there too, so what a killed
-        // build leaves goes with that directory.
-        let go_tmp = dir.join(GO_TMP);
-        if go_tmp.is_dir() {
-            cmd.env("GOTMPDIR", go_tmp);
+        GoEnv {
+            toolchain,
+            goflags: GOFLAGS,
+            nosumdb,
+            tmp: GoTmp::IfPresent,
         }
-        if nosumdb {
-            cmd.env("GONOSUMDB", "github.com/argoproj/argo-workflows");
-        }
-        cmd
+        .command(&self.go, dir)
+    }
+
+    /// `go mod download -json` of Argo's module at `tag` (see `go::download_trusting_first_use`):
+    /// what it said, and whether the version is trusted on first use.
+    fn download_argo(
+        &self,
+        dir: &Path,
+        tag: &ArgoTag,
+    ) -> Result<(serde_json::Value, bool), BuildError> {
+        let module = crate::go::argo_at(&tag.tag);
+        crate::go::download_trusting_first_use(|nosumdb| {
+            self.go_json(
+                dir,
+                "local",
+                nosumdb,
+                &["mod", "download", "-json", &module],
+            )
+        })
     }
 
     fn go_json(
@@ -493,43 +458,15 @@ impl ProbeBuilder {
     }
 
     fn go_version(&self, toolchain: &str) -> Result<String, BuildError> {
-        let out = Command::new(&self.go)
-            .env("GOTOOLCHAIN", toolchain)
-            .args(["env", "GOVERSION"])
-            .killable_output()
-            .map_err(|e| BuildError::Io(e.to_string()))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        crate::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
     }
 }
 
 impl ProbeBuilder {
     /// Whether the Go module proxy serves this Argo tag.
     pub fn tag_exists(&self, tag: &ArgoTag) -> bool {
-        let dir = std::env::temp_dir();
-        let probe = |nosumdb| {
-            self.go_json(
-                &dir,
-                "local",
-                nosumdb,
-                &[
-                    "mod",
-                    "download",
-                    "-json",
-                    &format!("{ARGO_MODULE}@{}", tag.tag),
-                ],
-            )
-        };
-        match probe(false) {
-            Ok(v) if v.get("Error").is_none() => true,
-            Ok(v)
-                if v["Error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("verifying") && e.contains("sumdb")) =>
-            {
-                probe(true).is_ok_and(|v| v.get("Error").is_none())
-            }
-            _ => false,
-        }
+        self.download_argo(&std::env::temp_dir(), tag)
+            .is_ok_and(|(v, _)| v.get("Error").is_none())
     }
 
     /// Module → version of every module on the import path of `packages` (default: the probe itself),
@@ -640,42 +577,6 @@ mod tests {
         assert!(version_at_least("go1.26.8", "1.25.7"));
         assert!(version_at_least("go1.23.1", "1.23.1"));
         assert!(!version_at_least("go1.22.9", "1.23.1"));
-    }
-
-    #[test]
-    fn a_new_build_forgets_older_builds_of_the_same_probe_and_tag_only() {
-        let cache = tempfile::tempdir().unwrap();
-        let builder = ProbeBuilder {
-            go: "go".into(),
-            cache_dir: cache.path().into(),
-            probes_dir: cache.path().into(),
-            local_go: String::new(),
-            downloads: Default::default(),
-            compiling: Default::default(),
-        };
-        for d in [
-            "s3-v3.6.1-aaaaaaaaaaaa",
-            "s3-v3.6.1-bbbbbbbbbbbb",
-            "s3-v3.6.10-cccccccccccc",
-            "entrypoint-v3.6.1-dddddddddddd",
-        ] {
-            std::fs::create_dir(cache.path().join(d)).unwrap();
-        }
-        let tag = ArgoTag::parse("v3.6.1").unwrap();
-        builder.forget_older_builds("s3", &tag, &cache.path().join("s3-v3.6.1-bbbbbbbbbbbb"));
-        let mut left: Vec<String> = std::fs::read_dir(cache.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "entrypoint-v3.6.1-dddddddddddd",
-                "s3-v3.6.1-bbbbbbbbbbbb",
-                "s3-v3.6.10-cccccccccccc"
-            ]
-        );
     }
 
     #[test]

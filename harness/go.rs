@@ -1,0 +1,216 @@
+//! The `go` command as the build caches run it (probes, and the cluster tier's Kubernetes, etcd and
+//! Argo binaries): the environment both builders give it, the Go version that goes into their cache
+//! keys, and fetching Argo's module with trust on first use.
+//!
+//! A low module, like `build_cache`: it knows nothing of the backends. Run the commands it makes with
+//! `crate::cleanup::KillableOutput` (or `spawn_killable`) so that an interrupt kills them whole.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Argo Workflows' Go module, which both builders fetch at a tag.
+pub const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
+
+/// GONOSUMDB when Argo's module is trusted on first use.
+const ARGO_NOSUMDB: &str = "github.com/argoproj/argo-workflows";
+
+/// GOTMPDIR, inside a partial build directory.
+pub const GO_TMP: &str = ".gotmp";
+
+/// Whether Go's temporary files go to `<dir>/.gotmp` (inside a partial build, so that what a killed
+/// build leaves goes with that directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoTmp {
+    /// Only if the caller created it (the probes create it and remove it before publishing).
+    IfPresent,
+    /// Created for each command (the cluster builds; it stays in the published entry).
+    Create,
+}
+
+/// How a `go` command runs; what differs between the builders.
+#[derive(Clone, Copy, Debug)]
+pub struct GoEnv<'a> {
+    /// GOTOOLCHAIN: `local`, or a toolchain such as `go1.23.1`.
+    pub toolchain: &'a str,
+    /// GOFLAGS, e.g. `-mod=mod -buildvcs=false`.
+    pub goflags: &'a str,
+    /// Argo's module is trusted on first use (its version is unknown to the checksum database).
+    pub nosumdb: bool,
+    pub tmp: GoTmp,
+}
+
+impl GoEnv<'_> {
+    /// `go` (the binary at `go`) in `dir`, without cgo.
+    pub fn command(&self, go: &Path, dir: &Path) -> Command {
+        let mut cmd = Command::new(go);
+        cmd.current_dir(dir)
+            .env("GOTOOLCHAIN", self.toolchain)
+            .env("GOFLAGS", self.goflags)
+            .env("CGO_ENABLED", "0");
+        let go_tmp = dir.join(GO_TMP);
+        let use_tmp = match self.tmp {
+            GoTmp::IfPresent => go_tmp.is_dir(),
+            GoTmp::Create => std::fs::create_dir_all(&go_tmp).is_ok(),
+        };
+        if use_tmp {
+            cmd.env("GOTMPDIR", go_tmp);
+        }
+        if self.nosumdb {
+            cmd.env("GONOSUMDB", ARGO_NOSUMDB);
+        }
+        cmd
+    }
+}
+
+/// `go env GOVERSION` (e.g. `go1.26.8`), part of every cache key. `toolchain` sets GOTOOLCHAIN;
+/// `None` leaves the caller's environment as it is.
+pub fn version(go: &Path, toolchain: Option<&str>) -> std::io::Result<String> {
+    use crate::cleanup::KillableOutput;
+    let mut cmd = Command::new(go);
+    if let Some(toolchain) = toolchain {
+        cmd.env("GOTOOLCHAIN", toolchain);
+    }
+    let out = cmd.args(["env", "GOVERSION"]).killable_output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `<ARGO_MODULE>@<tag>`.
+pub fn argo_at(tag: &str) -> String {
+    format!("{ARGO_MODULE}@{tag}")
+}
+
+/// Whether `go mod download -json` failed only because the checksum database does not know the
+/// version.
+pub fn sumdb_does_not_know(download: &serde_json::Value) -> bool {
+    download["Error"]
+        .as_str()
+        .is_some_and(|e| e.contains("verifying") && e.contains("sumdb"))
+}
+
+/// Runs `download(nosumdb)` (a `go mod download -json` of Argo's module) with the checksum
+/// database, and again without it if the database does not know the version: such a version is
+/// trusted on first use. Returns what the last download said and whether it was trusted on first
+/// use; a download error other than that one is left in the JSON for the caller.
+pub fn download_trusting_first_use<E>(
+    mut download: impl FnMut(bool) -> Result<serde_json::Value, E>,
+) -> Result<(serde_json::Value, bool), E> {
+    let first = download(false)?;
+    if sumdb_does_not_know(&first) {
+        Ok((download(true)?, true))
+    } else {
+        Ok((first, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    fn env(cmd: &Command) -> Vec<(String, Option<String>)> {
+        let mut vars: Vec<_> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        vars.sort();
+        vars
+    }
+
+    fn var(k: &str, v: &str) -> (String, Option<String>) {
+        (k.to_string(), Some(v.to_string()))
+    }
+
+    #[test]
+    fn a_go_command_gets_the_environment_its_builder_asks_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = GoEnv {
+            toolchain: "go1.23.1",
+            goflags: "-mod=mod -buildvcs=false",
+            nosumdb: true,
+            tmp: GoTmp::IfPresent,
+        };
+        let cmd = probe.command(Path::new("/usr/bin/go"), dir.path());
+        assert_eq!(cmd.get_program(), OsStr::new("/usr/bin/go"));
+        assert_eq!(cmd.get_current_dir(), Some(dir.path()));
+        assert_eq!(
+            env(&cmd),
+            [
+                var("CGO_ENABLED", "0"),
+                var("GOFLAGS", "-mod=mod -buildvcs=false"),
+                var("GONOSUMDB", "github.com/argoproj/argo-workflows"),
+                var("GOTOOLCHAIN", "go1.23.1"),
+            ],
+            "no GOTMPDIR while the directory is absent"
+        );
+        assert!(
+            !dir.path().join(GO_TMP).exists(),
+            "IfPresent creates nothing"
+        );
+        std::fs::create_dir(dir.path().join(GO_TMP)).unwrap();
+        let cmd = probe.command(Path::new("go"), dir.path());
+        let gotmp = dir.path().join(GO_TMP).display().to_string();
+        assert!(env(&cmd).contains(&var("GOTMPDIR", &gotmp)));
+    }
+
+    #[test]
+    fn a_cluster_go_command_creates_its_temporary_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = GoEnv {
+            toolchain: "local",
+            goflags: "-mod=readonly -buildvcs=false",
+            nosumdb: false,
+            tmp: GoTmp::Create,
+        };
+        let cmd = cluster.command(Path::new("go"), dir.path());
+        assert!(dir.path().join(GO_TMP).is_dir());
+        let gotmp = dir.path().join(GO_TMP).display().to_string();
+        assert_eq!(
+            env(&cmd),
+            [
+                var("CGO_ENABLED", "0"),
+                var("GOFLAGS", "-mod=readonly -buildvcs=false"),
+                var("GOTMPDIR", &gotmp),
+                var("GOTOOLCHAIN", "local"),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_version_unknown_to_the_checksum_database_is_trusted_on_first_use() {
+        let unknown =
+            serde_json::json!({"Error": "verifying module: checksum database (sumdb): not found"});
+        let ok = serde_json::json!({"GoMod": "/x.mod"});
+        let missing = serde_json::json!({"Error": "unknown revision v9.9.9"});
+
+        let mut asked = vec![];
+        let got = download_trusting_first_use(|nosumdb| {
+            asked.push(nosumdb);
+            Ok::<_, ()>(if nosumdb { ok.clone() } else { unknown.clone() })
+        });
+        assert_eq!(got, Ok((ok.clone(), true)));
+        assert_eq!(asked, [false, true]);
+
+        let mut asked = vec![];
+        let got = download_trusting_first_use(|nosumdb| {
+            asked.push(nosumdb);
+            Ok::<_, ()>(missing.clone())
+        });
+        assert_eq!(
+            got,
+            Ok((missing.clone(), false)),
+            "another error is left to the caller"
+        );
+        assert_eq!(asked, [false]);
+
+        assert_eq!(
+            download_trusting_first_use(|_| Err::<serde_json::Value, _>("spawn")),
+            Err("spawn")
+        );
+        assert!(!sumdb_does_not_know(&serde_json::json!("not an object")));
+    }
+}
