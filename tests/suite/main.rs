@@ -3,6 +3,7 @@
 //! Tiers: `scenarios` and `report` need nothing; `fakes` needs the project's Python venv (moto,
 //! boto3: `make setup`); `sandbox` needs root or user namespaces.
 
+mod architecture;
 mod canary;
 mod cli;
 mod cloud_faults;
