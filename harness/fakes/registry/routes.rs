@@ -1,6 +1,8 @@
 //! OCI distribution API: pull and push, on [`Storage`], behind a [`Personality`].
 
-use super::auth::{Action, Personality, Scope};
+use super::auth::{Action, Scope};
+use super::errors::error;
+use super::personalities::Personality;
 use super::storage::{Storage, digest_of, valid_digest, valid_name, valid_tag};
 use crate::fakes::events::EventLog;
 use axum::Router;
@@ -34,25 +36,6 @@ pub fn router(registry: Arc<Registry>) -> Router {
         // Blobs and manifests of any size (distribution has no 2 MiB cap).
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(registry)
-}
-
-/// The distribution error envelope, with the headers every distribution response carries.
-pub fn error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    detail: serde_json::Value,
-    head: bool,
-) -> Response {
-    let body =
-        serde_json::json!({"errors": [{"code": code, "message": message, "detail": detail}]})
-            .to_string();
-    let mut r = (status, if head { String::new() } else { body }).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    r
 }
 
 fn with_api_version(mut r: Response) -> Response {
