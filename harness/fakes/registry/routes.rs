@@ -38,6 +38,7 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .with_state(registry)
 }
 
+/// Every reply under /v2/, refusals included, names the API version, as distribution does.
 fn with_api_version(mut r: Response) -> Response {
     r.headers_mut().insert(
         "Docker-Distribution-Api-Version",
@@ -46,6 +47,7 @@ fn with_api_version(mut r: Response) -> Response {
     r
 }
 
+/// `/v2/`: the version check, where clients first meet the challenge (no repository in scope).
 async fn root(State(reg): State<Arc<Registry>>, method: Method, headers: HeaderMap) -> Response {
     let scope = Scope {
         repository: None,
@@ -64,12 +66,13 @@ async fn root(State(reg): State<Arc<Registry>>, method: Method, headers: HeaderM
     with_api_version(r)
 }
 
+/// `GET /token`: the token server of the bearer personalities; 404 for the others.
 async fn token(
     State(reg): State<Arc<Registry>>,
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let query: Vec<(String, String)> = uri.query().map(serde_urlencoded_pairs).unwrap_or_default();
+    let query: Vec<(String, String)> = uri.query().map(query_pairs).unwrap_or_default();
     let r = reg
         .personality
         .token_endpoint(&headers, &query)
@@ -79,7 +82,7 @@ async fn token(
 }
 
 /// Query pairs in order, repeated keys kept (`scope` may repeat).
-fn serde_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+fn query_pairs(q: &str) -> Vec<(String, String)> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
         &format!("/?{q}").parse().expect("valid"),
     )
@@ -148,6 +151,7 @@ impl Request<'_> {
     }
 }
 
+/// Everything under `/v2/<name>/…`.
 async fn dispatch(
     State(reg): State<Arc<Registry>>,
     method: Method,
