@@ -1,4 +1,6 @@
-//! Who may do what on the registry, answered exactly as the real services answer.
+//! Who may do what on the registry, answered exactly as the real services answer: what a request
+//! touches ([`Scope`]), and the two personalities that take Basic credentials. The bearer-token
+//! personalities build on this in `bearer`; `personalities` picks one per registry.
 //!
 //! - `Basic`: distribution 2.8 with htpasswd (bcrypt). Missing and wrong credentials look the same:
 //!   401, `Www-Authenticate: Basic realm="…"`, JSON `UNAUTHORIZED` whose detail lists the access
@@ -7,6 +9,7 @@
 //!   anything else gets 401 `text/plain` `Not Authorized` with ECR's Basic challenge; an expired token
 //!   gets 403 `DENIED` "Your authorization token has expired. Reauthenticate and try again." (§2.2).
 
+use super::errors::error;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -52,102 +55,79 @@ impl EcrTokens {
     }
 }
 
-pub enum Personality {
-    Basic {
-        realm: String,
-        /// user → bcrypt hash, as an htpasswd file holds them.
-        users: HashMap<String, String>,
-    },
-    EcrPrivate {
-        /// e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`
-        host: String,
-        tokens: EcrTokens,
-    },
-    Token(super::bearer::TokenAuth),
-    EcrPublic(super::bearer::EcrPublicAuth),
+/// distribution 2.8 with htpasswd: the user's password must match its bcrypt hash. Missing and
+/// wrong credentials get the same challenge, so a client cannot tell which users exist.
+pub fn authorize_htpasswd(
+    realm: &str,
+    users: &HashMap<String, String>,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<(), Response> {
+    let known = basic_credentials(headers)
+        .is_some_and(|(user, password)| htpasswd_verifies(users, &user, &password));
+    if known {
+        Ok(())
+    } else {
+        Err(distribution_challenge(realm, scope))
+    }
 }
 
-impl Personality {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Personality::Basic { .. } => "basic",
-            Personality::EcrPrivate { .. } => "ecr-private",
-            Personality::Token(_) => "token",
-            Personality::EcrPublic(_) => "ecr-public",
-        }
-    }
+/// Whether `users` (user → bcrypt hash, as an htpasswd file holds them) accepts the password.
+pub(super) fn htpasswd_verifies(
+    users: &HashMap<String, String>,
+    user: &str,
+    password: &str,
+) -> bool {
+    users
+        .get(user)
+        .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false))
+}
 
-    /// `Ok` when the request may proceed; otherwise the response the real service gives.
-    pub fn authorize(&self, headers: &HeaderMap, scope: &Scope) -> Result<(), Response> {
-        let basic = basic_credentials(headers);
-        match self {
-            Personality::Token(t) => t.authorize(headers, scope),
-            Personality::EcrPublic(p) => p.authorize(headers, scope),
-            Personality::Basic { realm, users } => {
-                let ok = basic.as_ref().is_some_and(|(u, p)| {
-                    users
-                        .get(u)
-                        .is_some_and(|hash| bcrypt::verify(p, hash).unwrap_or(false))
-                });
-                if ok {
-                    Ok(())
-                } else {
-                    Err(distribution_challenge(realm, scope))
-                }
-            }
-            Personality::EcrPrivate { host, tokens } => {
-                let challenge = || {
-                    let mut r = (
-                        StatusCode::UNAUTHORIZED,
-                        if scope.head { "" } else { "Not Authorized\n" },
-                    )
-                        .into_response();
-                    let h = r.headers_mut();
-                    h.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/plain; charset=utf-8"),
-                    );
-                    h.insert(
-                        header::WWW_AUTHENTICATE,
-                        format!("Basic realm=\"https://{host}/\",service=\"ecr.amazonaws.com\"")
-                            .parse()
-                            .expect("ascii"),
-                    );
-                    r
-                };
-                let Some((user, password)) = basic else {
-                    return Err(challenge());
-                };
-                if user != "AWS" {
-                    return Err(challenge());
-                }
-                match tokens.expiry(&password) {
-                    None => Err(challenge()),
-                    Some(exp) if exp <= crate::fakes::oidc::now() => Err(super::routes::error(
-                        StatusCode::FORBIDDEN,
-                        "DENIED",
-                        "Your authorization token has expired. Reauthenticate and try again.",
-                        serde_json::Value::Null,
-                        scope.head,
-                    )),
-                    Some(_) => Ok(()),
-                }
-            }
-        }
+/// Amazon ECR: Basic `AWS:<token>` with a token the fake ECR API issued. Anything unknown gets the
+/// challenge; only a token ECR issued and that has run out gets the 403 (§2.2).
+pub fn authorize_ecr_private(
+    host: &str,
+    tokens: &EcrTokens,
+    headers: &HeaderMap,
+    scope: &Scope,
+) -> Result<(), Response> {
+    let password = match basic_credentials(headers) {
+        Some((user, password)) if user == "AWS" => password,
+        _ => return Err(ecr_private_challenge(host, scope.head)),
+    };
+    match tokens.expiry(&password) {
+        None => Err(ecr_private_challenge(host, scope.head)),
+        Some(exp) if exp <= crate::fakes::oidc::now() => Err(ecr_token_expired(scope.head)),
+        Some(_) => Ok(()),
     }
+}
 
-    /// The token endpoint of bearer personalities; `None` for the others.
-    pub fn token_endpoint(
-        &self,
-        headers: &HeaderMap,
-        query: &[(String, String)],
-    ) -> Option<Response> {
-        match self {
-            Personality::Token(t) => Some(t.token(headers, query)),
-            Personality::EcrPublic(p) => Some(p.token(headers, query)),
-            _ => None,
-        }
-    }
+/// ECR's 401: plain text, not distribution's JSON, with a Basic challenge naming the host.
+fn ecr_private_challenge(host: &str, head: bool) -> Response {
+    let body = if head { "" } else { "Not Authorized\n" };
+    let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::WWW_AUTHENTICATE,
+        format!("Basic realm=\"https://{host}/\",service=\"ecr.amazonaws.com\"")
+            .parse()
+            .expect("ascii"),
+    );
+    r
+}
+
+fn ecr_token_expired(head: bool) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "DENIED",
+        "Your authorization token has expired. Reauthenticate and try again.",
+        serde_json::Value::Null,
+        head,
+    )
 }
 
 pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -181,7 +161,7 @@ pub(super) fn access_records(scope: &Scope) -> serde_json::Value {
 
 /// distribution's `authorized()`: UNAUTHORIZED with the access records as detail, and a challenge.
 pub(super) fn unauthorized(scope: &Scope, challenge: &str) -> Response {
-    let mut r = super::routes::error(
+    let mut r = error(
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
         "authentication required",

@@ -10,7 +10,7 @@
 //! "Not Authorized" body; stale or invalid credentials get `DENIED` with 403 or 400 (both have been
 //! seen; configurable) and no challenge.
 
-use super::auth::{Action, EcrTokens, Scope};
+use super::auth::{self, Action, EcrTokens, Scope};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -138,7 +138,7 @@ impl TokenAuth {
             if let Some(e) = error {
                 value.push_str(&format!(",error=\"{e}\""));
             }
-            super::auth::unauthorized(scope, &value)
+            auth::unauthorized(scope, &value)
         };
         match bearer(headers) {
             None => Err(challenge(None)),
@@ -152,45 +152,37 @@ impl TokenAuth {
 
     /// `GET /token?service=…&scope=…`, Basic credentials optional.
     pub fn token(&self, headers: &HeaderMap, query: &[(String, String)]) -> Response {
-        let user = match super::auth::basic_credentials(headers) {
-            None => None,
-            Some((u, p))
-                if self
-                    .users
-                    .get(&u)
-                    .is_some_and(|h| bcrypt::verify(&p, h).unwrap_or(false)) =>
-            {
-                Some(u)
-            }
-            Some(_) => {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    r#"{"details":"incorrect username or password"}"#,
-                )
-                    .into_response();
-            }
+        let user = match self.token_user(headers) {
+            Ok(user) => user,
+            Err(refused) => return refused,
         };
         let allowed: Vec<String> = if user.is_some() {
             vec!["pull".into(), "push".into()]
         } else {
             self.anonymous.clone()
         };
-        let access = requested(query).into_iter().map(|(name, actions)| Access {
-            kind: "repository".into(),
-            name,
-            actions: actions
-                .into_iter()
-                .filter(|a| allowed.contains(a))
-                .collect(),
-        });
         issue(
             &self.key,
             &self.realm,
             user.as_deref().unwrap_or(""),
             &self.service,
-            access.collect(),
+            granted(query, |action| allowed.iter().any(|a| a == action)),
         )
+    }
+
+    /// Who asks for a token: `None` for anonymous clients, who still get one (with whatever
+    /// anonymous clients may do); wrong credentials are the token endpoint's only refusal.
+    fn token_user(&self, headers: &HeaderMap) -> Result<Option<String>, Response> {
+        match auth::basic_credentials(headers) {
+            None => Ok(None),
+            Some((u, p)) if auth::htpasswd_verifies(&self.users, &u, &p) => Ok(Some(u)),
+            Some(_) => Err((
+                StatusCode::UNAUTHORIZED,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"details":"incorrect username or password"}"#,
+            )
+                .into_response()),
+        }
     }
 }
 
@@ -230,22 +222,17 @@ impl EcrPublicAuth {
 
     /// `GET /token/?service=public.ecr.aws&scope=…`: anonymous pulls, or `AWS:<password>` as Basic.
     pub fn token(&self, headers: &HeaderMap, query: &[(String, String)]) -> Response {
-        let user = match super::auth::basic_credentials(headers) {
+        let user = match auth::basic_credentials(headers) {
             None => "",
             Some((u, p)) if u == "AWS" && self.tokens.is_valid(&p) => "AWS",
             Some(_) => return self.denied(false),
         };
-        let access = requested(query).into_iter().map(|(name, actions)| Access {
-            kind: "repository".into(),
-            name,
-            actions: actions.into_iter().filter(|a| a == "pull").collect(),
-        });
         issue(
             &self.key,
             ECR_PUBLIC_SERVICE,
             user,
             ECR_PUBLIC_SERVICE,
-            access.collect(),
+            granted(query, |action| action == "pull"),
         )
     }
 }
@@ -284,6 +271,19 @@ fn requested(query: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
         }
     }
     out
+}
+
+/// The access a token carries: each requested repository with the requested actions `allowed`
+/// lets through (possibly none: a token is issued all the same).
+fn granted(query: &[(String, String)], allowed: impl Fn(&str) -> bool) -> Vec<Access> {
+    requested(query)
+        .into_iter()
+        .map(|(name, actions)| Access {
+            kind: "repository".into(),
+            name,
+            actions: actions.into_iter().filter(|a| allowed(a)).collect(),
+        })
+        .collect()
 }
 
 fn issue(

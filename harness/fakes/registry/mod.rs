@@ -6,10 +6,13 @@
 
 pub mod auth;
 pub mod bearer;
+mod errors;
 pub mod image;
+pub mod personalities;
 pub mod routes;
 pub mod storage;
 
-pub use auth::{EcrTokens, Personality};
+pub use auth::EcrTokens;
+pub use personalities::Personality;
 pub use routes::{Registry, router};
 pub use storage::Storage;
