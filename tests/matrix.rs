@@ -42,7 +42,7 @@ fn trial_name(choice: Choice, scenario: &str, tag: &str) -> String {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let selected = scenario::load_catalogue(Some(&root.join("scenarios")))
+    let selected = plan::catalogue(Some(&root.join("scenarios")))
         .map_err(|e| e.to_string())
         .and_then(|s| {
             let argo = std::env::var("AUTHMATRIX_ARGO").ok();

@@ -158,7 +158,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn load(dir: &Option<PathBuf>) -> anyhow::Result<Vec<scenario::Scenario>> {
-    Ok(scenario::load_catalogue(dir.as_deref())?)
+    Ok(plan::catalogue(dir.as_deref())?)
 }
 
 fn select(selection: &Selection) -> anyhow::Result<(Vec<scenario::Scenario>, Vec<ArgoTag>)> {

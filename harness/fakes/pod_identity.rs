@@ -22,6 +22,10 @@ use axum::routing::any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Where EKS runs the agent on every node, and the URL its webhook gives pods (fixed by EKS).
+pub const AGENT_ADDR: &str = "169.254.170.23:80";
+pub const AGENT_URL: &str = "http://169.254.170.23/v1/credentials";
+
 pub const AGENT_HOSTS: [&str; 2] = ["169.254.170.23", "fd00:ec2::23"];
 pub const FAKE: &str = "pod-identity-agent";
 

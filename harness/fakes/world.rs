@@ -11,6 +11,10 @@ pub const ARTIFACT_ROLE: &str = "argo-artifacts";
 
 pub const CONTROLLER_SERVICE_ACCOUNT: &str = "argo";
 
+/// The image config every seeded image has: what a successful entrypoint lookup returns.
+pub const SEEDED_ENTRYPOINT: &[&str] = &["/bin/busybox"];
+pub const SEEDED_CMD: &[&str] = &["echo", "hello from authmatrix"];
+
 pub fn subject() -> String {
     format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}")
 }

@@ -42,6 +42,12 @@ pub fn select(scenarios: Vec<Scenario>, globs: &[String]) -> Result<Vec<Scenario
         .collect())
 }
 
+/// The catalogue in `dir`, or the project's `scenarios/`.
+pub fn catalogue(dir: Option<&std::path::Path>) -> Result<Vec<Scenario>, crate::scenario::LoadError> {
+    let dir = dir.map_or_else(|| crate::project_root().join("scenarios"), |d| d.to_path_buf());
+    crate::scenario::load_dir(&dir)
+}
+
 /// The tags of a comma-separated `--argo` list, or the default tags; an empty list is refused.
 pub fn tags(list: Option<&str>) -> anyhow::Result<Vec<ArgoTag>> {
     let tags = match list {

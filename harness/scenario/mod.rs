@@ -14,9 +14,3 @@ pub fn components_of(scenarios: &[Scenario]) -> Vec<Component> {
     components.dedup();
     components
 }
-
-/// The catalogue in `dir`, or the project's `scenarios/`.
-pub fn load_catalogue(dir: Option<&std::path::Path>) -> Result<Vec<Scenario>, LoadError> {
-    let dir = dir.map_or_else(|| crate::project_root().join("scenarios"), |d| d.to_path_buf());
-    load_dir(&dir)
-}

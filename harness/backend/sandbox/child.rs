@@ -14,10 +14,6 @@ use crate::fakes::pod_identity::{self, PodIdentityAgent};
 use crate::fakes::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
 use crate::fakes::registry::{self, EcrTokens, Personality, Registry, Storage, image};
 use crate::fakes::{eks_webhook, serve, sts, world};
-
-/// The image config every seeded image has: what a successful entrypoint lookup returns.
-pub const SEEDED_ENTRYPOINT: &[&str] = &["/bin/busybox"];
-pub const SEEDED_CMD: &[&str] = &["echo", "hello from authmatrix"];
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
@@ -217,7 +213,7 @@ pub fn main() -> Result<(), String> {
             .filter_map(|i| i.strip_prefix(&format!("{host}/")))
         {
             let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-            let img = image::busybox(repository, tag, SEEDED_ENTRYPOINT, SEEDED_CMD);
+            let img = image::busybox(repository, tag, world::SEEDED_ENTRYPOINT, world::SEEDED_CMD);
             image::store(&storage, &img).map_err(|e| format!("store {host}/{reference}: {e}"))?;
         }
         let label = format!("registry ({})", personality.name());
