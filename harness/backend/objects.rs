@@ -5,7 +5,7 @@
 //! hands these objects to its probes (a fake clientset inside Argo's own lookup); the cluster backend
 //! creates the very same objects through a real API server.
 
-use super::sandbox::child::{SEEDED_CMD, SEEDED_ENTRYPOINT};
+use crate::fakes::cloud::{SEEDED_CMD, SEEDED_ENTRYPOINT};
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::moto::SeedObject;
 use crate::scenario::{Component, Scenario};

@@ -5,6 +5,7 @@
 //! will run the same code inside a cluster.
 
 pub mod ca;
+pub mod cloud;
 pub mod ecr_api;
 pub mod eks_webhook;
 pub mod events;
