@@ -33,7 +33,7 @@ pub const SEEDED_ENTRYPOINT: &[&str] = &["/bin/busybox"];
 pub const SEEDED_CMD: &[&str] = &["echo", "hello from authmatrix"];
 
 /// How long an ECR token lives unless a scenario says otherwise: 12 hours, as AWS issues them.
-const ECR_TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
+pub const ECR_TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
 
 /// What a [`FakeCloud`] starts from: where moto listens, what it holds, who may pull images.
 pub struct CloudBuilder {
@@ -414,7 +414,7 @@ impl FakeCloud {
         self.runtime.block_on(async {
             let listener = bind(label, at).await?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            let task = serve::spawn_https_closing(listener, app, &self.tls_cert, close)?;
+            let task = serve::spawn_https(listener, app, &self.tls_cert, close)?;
             Ok(Served { addr, task })
         })
     }

@@ -4,7 +4,7 @@
 
 use super::network::*;
 use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
-use crate::fakes::cloud::{CloudBuilder, FakeCloud, RegistryKind, Served};
+use crate::fakes::cloud::{CloudBuilder, ECR_TOKEN_LIFETIME_SECS, FakeCloud, RegistryKind, Served};
 use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -12,9 +12,6 @@ use std::time::{Duration, Instant};
 
 /// Most of a probe's output worth keeping as evidence.
 const OUTPUT_LIMIT: usize = 64 * 1024;
-
-/// How long the valid ECR password the sandbox hands out lives: 12 hours, as ECR's do.
-const ECR_PASSWORD_LIFETIME_SECS: i64 = 12 * 3600;
 
 pub fn main() -> Result<(), String> {
     // Started in a fresh PID namespace, this process is not in it: its first child is, as PID 1.
@@ -115,7 +112,7 @@ impl Session {
         let agent = serve_agent(&cloud)?;
         let now = crate::fakes::oidc::now();
         let ready = Ready {
-            ecr_token: cloud.issue_ecr_password(now + ECR_PASSWORD_LIFETIME_SECS),
+            ecr_token: cloud.issue_ecr_password(now + ECR_TOKEN_LIFETIME_SECS),
             ecr_expired_token: cloud.issue_ecr_password(now - 60),
             static_key: cloud.moto.keys.static_key.clone(),
             moto_log: cloud.moto_log().to_path_buf(),
