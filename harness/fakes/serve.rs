@@ -19,20 +19,12 @@ pub fn spawn_http(listener: TcpListener, app: Router) -> JoinHandle<()> {
     })
 }
 
-/// Serves HTTPS with the given certificate until the task is aborted.
-pub fn spawn_https(
-    listener: TcpListener,
-    app: Router,
-    cert: &PemPair,
-) -> Result<JoinHandle<()>, String> {
-    spawn_https_closing(listener, app, cert, Arc::new(|| false))
-}
-
 /// Whether to close an accepted connection at once, unanswered (an injected fault).
 pub type CloseGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// [`spawn_https`], closing each connection `close` says to close before a byte is read.
-pub fn spawn_https_closing(
+/// Serves HTTPS with the given certificate until the task is aborted, closing each connection
+/// `close` says to close before a byte is read.
+pub fn spawn_https(
     listener: TcpListener,
     app: Router,
     cert: &PemPair,

@@ -73,7 +73,7 @@ fn assert_agent_refuses(
         };
         assert!(err.contains(&expected), "{name}: {err}");
     }
-    let events = cloud.events.drain();
+    let events = cloud.fakes.events.drain();
     assert!(
         !events.is_empty()
             && events
@@ -98,7 +98,7 @@ fn pod_identity_agent_serves_credentials_the_s3_server_accepts() {
             "{name} got temporary credentials: {r:?}"
         );
     }
-    let events = cloud.events.drain();
+    let events = cloud.fakes.events.drain();
     assert!(
         events.iter().all(|e| e.status == 200) && !events.is_empty(),
         "{events:?}"
@@ -157,7 +157,11 @@ fn clients_reject_a_token_file_ending_in_a_newline_before_calling_the_agent() {
     for (name, client) in CLIENTS {
         error_of(name, &client(&pod_identity_env(&cloud, &url, &token)));
     }
-    assert_eq!(cloud.events.drain(), vec![], "no request reached the agent");
+    assert_eq!(
+        cloud.fakes.events.drain(),
+        vec![],
+        "no request reached the agent"
+    );
 }
 
 #[test]
@@ -171,6 +175,7 @@ fn sts_exchanges_a_valid_irsa_token_for_credentials_the_s3_server_accepts() {
     }
     assert!(
         cloud
+            .fakes
             .events
             .drain()
             .iter()
@@ -214,7 +219,7 @@ fn sts_refuses_a_token_signed_by_another_cluster() {
 fn sts_refuses_a_service_account_the_role_does_not_trust() {
     let cloud = Cloud::start();
     let now = oidc::now();
-    let other = cloud.oidc.mint(
+    let other = cloud.fakes.oidc.mint(
         "default",
         "someone-else",
         IRSA_AUDIENCE,
@@ -227,7 +232,7 @@ fn sts_refuses_a_service_account_the_role_does_not_trust() {
 #[test]
 fn s3_server_rejects_a_wrong_secret_and_an_unknown_key() {
     let cloud = Cloud::start();
-    let key = cloud.moto.keys.static_key.clone();
+    let key = cloud.fakes.moto.keys.static_key.clone();
     for (name, client) in CLIENTS {
         let mut env = cloud.base_env();
         env.push(("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
@@ -277,13 +282,13 @@ fn signed_env(
 #[test]
 fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
     let cloud = Cloud::start();
-    let tokens = authmatrix::fakes::registry::EcrTokens::default();
-    let url = cloud.ecr_api(tokens.clone());
+    let url = cloud.ecr_api();
+    let tokens = cloud.fakes.ecr_tokens();
     let env =
         |akid: &str, secret: &str| signed_env(&cloud, "TEST_ECR_ENDPOINT", &url, akid, secret);
     let (admin, user) = (
-        cloud.moto.keys.admin.clone(),
-        cloud.moto.keys.static_key.clone(),
+        cloud.fakes.moto.keys.admin.clone(),
+        cloud.fakes.moto.keys.static_key.clone(),
     );
     let r = python_client(
         "ecr_token.py",
@@ -319,12 +324,12 @@ fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
 #[test]
 fn ecr_public_api_checks_the_signature_and_issues_tokens_its_registry_accepts() {
     let cloud = Cloud::start();
-    let tokens = authmatrix::fakes::registry::EcrTokens::default();
-    let url = cloud.ecr_public_api(tokens.clone());
+    let url = cloud.ecr_public_api();
+    let tokens = cloud.fakes.ecr_public_tokens();
     let env = |akid: &str, secret: &str| {
         signed_env(&cloud, "TEST_ECR_PUBLIC_ENDPOINT", &url, akid, secret)
     };
-    let key = cloud.moto.keys.static_key.clone();
+    let key = cloud.fakes.moto.keys.static_key.clone();
     let r = python_client(
         "ecr_public_token.py",
         &env(&key.access_key_id, &key.secret_access_key),

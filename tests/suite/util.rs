@@ -1,16 +1,13 @@
 //! Fixtures shared by the suite: the fake cloud on loopback, and real clients to point at it.
 
-use authmatrix::fakes::ca::{Ca, PemPair};
-use authmatrix::fakes::events::EventLog;
-use authmatrix::fakes::issuer::CredentialIssuer;
-use authmatrix::fakes::moto::{Moto, SeedObject};
+use authmatrix::fakes::ca::Ca;
+use authmatrix::fakes::cloud::{CloudBuilder, FakeCloud, Served};
+use authmatrix::fakes::moto::SeedObject;
 use authmatrix::fakes::oidc::OidcKeys;
-use authmatrix::fakes::registry::EcrTokens;
-use authmatrix::fakes::{ecr_api, pod_identity, serve, sts, world};
-use std::collections::BTreeMap;
+use authmatrix::fakes::world;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 pub const BUCKET: &str = "suite-bucket";
 pub const KEY: &str = "hello.txt";
@@ -25,129 +22,67 @@ pub fn python() -> PathBuf {
         .expect("run `make setup` first: the suite needs .venv with moto and boto3")
 }
 
-/// moto with enforcement on a free loopback port, plus the fakes in front of it.
+/// The fake cloud on loopback: moto with enforcement on a free port, holding the suite's object.
+/// Each test serves the fakes it checks, each on a free port, as `https://localhost:PORT` trusted
+/// through `ca_file` (or plain HTTP for the agent).
 pub struct Cloud {
-    pub dir: tempfile::TempDir,
-    pub moto: Moto,
-    pub oidc: OidcKeys,
+    pub fakes: FakeCloud,
     pub ca_file: PathBuf,
-    pub events: EventLog,
-    pub runtime: tokio::runtime::Runtime,
     pub s3_endpoint: String,
+    /// Dropped last: moto keeps its files here until it stops.
+    pub dir: tempfile::TempDir,
 }
 
 impl Cloud {
     pub fn start() -> Cloud {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let ca = Ca::new().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
         let seed = [SeedObject {
             bucket: BUCKET.into(),
             key: KEY.into(),
             body: BODY.into(),
         }];
-        let moto = Moto::start(
+        let s3 = loopback(free_port());
+        let oidc = OidcKeys::generate().unwrap();
+        let fakes = CloudBuilder::new(
             &python(),
             dir.path(),
-            "127.0.0.1",
-            port,
-            &seed,
-            &[world::ARTIFACT_ROLE],
-            &dir.path().join("moto.log"),
+            s3,
+            oidc,
+            ca.issue(&["localhost"]).unwrap(),
         )
+        .objects(&seed)
+        .start()
         .expect("moto starts");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ca_file = dir.path().join("ca.pem");
         Cloud {
-            s3_endpoint: moto.keys.endpoint.clone(),
-            dir,
-            moto,
-            oidc: OidcKeys::generate().unwrap(),
+            s3_endpoint: fakes.moto.keys.endpoint.clone(),
+            fakes,
             ca_file,
-            events: EventLog::default(),
-            runtime,
+            dir,
         }
-    }
-
-    fn issuer(&self) -> CredentialIssuer {
-        CredentialIssuer::new(&self.moto.keys.endpoint, &self.moto.keys.admin)
-    }
-
-    fn role(&self) -> String {
-        self.moto.keys.roles[world::ARTIFACT_ROLE].clone()
     }
 
     /// The Pod Identity agent on 127.0.0.1 (the real address only exists in the sandbox).
     pub fn agent(&self, check_host: bool) -> String {
-        let agent = Arc::new(pod_identity::PodIdentityAgent {
-            check_host,
-            oidc: self.oidc.clone(),
-            associations: BTreeMap::from([(world::subject(), self.role())]),
-            issuer: self.issuer(),
-            events: self.events.clone(),
-        });
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _guard = self.runtime.enter();
-        serve::spawn_http(listener, pod_identity::router(agent));
-        format!("http://{addr}/v1/credentials")
-    }
-
-    /// Serves `app` over TLS on `https://localhost:PORT`, trusted through `self.ca_file`.
-    fn https(&self, app: axum::Router) -> String {
-        let ca = Ca::new().unwrap();
-        std::fs::write(&self.ca_file, ca.cert_pem()).unwrap();
-        let cert: PemPair = ca.issue(&["localhost"]).unwrap();
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let _guard = self.runtime.enter();
-        serve::spawn_https(listener, app, &cert).unwrap();
-        format!("https://localhost:{port}")
+        let agent = self.fakes.serve_agent(loopback(0), check_host).unwrap();
+        format!("http://{}/v1/credentials", agent.addr)
     }
 
     /// The STS emulator.
     pub fn sts(&self) -> String {
-        self.https(sts::router(Arc::new(sts::Sts {
-            oidc: self.oidc.clone(),
-            trust: BTreeMap::from([(self.role(), vec![world::subject()])]),
-            issuer: self.issuer(),
-            events: self.events.clone(),
-        })))
+        https_url(self.fakes.serve_sts(loopback(0)))
     }
 
-    /// The ECR API emulator, sharing `tokens` with a registry.
-    pub fn ecr_api(&self, tokens: EcrTokens) -> String {
-        self.https(ecr_api::router(Arc::new(ecr_api::EcrApi {
-            iam_endpoint: self.moto.keys.endpoint.clone(),
-            account: world::ACCOUNT.into(),
-            region: world::REGION.into(),
-            tokens,
-            token_lifetime_secs: Arc::new(std::sync::atomic::AtomicI64::new(12 * 3600)),
-            events: self.events.clone(),
-        })))
+    /// The ECR API emulator; `fakes.ecr_tokens()` holds what it issued.
+    pub fn ecr_api(&self) -> String {
+        https_url(self.fakes.serve_ecr_api(loopback(0)))
     }
 
-    /// The ECR Public API emulator; it knows the fake cloud's static and admin keys.
-    pub fn ecr_public_api(&self, tokens: EcrTokens) -> String {
-        let keys = authmatrix::fakes::sigv4::KeyStore::default();
-        for k in [&self.moto.keys.static_key, &self.moto.keys.admin] {
-            keys.add(&k.access_key_id, &k.secret_access_key, None);
-        }
-        self.https(ecr_api::public_router(Arc::new(ecr_api::EcrPublicApi {
-            keys,
-            tokens,
-            token_lifetime_secs: Arc::new(std::sync::atomic::AtomicI64::new(12 * 3600)),
-            events: self.events.clone(),
-        })))
+    /// The ECR Public API emulator; `fakes.ecr_public_tokens()` holds what it issued.
+    pub fn ecr_public_api(&self) -> String {
+        https_url(self.fakes.serve_ecr_public_api(loopback(0)))
     }
 
     /// Writes a token file (exactly these bytes) and returns its path.
@@ -159,7 +94,8 @@ impl Cloud {
 
     /// A valid token for the workflow's service account with this audience.
     pub fn token(&self, audience: &str, nbf: i64, exp: i64) -> String {
-        self.oidc
+        self.fakes
+            .oidc
             .mint(world::NAMESPACE, world::SERVICE_ACCOUNT, audience, nbf, exp)
     }
 
@@ -181,6 +117,15 @@ impl Cloud {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Where a fake serving TLS answers to the name its certificate holds.
+fn https_url(served: Result<Served, String>) -> String {
+    format!("https://localhost:{}", served.unwrap().addr.port())
 }
 
 pub fn free_port() -> u16 {

@@ -4,23 +4,11 @@
 
 use super::network::*;
 use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
-use crate::fakes::ecr_api::{self, EcrApi};
-use crate::fakes::events::EventLog;
-use crate::fakes::faults::{self, Fault, Faults, Watch};
-use crate::fakes::issuer::CredentialIssuer;
-use crate::fakes::minio::Minio;
-use crate::fakes::moto::Moto;
-use crate::fakes::pod_identity::{self, PodIdentityAgent};
-use crate::fakes::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
-use crate::fakes::registry::{self, EcrTokens, Personality, Registry, Storage, image};
-use crate::fakes::{eks_webhook, serve, sts, world};
-use std::collections::BTreeMap;
+use crate::fakes::cloud::{CloudBuilder, ECR_TOKEN_LIFETIME_SECS, FakeCloud, RegistryKind, Served};
 use std::io::{BufRead, Read, Write};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
 
 /// Most of a probe's output worth keeping as evidence.
 const OUTPUT_LIMIT: usize = 64 * 1024;
@@ -33,329 +21,210 @@ pub fn main() -> Result<(), String> {
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
-    let first = lines
-        .next()
+    let config = read_config(lines.next())?;
+    set_up_network(&config.work_dir)?;
+    let (mut session, ready) = Session::start(&config)?;
+    reply_line(&ready)?;
+    for line in lines {
+        let reply = session.answer(&line.map_err(|e| e.to_string())?);
+        reply_line(&reply)?;
+    }
+    session.tear_down();
+    Ok(())
+}
+
+/// The first line on stdin: what the sandbox serves, and with which keys.
+fn read_config(first: Option<std::io::Result<String>>) -> Result<SandboxConfig, String> {
+    let first = first
         .ok_or("no configuration on stdin")?
         .map_err(|e| e.to_string())?;
-    let config: SandboxConfig =
-        serde_json::from_str(&first).map_err(|e| format!("bad configuration: {e}"))?;
+    serde_json::from_str(&first).map_err(|e| format!("bad configuration: {e}"))
+}
 
-    set_up_network(&config.work_dir)?;
-
-    let moto_log = config.work_dir.join("moto.log");
-    let mut moto = Moto::start(
+/// The sandbox's fake cloud: moto, MinIO when a scenario keeps its bucket there, and every HTTPS
+/// fake on its fixed address (network.rs), presenting the run's certificate.
+fn start_cloud(config: &SandboxConfig) -> Result<FakeCloud, String> {
+    let mut builder = CloudBuilder::new(
         &config.python,
         &config.work_dir,
-        S3_IP,
-        S3_PORT,
-        &config.objects,
-        &[world::ARTIFACT_ROLE],
-        &moto_log,
-    )?;
-    let minio = match &config.minio {
-        Some(launch) => Some(Minio::start(
-            launch,
-            &config.work_dir.join("minio-data"),
-            MINIO_IP,
-            MINIO_PORT,
-            &config.work_dir.join("minio.log"),
-        )?),
-        None => None,
-    };
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let events = EventLog::default();
-    let faults = Faults::default();
-    let watch = |label: &str, stalls: bool| Watch {
-        label: label.to_string(),
-        events: events.clone(),
-        faults: faults.clone(),
-        stalls,
-    };
-    let issuer = CredentialIssuer::new(&moto.keys.endpoint, &moto.keys.admin);
-    let issuer_keys = issuer.minted.clone();
-    let role = moto
-        .keys
-        .roles
-        .get(world::ARTIFACT_ROLE)
-        .cloned()
-        .ok_or("moto created no artifact role")?;
-    let agent = Arc::new(PodIdentityAgent {
-        check_host: true,
-        oidc: config.oidc.clone(),
-        associations: world::trusted_subjects()
-            .into_iter()
-            .map(|s| (s, role.clone()))
-            .collect(),
-        issuer: issuer.clone(),
-        events: events.clone(),
-    });
-    let sts_fake = Arc::new(sts::Sts {
-        oidc: config.oidc.clone(),
-        trust: BTreeMap::from([(role, world::trusted_subjects())]),
-        issuer,
-        events: events.clone(),
-    });
-
-    // Every fake's router goes through faults::watch; `close` is a registry's injected fault.
-    let https = |ip: &str, label: &str, app: axum::Router, close: serve::CloseGate| {
-        let app = app.layer(axum::middleware::from_fn_with_state(
-            watch(label, false),
-            faults::watch,
-        ));
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind((ip, 443))
-                .await
-                .map_err(|e| format!("bind {ip}:443: {e}"))?;
-            serve::spawn_https_closing(listener, app, &config.tls_cert, close)
-        })
-    };
-    let open: serve::CloseGate = Arc::new(|| false);
-    let _sts_task = https(STS_IP, "sts", sts::router(sts_fake), open.clone())?;
-
-    // ECR: the API issues tokens the ECR registry accepts; a private registry with htpasswd.
-    // Settings a scenario may change between cells (Request::Configure).
-    let token_lifetime = Arc::new(AtomicI64::new(12 * 3600));
-    let stale_status = Arc::new(AtomicU16::new(400));
-    let ecr_tokens = EcrTokens::default();
-    let now = crate::fakes::oidc::now();
-    let ecr_token = format!("authmatrix-ecr-{}", crate::fakes::events::request_id());
-    let ecr_expired_token = format!("authmatrix-ecr-{}", crate::fakes::events::request_id());
-    ecr_tokens.insert(ecr_token.clone(), now + 12 * 3600);
-    ecr_tokens.insert(ecr_expired_token.clone(), now - 60);
-    let ecr_api = Arc::new(EcrApi {
-        iam_endpoint: moto.keys.endpoint.clone(),
-        account: world::ACCOUNT.into(),
-        region: world::REGION.into(),
-        tokens: ecr_tokens.clone(),
-        token_lifetime_secs: token_lifetime.clone(),
-        events: events.clone(),
-    });
-    let _ecr_api_task = https(
-        ECR_API_IP,
-        "ecr-api",
-        ecr_api::router(ecr_api),
-        open.clone(),
-    )?;
-    let hash = bcrypt::hash(&config.registry_password, 5).map_err(|e| e.to_string())?;
-    let token_auth = TokenAuth {
-        realm: format!("https://{TOKEN_REGISTRY_HOST}/token"),
-        service: TOKEN_REGISTRY_HOST.into(),
-        users: std::collections::HashMap::from([(config.registry_user.clone(), hash.clone())]),
-        anonymous: vec![],
-        key: SigningKey::generate(),
-    };
-    // ECR Public: its API verifies SigV4 against every key of the fake cloud (IAM users and minted
-    // temporary credentials) and issues passwords its registry accepts. Stale credentials get 400,
-    // what public.ecr.aws answers since 2024.
-    let public_tokens = EcrTokens::default();
-    let keys = issuer_keys.clone();
-    for k in [&moto.keys.static_key, &moto.keys.admin] {
-        keys.add(&k.access_key_id, &k.secret_access_key, None);
+        at(S3_IP, S3_PORT),
+        config.oidc.clone(),
+        config.tls_cert.clone(),
+    )
+    .objects(&config.objects)
+    .registry_user(&config.registry_user, &config.registry_password);
+    if let Some(launch) = &config.minio {
+        builder = builder.minio(launch, at(MINIO_IP, MINIO_PORT));
     }
-    let public_api = Arc::new(ecr_api::EcrPublicApi {
-        keys,
-        tokens: public_tokens.clone(),
-        token_lifetime_secs: token_lifetime.clone(),
-        events: events.clone(),
-    });
-    let _ecr_public_api_task = https(
-        ECR_PUBLIC_API_IP,
-        "ecr-public-api",
-        ecr_api::public_router(public_api),
-        open.clone(),
-    )?;
-    let ecr_public = EcrPublicAuth {
-        realm: format!("https://{ECR_PUBLIC_HOST}/token/"),
-        tokens: public_tokens,
-        stale_status: stale_status.clone(),
-        key: SigningKey::generate(),
-    };
+    let cloud = builder.start()?;
+    serve_https_fakes(&cloud, &config.images)?;
+    Ok(cloud)
+}
+
+/// Every fake but the agent (which a scenario may stop and start): they never stop, so their
+/// tasks are not kept.
+fn serve_https_fakes(cloud: &FakeCloud, images: &[String]) -> Result<(), String> {
+    cloud.serve_sts(at(STS_IP, 443))?;
+    cloud.serve_ecr_api(at(ECR_API_IP, 443))?;
+    cloud.serve_ecr_public_api(at(ECR_PUBLIC_API_IP, 443))?;
     let registries = [
+        (RegistryKind::Token, TOKEN_REGISTRY_HOST, TOKEN_REGISTRY_IP),
+        (RegistryKind::EcrPublic, ECR_PUBLIC_HOST, ECR_PUBLIC_IP),
+        (RegistryKind::Ecr, ECR_REGISTRY_HOST, ECR_REGISTRY_IP),
         (
-            TOKEN_REGISTRY_HOST,
-            TOKEN_REGISTRY_IP,
-            Personality::Token(token_auth),
-        ),
-        (
-            ECR_PUBLIC_HOST,
-            ECR_PUBLIC_IP,
-            Personality::EcrPublic(ecr_public),
-        ),
-        (
-            ECR_REGISTRY_HOST,
-            ECR_REGISTRY_IP,
-            Personality::EcrPrivate {
-                host: ECR_REGISTRY_HOST.into(),
-                tokens: ecr_tokens,
-            },
-        ),
-        (
+            RegistryKind::Basic,
             PRIVATE_REGISTRY_HOST,
             PRIVATE_REGISTRY_IP,
-            Personality::Basic {
-                realm: "basic-realm".into(),
-                users: std::collections::HashMap::from([(config.registry_user.clone(), hash)]),
-            },
         ),
     ];
-    let mut _registry_tasks = Vec::new();
-    for (host, ip, personality) in registries {
-        let storage = Storage::new(&config.work_dir.join(format!("registry-{host}")))
-            .map_err(|e| e.to_string())?;
-        for reference in config
-            .images
-            .iter()
-            .filter_map(|i| i.strip_prefix(&format!("{host}/")))
-        {
-            let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-            let img = image::busybox(repository, tag, world::SEEDED_ENTRYPOINT, world::SEEDED_CMD);
-            image::store(&storage, &img).map_err(|e| format!("store {host}/{reference}: {e}"))?;
-        }
-        let label = format!("registry ({})", personality.name());
-        let close: serve::CloseGate = {
-            let (faults, events, label) = (faults.clone(), events.clone(), label.clone());
-            Arc::new(move || faults.registry_closes(&label, &events))
-        };
-        let registry = Arc::new(Registry {
-            storage,
-            personality,
-            events: events.clone(),
-            label: label.clone(),
-        });
-        _registry_tasks.push(https(ip, &label, registry::router(registry), close)?);
+    for (kind, host, ip) in registries {
+        cloud.serve_registry(kind, host, at(ip, 443), images)?;
     }
-    let agent_watch = watch("pod-identity-agent", true);
-    let mut agent_task = Some(start_agent(&runtime, &agent, &agent_watch)?);
-    let webhook = Arc::new(eks_webhook::Webhook {
-        injection: Default::default(),
-        events: events.clone(),
-    });
-    let _webhook_task = https(
-        EKS_WEBHOOK_IP,
-        "eks-pod-identity-webhook",
-        eks_webhook::router(webhook.clone()),
-        open,
-    )?;
+    cloud.serve_eks_webhook(at(EKS_WEBHOOK_IP, 443))?;
+    Ok(())
+}
 
-    let mut s3_log = MotoLog {
-        path: moto_log.clone(),
-        offset: 0,
-    };
-    let ready = Ready {
-        ecr_token,
-        ecr_expired_token,
-        static_key: moto.keys.static_key.clone(),
-        moto_log,
-    };
-    reply_line(&serde_json::to_string(&ready).map_err(|e| e.to_string())?)?;
+/// The real agent's address, which it checks callers used.
+fn serve_agent(cloud: &FakeCloud) -> Result<Served, String> {
+    let addr = AGENT_ADDR
+        .parse()
+        .expect("AGENT_ADDR is an IP:port literal");
+    cloud.serve_agent(addr, true)
+}
 
-    let mut programs = Programs::default();
-    let mut node_cgroup: Option<String> = None;
-    for line in lines {
-        let line = line.map_err(|e| e.to_string())?;
-        let reply = match serde_json::from_str::<Request>(&line) {
+fn at(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().expect("network.rs holds IP literals"), port)
+}
+
+/// What the protocol acts on: the fake cloud, the agent while it runs, the programs started on
+/// request, and the node's cgroup once the sandbox hosts a node.
+struct Session {
+    cloud: FakeCloud,
+    agent: Option<Served>,
+    programs: Programs,
+    node_cgroup: Option<String>,
+}
+
+impl Session {
+    /// Starts the cloud and the agent; the [`Ready`] line tells the parent what they issued.
+    fn start(config: &SandboxConfig) -> Result<(Session, Ready), String> {
+        let cloud = start_cloud(config)?;
+        let agent = serve_agent(&cloud)?;
+        let now = crate::fakes::oidc::now();
+        let ready = Ready {
+            ecr_token: cloud.issue_ecr_password(now + ECR_TOKEN_LIFETIME_SECS),
+            ecr_expired_token: cloud.issue_ecr_password(now - 60),
+            static_key: cloud.moto.keys.static_key.clone(),
+            moto_log: cloud.moto_log().to_path_buf(),
+        };
+        let session = Session {
+            cloud,
+            agent: Some(agent),
+            programs: Programs::default(),
+            node_cgroup: None,
+        };
+        Ok((session, ready))
+    }
+
+    fn answer(&mut self, line: &str) -> Reply {
+        match serde_json::from_str::<Request>(line) {
+            Ok(request) => self.handle(request),
             Err(e) => Reply::Failed {
                 message: format!("bad request: {e}"),
             },
-            Ok(Request::Agent { running: true }) => match agent_task {
-                Some(_) => Reply::Done,
-                None => match start_agent(&runtime, &agent, &agent_watch) {
-                    Ok(task) => {
-                        agent_task = Some(task);
-                        Reply::Done
-                    }
-                    Err(message) => Reply::Failed { message },
-                },
-            },
-            Ok(Request::Configure {
+        }
+    }
+
+    fn handle(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Agent { running } => done_or_failed(self.set_agent_running(running)),
+            Request::Configure {
                 ecr_token_lifetime_secs,
                 ecr_public_stale_status,
-            }) => {
-                token_lifetime.store(ecr_token_lifetime_secs, Ordering::Relaxed);
-                stale_status.store(ecr_public_stale_status, Ordering::Relaxed);
+            } => {
+                self.cloud
+                    .configure_ecr(ecr_token_lifetime_secs, ecr_public_stale_status);
                 Reply::Done
             }
-            Ok(Request::Agent { running: false }) => {
-                if let Some(task) = agent_task.take() {
-                    task.abort();
-                    // Wait until the listener is really closed, so the next probe sees "connection refused".
-                    let _ = runtime.block_on(task);
-                }
+            Request::Run(req) => Reply::Ran(self.run(&req)),
+            Request::Fault { fault } => {
+                self.cloud.inject(fault);
                 Reply::Done
             }
-            Ok(Request::Run(req)) => {
-                events.drain();
-                s3_log.read_new();
-                let mut ran = run(&req);
-                if let Some(why) = moto.exited() {
-                    events.push_infra("s3 (moto)", "(process)".into(), why);
-                }
-                ran.events = events.drain();
-                ran.events.extend(s3_log.read_new());
-                Reply::Ran(ran)
-            }
-            Ok(Request::Fault { fault }) => {
-                if fault == Some(Fault::KillS3) {
-                    moto.kill();
-                }
-                faults.set(fault);
-                Reply::Done
-            }
-            Ok(Request::Events) => {
-                if let Some(why) = moto.exited() {
-                    events.push_infra("s3 (moto)", "(process)".into(), why);
-                }
-                let mut seen = events.drain();
-                seen.extend(s3_log.read_new());
-                Reply::Events { events: seen }
-            }
-            Ok(Request::Spawn(req)) => match programs.spawn(&req) {
-                Ok(pid) => Reply::Spawned { pid },
-                Err(message) => Reply::Failed { message },
+            Request::Events => Reply::Events {
+                events: self.cloud.take_events(),
             },
-            Ok(Request::NodeHost {
+            Request::Spawn(req) => {
+                reply_or_failed(self.programs.spawn(&req).map(|pid| Reply::Spawned { pid }))
+            }
+            Request::NodeHost {
                 tmpfs,
                 addresses,
                 cgroup,
-            }) => match node_host(&tmpfs, &addresses) {
-                Ok(()) => {
-                    node_cgroup = Some(cgroup);
-                    Reply::Done
-                }
-                Err(message) => Reply::Failed { message },
-            },
-            Ok(Request::Inject { injection }) => {
-                *webhook.injection.lock().unwrap_or_else(|p| p.into_inner()) = injection;
+            } => done_or_failed(self.host_node(&tmpfs, &addresses, cgroup)),
+            Request::Inject { injection } => {
+                self.cloud.set_injection(injection);
                 Reply::Done
             }
-            Ok(Request::Stop { name, grace_ms }) => {
-                match programs.stop(&name, Duration::from_millis(grace_ms)) {
-                    Ok((was_running, exit_code)) => Reply::Stopped {
+            Request::Stop { name, grace_ms } => reply_or_failed(
+                self.programs
+                    .stop(&name, Duration::from_millis(grace_ms))
+                    .map(|(was_running, exit_code)| Reply::Stopped {
                         was_running,
                         exit_code,
-                    },
-                    Err(message) => Reply::Failed { message },
-                }
-            }
-        };
-        reply_line(&serde_json::to_string(&reply).map_err(|e| e.to_string())?)?;
+                    }),
+            ),
+        }
     }
-    programs.stop_all();
-    if let Some(cgroup) = node_cgroup {
-        // Containers' processes (shims, runc's children) are ours as PID 1 but in no program's
-        // group: end them all, then their cgroups can go.
-        end_every_process();
-        crate::cgroups::remove(&cgroup);
+
+    fn set_agent_running(&mut self, running: bool) -> Result<(), String> {
+        match (running, self.agent.take()) {
+            (true, None) => self.agent = Some(serve_agent(&self.cloud)?),
+            // Stopping waits until the port is closed: the next probe sees "connection refused".
+            (false, Some(agent)) => self.cloud.stop(agent),
+            (_, already) => self.agent = already,
+        }
+        Ok(())
     }
-    drop(minio);
-    drop(moto);
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+
+    /// A probe run, with what the cloud saw while it ran (and only then).
+    fn run(&mut self, req: &RunRequest) -> RunReply {
+        self.cloud.forget_events();
+        let mut ran = run(req);
+        ran.events = self.cloud.take_events();
+        ran
+    }
+
+    /// See [`Request::NodeHost`].
+    fn host_node(
+        &mut self,
+        tmpfs: &[std::path::PathBuf],
+        addresses: &[String],
+        cgroup: String,
+    ) -> Result<(), String> {
+        node_host(tmpfs, addresses)?;
+        self.node_cgroup = Some(cgroup);
+        Ok(())
+    }
+
+    fn tear_down(mut self) {
+        self.programs.stop_all();
+        if let Some(cgroup) = self.node_cgroup {
+            // Containers' processes (shims, runc's children) are ours as PID 1 but in no program's
+            // group: end them all, then their cgroups can go.
+            end_every_process();
+            crate::cgroups::remove(&cgroup);
+        }
+        self.cloud.shut_down();
+    }
+}
+
+fn done_or_failed(result: Result<(), String>) -> Reply {
+    reply_or_failed(result.map(|()| Reply::Done))
+}
+
+fn reply_or_failed(result: Result<Reply, String>) -> Reply {
+    result.unwrap_or_else(|message| Reply::Failed { message })
 }
 
 /// Runs this very command again as the first process of the new PID namespace, sharing stdin and
@@ -531,24 +400,9 @@ pub fn namespace_check(inside: bool) -> Result<String, String> {
     ))
 }
 
-fn start_agent(
-    runtime: &tokio::runtime::Runtime,
-    agent: &Arc<PodIdentityAgent>,
-    watch: &Watch,
-) -> Result<JoinHandle<()>, String> {
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(AGENT_ADDR)
-            .await
-            .map_err(|e| format!("bind agent {AGENT_ADDR}: {e}"))?;
-        let app = pod_identity::router(agent.clone()).layer(axum::middleware::from_fn_with_state(
-            watch.clone(),
-            faults::watch,
-        ));
-        Ok(serve::spawn_http(listener, app))
-    })
-}
-
-fn reply_line(line: &str) -> Result<(), String> {
+/// One line of JSON to the parent, flushed at once: it waits for it.
+fn reply_line(reply: &impl serde::Serialize) -> Result<(), String> {
+    let line = serde_json::to_string(reply).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
         .and_then(|_| out.flush())
@@ -633,70 +487,4 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<St
         }
         String::from_utf8_lossy(&buf).into_owned()
     })
-}
-
-/// New request lines of moto's log (werkzeug's `"GET /bucket/key HTTP/1.1" 403 -`), as events, so a
-/// cell's evidence shows what the S3 server answered too.
-struct MotoLog {
-    path: std::path::PathBuf,
-    offset: u64,
-}
-
-impl MotoLog {
-    fn read_new(&mut self) -> Vec<crate::shared::Event> {
-        use std::io::{Seek, SeekFrom};
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
-            return vec![];
-        };
-        let mut text = String::new();
-        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_string(&mut text).is_err() {
-            return vec![];
-        }
-        self.offset += text.len() as u64;
-        text.lines().filter_map(parse_werkzeug_line).collect()
-    }
-}
-
-fn parse_werkzeug_line(line: &str) -> Option<crate::shared::Event> {
-    let plain: String = strip_ansi(line);
-    let start = plain.find('"')?;
-    let end = start + 1 + plain[start + 1..].find('"')?;
-    let request = plain[start + 1..end]
-        .trim_end_matches(" HTTP/1.1")
-        .to_string();
-    let status = plain[end + 1..].split_whitespace().next()?.parse().ok()?;
-    Some(crate::shared::Event {
-        fake: "s3 (moto)".into(),
-        request,
-        status,
-        detail: String::new(),
-        infra: false,
-    })
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn werkzeug_lines_become_events_with_or_without_colour() {
-        let e = super::parse_werkzeug_line("127.0.0.1 - - [23/Nov/2026 09:03:54] \"\u{1b}[31m\u{1b}[1mGET /b/k HTTP/1.1\u{1b}[0m\" 403 -").unwrap();
-        assert_eq!((e.request.as_str(), e.status), ("GET /b/k", 403));
-        assert!(super::parse_werkzeug_line("Traceback (most recent call last):").is_none());
-    }
 }
