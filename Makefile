@@ -108,15 +108,16 @@ lint-workflows: $(ACTIONLINT)
 
 test: test-local test-cluster
 
-# Everything but the cluster tier: the suite's `cluster::` and `minio::` tests need `make cluster`
-# and `make minio` (the matrix reports minio cells not applicable without MinIO).
+# Everything but the cluster tier: the suite's `cluster_tier::` tests need `make cluster` and
+# `make minio` (the matrix reports minio cells not applicable without MinIO). Pure tests anywhere
+# (the library's `backend::cluster` units included) run here.
 test-local: lint-workflows
-	cargo test -- --skip cluster:: --skip minio::
+	cargo test -- --skip cluster_tier::
 
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
 # cluster runs) and the controller column on the cluster backend (trials <scenario>::<tag>::cluster).
 test-cluster:
-	cargo test --lib --test suite -- cluster:: minio::
+	cargo test --test suite -- cluster_tier::
 	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:

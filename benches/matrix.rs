@@ -14,8 +14,8 @@ use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::Pro
 use authmatrix::backend::local::LocalOptions;
 use authmatrix::backend::{Backend, Choice};
 use authmatrix::matrix::{self, plan};
-use authmatrix::shared::ArgoTag;
 use authmatrix::scenario;
+use authmatrix::shared::ArgoTag;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -4,10 +4,10 @@
 //! regresses but some scenario could not be decided on one of the two versions (infra error,
 //! exploratory cell, not run); GO when every scenario in scope was measured on both and none regressed.
 
-use crate::shared::ObservedOutcome;
 use crate::report::verdict::Verdict;
 use crate::report::{Cell, Report};
 use crate::scenario::{ExpectedOutcome, Scenario, range::tag_version};
+use crate::shared::ObservedOutcome;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -243,7 +243,9 @@ pub fn uses_globs(
     let Some(file) = file else { return Ok(globs) };
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
-    let lines = text.lines().map(|l| l.split('#').next().unwrap_or("").trim());
+    let lines = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim());
     globs.extend(lines.filter(|l| !l.is_empty()).map(str::to_string));
     Ok(globs)
 }
@@ -251,8 +253,8 @@ pub fn uses_globs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Evidence;
     use crate::report::{Expected, Observed, ScenarioSummary};
+    use crate::shared::Evidence;
 
     fn scenario(id: &str) -> Scenario {
         let yaml = format!(

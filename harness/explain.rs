@@ -165,7 +165,10 @@ impl Bisection {
             let word = outcome.map(|o| format!("{o:?}").to_lowercase());
             out += &format!("  {:<10} {}\n", tag.tag, word.unwrap_or_default());
         }
-        let (from, to) = (&self.outcomes[0].0, &self.outcomes[self.outcomes.len() - 1].0);
+        let (from, to) = (
+            &self.outcomes[0].0,
+            &self.outcomes[self.outcomes.len() - 1].0,
+        );
         out += &match self.first_flip() {
             Some(t) => format!("first tag where {} flips: {}\n", self.scenario, t.tag),
             None => format!("{} does not flip between {from} and {to}\n", self.scenario),
@@ -191,7 +194,9 @@ pub fn bisect(
     let outcomes = tags
         .into_iter()
         .map(|t| {
-            let outcome = report.cell(&scenario.id, &t.tag).map(|c| c.observed.outcome);
+            let outcome = report
+                .cell(&scenario.id, &t.tag)
+                .map(|c| c.observed.outcome);
             (t, outcome)
         })
         .collect();
@@ -218,11 +223,22 @@ mod tests {
     #[test]
     fn the_first_flip_is_the_first_tag_whose_outcome_differs_from_the_start() {
         use ObservedOutcome::{Fail, Pass};
-        let b = bisection(&[("v3.6.0", Fail), ("v3.6.1", Fail), ("v3.6.4", Fail), ("v3.6.5", Pass)]);
+        let b = bisection(&[
+            ("v3.6.0", Fail),
+            ("v3.6.1", Fail),
+            ("v3.6.4", Fail),
+            ("v3.6.5", Pass),
+        ]);
         assert_eq!(b.first_flip().map(|t| t.tag.as_str()), Some("v3.6.5"));
-        assert!(b.render().contains("first tag where ecr-irsa-entrypoint flips: v3.6.5"));
+        assert!(
+            b.render()
+                .contains("first tag where ecr-irsa-entrypoint flips: v3.6.5")
+        );
         let none = bisection(&[("v3.6.0", Pass), ("v3.6.5", Pass)]);
         assert_eq!(none.first_flip(), None);
-        assert!(none.render().contains("does not flip between v3.6.0 and v3.6.5"));
+        assert!(
+            none.render()
+                .contains("does not flip between v3.6.0 and v3.6.5")
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! token and the environment its webhooks inject (IRSA, Pod Identity). Both backends use it: the
 //! local one for its probes, the cluster one for Argo's controller process.
 
-use crate::fakes::pod_identity::AGENT_URL;
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{self, IRSA_AUDIENCE, OidcKeys, POD_IDENTITY_AUDIENCE};
+use crate::fakes::pod_identity::AGENT_URL;
 use crate::fakes::world;
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
 use std::collections::BTreeMap;

@@ -64,9 +64,16 @@ impl Choice {
         let Choice::Cluster(provider) = self else {
             return Ok(());
         };
-        let why_not: Vec<_> = scenarios.iter().filter_map(|s| provider.cannot_run(s.component)).collect();
+        let why_not: Vec<_> = scenarios
+            .iter()
+            .filter_map(|s| provider.cannot_run(s.component))
+            .collect();
         if !scenarios.is_empty() && why_not.len() == scenarios.len() {
-            anyhow::bail!("--provider {}: {}", provider.as_str(), provider.capabilities().limits);
+            anyhow::bail!(
+                "--provider {}: {}",
+                provider.as_str(),
+                provider.capabilities().limits
+            );
         }
         Ok(())
     }
@@ -127,4 +134,3 @@ pub trait Backend {
         None
     }
 }
-

@@ -5,9 +5,9 @@
 //! hands these objects to its probes (a fake clientset inside Argo's own lookup); the cluster backend
 //! creates the very same objects through a real API server.
 
-use crate::fakes::world::{SEEDED_CMD, SEEDED_ENTRYPOINT};
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::moto::SeedObject;
+use crate::fakes::world::{SEEDED_CMD, SEEDED_ENTRYPOINT};
 use crate::scenario::{Component, Scenario};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, LocalObjectReference, Secret, ServiceAccount};

@@ -35,85 +35,16 @@ pub struct Selection {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the matrix and write report.json, report.md and junit.xml.
-    Run {
-        /// `local` (Argo's code via probes, in a sandbox) or `cluster` (Argo's released
-        /// workflow-controller against a real Kubernetes API server).
-        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
-        backend: String,
-        /// Where the cluster backend's cluster comes from: `local-up` (built from Kubernetes'
-        /// Go modules, no container engine) or `kind` (Docker and a registry).
-        #[arg(long, default_value = "local-up")]
-        provider: String,
-        #[command(flatten)]
-        selection: Selection,
-        /// Output directory for the reports.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Seconds one probe may run.
-        #[arg(long, default_value_t = 60)]
-        probe_timeout: u64,
-        /// Backends running cells side by side, each with its own sandbox (default: 4 local, 2
-        /// cluster).
-        #[arg(long)]
-        jobs: Option<usize>,
-    },
+    Run(RunArgs),
     /// Decide whether an upgrade is safe for the auth setups you use: GO (exit 0), NO-GO (exit 1,
     /// with blockers, upstream issues, fix versions and workarounds) or CONDITIONAL (exit 2).
-    Verdict {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        /// Scenario id globs of the setups you rely on (default: all); repeatable.
-        #[arg(long = "uses", value_name = "GLOB")]
-        uses: Vec<String>,
-        /// A file of such globs, one per line (`#` starts a comment).
-        #[arg(long = "uses-file", value_name = "FILE")]
-        uses_file: Option<PathBuf>,
-        /// Read the cells from this run's report.json instead of running them.
-        #[arg(long, value_name = "DIR")]
-        report: Option<PathBuf>,
-        /// Where to run the cells when there is no --report: `local` or `cluster` (node scenarios
-        /// need the cluster; on the local backend they are not applicable, so the verdict is
-        /// CONDITIONAL for them).
-        #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
-        backend: String,
-        #[arg(long, default_value = "local-up")]
-        provider: String,
-        #[arg(long = "scenarios", value_name = "DIR")]
-        scenario_dir: Option<PathBuf>,
-        #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
-        jobs: usize,
-        /// Print the verdict as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verdict(VerdictArgs),
     /// Which Go modules on a scenario's code path changed between two versions; with --bisect, run
     /// the scenario on every tag in between and name the first one where the cell flips.
-    Explain {
-        scenario: String,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        bisect: bool,
-        #[arg(long = "scenarios", value_name = "DIR")]
-        scenario_dir: Option<PathBuf>,
-        #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
-        jobs: usize,
-    },
+    Explain(ExplainArgs),
     /// Build (or find cached) what a backend needs for the selected tags, without running
     /// anything: probes (local), or Kubernetes, etcd and each tag's workflow-controller (cluster).
-    Prepare {
-        #[arg(long, default_value = "local")]
-        backend: String,
-        #[command(flatten)]
-        selection: Selection,
-        /// Also copy each probe's go.sum into probes/<probe>/sums/<tag>.sum (to commit).
-        #[arg(long)]
-        write_sums: bool,
-    },
+    Prepare(PrepareArgs),
     /// What moved between two runs: cells whose verdict or observed outcome changed, new and
     /// vanished cells. Exit 1 when a cell newly regressed. Each is a report.json or its directory.
     Diff { old: PathBuf, new: PathBuf },
@@ -132,3 +63,83 @@ pub enum Command {
     SandboxServe,
 }
 
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// `local` (Argo's code via probes, in a sandbox) or `cluster` (Argo's released
+    /// workflow-controller against a real Kubernetes API server).
+    #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
+    pub backend: String,
+    /// Where the cluster backend's cluster comes from: `local-up` (built from Kubernetes'
+    /// Go modules, no container engine) or `kind` (Docker and a registry).
+    #[arg(long, default_value = "local-up")]
+    pub provider: String,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output directory for the reports.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Seconds one probe may run.
+    #[arg(long, default_value_t = 60)]
+    pub probe_timeout: u64,
+    /// Backends running cells side by side, each with its own sandbox (default: 4 local, 2
+    /// cluster).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+#[derive(clap::Args)]
+pub struct VerdictArgs {
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    /// Scenario id globs of the setups you rely on (default: all); repeatable.
+    #[arg(long = "uses", value_name = "GLOB")]
+    pub uses: Vec<String>,
+    /// A file of such globs, one per line (`#` starts a comment).
+    #[arg(long = "uses-file", value_name = "FILE")]
+    pub uses_file: Option<PathBuf>,
+    /// Read the cells from this run's report.json instead of running them.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Where to run the cells when there is no --report: `local` or `cluster` (node scenarios
+    /// need the cluster; on the local backend they are not applicable, so the verdict is
+    /// CONDITIONAL for them).
+    #[arg(long, default_value = "local", env = "AUTHMATRIX_BACKEND")]
+    pub backend: String,
+    #[arg(long, default_value = "local-up")]
+    pub provider: String,
+    #[arg(long = "scenarios", value_name = "DIR")]
+    pub scenario_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
+    pub jobs: usize,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    pub scenario: String,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub bisect: bool,
+    #[arg(long = "scenarios", value_name = "DIR")]
+    pub scenario_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
+    pub jobs: usize,
+}
+
+#[derive(clap::Args)]
+pub struct PrepareArgs {
+    #[arg(long, default_value = "local")]
+    pub backend: String,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Also copy each probe's go.sum into probes/<probe>/sums/<tag>.sum (to commit).
+    #[arg(long)]
+    pub write_sums: bool,
+}

@@ -3,13 +3,13 @@
 mod args;
 
 use anyhow::{Context, bail};
+use args::{Cli, Command, ExplainArgs, PrepareArgs, RunArgs, Selection, VerdictArgs};
 use authmatrix::backend::local::probes::ProbeBuilder;
 use authmatrix::backend::{self, Choice, cluster, local};
 use authmatrix::matrix::{self, plan};
 use authmatrix::report::{Report, diff};
 use authmatrix::shared::ArgoTag;
 use authmatrix::{ci, decision, explain, project_root as root, scenario};
-use args::{Cli, Command, Selection};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,83 +29,25 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::NamespaceCheck { inside } => {
-            let text = authmatrix::backend::sandbox::child::namespace_check(inside)
-                .map_err(anyhow::Error::msg)?;
+            let text =
+                backend::sandbox::child::namespace_check(inside).map_err(anyhow::Error::msg)?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::SandboxServe => {
-            authmatrix::backend::sandbox::child::main().map_err(anyhow::Error::msg)?;
+            backend::sandbox::child::main().map_err(anyhow::Error::msg)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verdict {
-            from,
-            to,
-            uses,
-            uses_file,
-            report,
-            backend,
-            provider,
-            scenario_dir,
-            jobs,
-            json,
-        } => {
-            let globs = decision::uses_globs(uses, uses_file.as_deref())?;
-            let scope = plan::select(load(&scenario_dir)?, &globs)?;
-            let tags = ArgoTag::parse_list(&format!("{from},{to}"))?;
-            let (from, to) = (ArgoTag::parse(&from)?.tag, ArgoTag::parse(&to)?.tag);
-            let report = match report {
-                Some(dir) => Report::read(&dir)?,
-                None => {
-                    let choice = Choice::parse(&backend, &provider)?;
-                    let jobs = if choice == Choice::Local { jobs } else { choice.default_jobs() };
-                    matrix::run(&mut pool(choice, &scope, jobs, 60)?, &scope, &tags)?
-                }
-            };
-            let verdict = decision::decide(&report, &scope, &from, &to);
-            let text = verdict.render();
-            match json {
-                true => println!("{}", serde_json::to_string_pretty(&verdict)?),
-                false => print!("{text}"),
-            }
-            let decision = verdict.decision.label();
-            ci::step_summary(&format!(
-                "## authmatrix verdict: {from} → {to}: {decision}\n\n{}",
-                ci::code_block(&text)
-            ))?;
-            ci::output("decision", decision)?;
-            Ok(ExitCode::from(verdict.decision.exit_code()))
-        }
-        Command::Explain {
-            scenario,
-            from,
-            to,
-            bisect,
-            scenario_dir,
-            jobs,
-        } => {
-            let scope = plan::select(load(&scenario_dir)?, std::slice::from_ref(&scenario))?;
-            let [s] = &scope[..] else {
-                bail!("`{scenario}` names {} scenarios; name exactly one", scope.len())
-            };
-            let (from, to) = (ArgoTag::parse(&from)?, ArgoTag::parse(&to)?);
-            let builder = ProbeBuilder::new(default_cache_dir().join("probes"), root().join("probes"))?;
-            let changes = explain::changed_modules(&builder, s, &from, &to)?;
-            print!("{}", explain::render(s, &from, &to, &changes));
-            if bisect {
-                let mut backends = pool(Choice::Local, &scope, jobs, 60)?;
-                print!("{}", explain::bisect(&mut backends, &builder, s, &from, &to)?.render());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Verdict(a) => verdict(a),
+        Command::Explain(a) => explain(a),
         Command::Diff { old, new } => {
             let (old, new) = (Report::read(&old)?, Report::read(&new)?);
             let d = diff::diff(&old, &new);
             let text = d.render(&old, &new);
             print!("{text}");
+            let summary = ci::code_block(&text);
             ci::step_summary(&format!(
-                "## authmatrix diff: since the previous report\n\n{}",
-                ci::code_block(&text)
+                "## authmatrix diff: since the previous report\n\n{summary}"
             ))?;
             Ok(ExitCode::from(u8::from(d.newly_regressed())))
         }
@@ -115,46 +57,105 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Prepare {
-            backend,
-            selection,
-            write_sums,
-        } => {
-            let (scenarios, tags) = select(&selection)?;
-            let lines = match backend.as_str() {
-                "cluster" => cluster::prepare_tier(&cluster_options(60)?, &tags)?,
-                _ => local::prepare_probes(&root(), &default_cache_dir(), &scenarios, &tags, write_sums)?
-                    .iter()
-                    .map(|p| format!("wrote {}", p.display()))
-                    .collect(),
-            };
-            lines.iter().for_each(|l| println!("{l}"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run {
-            backend,
-            provider,
-            selection,
-            out,
-            probe_timeout,
-            jobs,
-        } => {
-            let choice = Choice::parse(&backend, &provider)?;
-            let (scenarios, tags) = select(&selection)?;
-            Report::check_writable(&out)?;
-            let jobs = jobs.unwrap_or(choice.default_jobs());
-            let mut backends = pool(choice, &scenarios, jobs, probe_timeout)?;
-            let report = matrix::run(&mut backends, &scenarios, &tags)?;
-            drop(backends);
-            report
-                .write(&out)
-                .with_context(|| format!("writing reports to {}", out.display()))?;
-            print!("{}", report.matrix_text());
-            ci::step_summary(&std::fs::read_to_string(out.join("report.md"))?)?;
-            println!("{} cells; reports in {}", report.summary.cells, out.display());
-            Ok(ExitCode::from(u8::from(!report.summary.ok)))
-        }
+        Command::Prepare(a) => prepare(a),
+        Command::Run(a) => run_matrix(a),
     }
+}
+
+fn verdict(a: VerdictArgs) -> anyhow::Result<ExitCode> {
+    let globs = decision::uses_globs(a.uses, a.uses_file.as_deref())?;
+    let scope = plan::select(load(&a.scenario_dir)?, &globs)?;
+    let tags = ArgoTag::parse_list(&format!("{},{}", a.from, a.to))?;
+    let (from, to) = (ArgoTag::parse(&a.from)?.tag, ArgoTag::parse(&a.to)?.tag);
+    let report = match a.report {
+        Some(dir) => Report::read(&dir)?,
+        None => {
+            let choice = Choice::parse(&a.backend, &a.provider)?;
+            let jobs = if choice == Choice::Local {
+                a.jobs
+            } else {
+                choice.default_jobs()
+            };
+            matrix::run(&mut pool(choice, &scope, jobs, 60)?, &scope, &tags)?
+        }
+    };
+    let verdict = decision::decide(&report, &scope, &from, &to);
+    let text = verdict.render();
+    match a.json {
+        true => println!("{}", serde_json::to_string_pretty(&verdict)?),
+        false => print!("{text}"),
+    }
+    let decision = verdict.decision.label();
+    let summary = ci::code_block(&text);
+    ci::step_summary(&format!(
+        "## authmatrix verdict: {from} → {to}: {decision}\n\n{summary}"
+    ))?;
+    ci::output("decision", decision)?;
+    Ok(ExitCode::from(verdict.decision.exit_code()))
+}
+
+fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let scope = plan::select(load(&a.scenario_dir)?, std::slice::from_ref(&a.scenario))?;
+    let [s] = &scope[..] else {
+        bail!(
+            "`{}` names {} scenarios; name exactly one",
+            a.scenario,
+            scope.len()
+        )
+    };
+    let (from, to) = (ArgoTag::parse(&a.from)?, ArgoTag::parse(&a.to)?);
+    let builder = ProbeBuilder::new(default_cache_dir().join("probes"), root().join("probes"))?;
+    let changes = explain::changed_modules(&builder, s, &from, &to)?;
+    print!("{}", explain::render(s, &from, &to, &changes));
+    if a.bisect {
+        let mut backends = pool(Choice::Local, &scope, a.jobs, 60)?;
+        print!(
+            "{}",
+            explain::bisect(&mut backends, &builder, s, &from, &to)?.render()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prepare(a: PrepareArgs) -> anyhow::Result<ExitCode> {
+    let (scenarios, tags) = select(&a.selection)?;
+    let lines = match a.backend.as_str() {
+        "cluster" => cluster::prepare_tier(&cluster_options(60)?, &tags)?,
+        _ => local::prepare_probes(
+            &root(),
+            &default_cache_dir(),
+            &scenarios,
+            &tags,
+            a.write_sums,
+        )?
+        .iter()
+        .map(|p| format!("wrote {}", p.display()))
+        .collect(),
+    };
+    lines.iter().for_each(|l| println!("{l}"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_matrix(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let choice = Choice::parse(&a.backend, &a.provider)?;
+    let (scenarios, tags) = select(&a.selection)?;
+    Report::check_writable(&a.out)?;
+    let jobs = a.jobs.unwrap_or(choice.default_jobs());
+    let mut backends = pool(choice, &scenarios, jobs, a.probe_timeout)?;
+    let report = matrix::run(&mut backends, &scenarios, &tags)?;
+    drop(backends);
+    let out = &a.out;
+    report
+        .write(out)
+        .with_context(|| format!("writing reports to {}", out.display()))?;
+    print!("{}", report.matrix_text());
+    ci::step_summary(&std::fs::read_to_string(out.join("report.md"))?)?;
+    println!(
+        "{} cells; reports in {}",
+        report.summary.cells,
+        out.display()
+    );
+    Ok(ExitCode::from(u8::from(!report.summary.ok)))
 }
 
 fn load(dir: &Option<PathBuf>) -> anyhow::Result<Vec<scenario::Scenario>> {
@@ -175,7 +176,12 @@ fn pool(
     timeout: u64,
 ) -> anyhow::Result<Vec<Box<dyn authmatrix::backend::Backend + Send>>> {
     choice.check_can_run(scenarios)?;
-    backend::pool(choice, std::env::current_exe()?, jobs, Duration::from_secs(timeout))
+    backend::pool(
+        choice,
+        std::env::current_exe()?,
+        jobs,
+        Duration::from_secs(timeout),
+    )
 }
 
 fn cluster_options(timeout: u64) -> anyhow::Result<cluster::ClusterOptions> {

@@ -1,7 +1,7 @@
 //! Starts moto (the S3/IAM/STS server) through `moto_cloud.py` and reads the keys it created.
 
-use crate::shared::Event;
 use super::issuer::AccessKey;
+use crate::shared::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

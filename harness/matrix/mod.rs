@@ -5,12 +5,12 @@ pub mod pool;
 pub mod verdict;
 
 use crate::backend::Backend;
-use crate::shared::TagInfo;
 use crate::report::{Cell, Expected, Report};
 use crate::scenario::Component;
 use crate::scenario::{ExpectedOutcome, Scenario};
-use std::collections::BTreeMap;
 use crate::shared::ArgoTag;
+use crate::shared::TagInfo;
+use std::collections::BTreeMap;
 
 use crate::report::cell_name;
 

@@ -43,8 +43,13 @@ pub fn select(scenarios: Vec<Scenario>, globs: &[String]) -> Result<Vec<Scenario
 }
 
 /// The catalogue in `dir`, or the project's `scenarios/`.
-pub fn catalogue(dir: Option<&std::path::Path>) -> Result<Vec<Scenario>, crate::scenario::LoadError> {
-    let dir = dir.map_or_else(|| crate::project_root().join("scenarios"), |d| d.to_path_buf());
+pub fn catalogue(
+    dir: Option<&std::path::Path>,
+) -> Result<Vec<Scenario>, crate::scenario::LoadError> {
+    let dir = dir.map_or_else(
+        || crate::project_root().join("scenarios"),
+        |d| d.to_path_buf(),
+    );
     crate::scenario::load_dir(&dir)
 }
 
@@ -68,6 +73,9 @@ mod tests {
     fn no_list_means_the_default_tags_and_an_empty_list_is_refused() {
         assert_eq!(tags(None).unwrap(), ArgoTag::defaults());
         assert_eq!(tags(Some("v3.6.5,v3.5.11")).unwrap()[0].tag, "v3.5.11");
-        assert_eq!(tags(Some(" , ")).unwrap_err().to_string(), "--argo names no tag");
+        assert_eq!(
+            tags(Some(" , ")).unwrap_err().to_string(),
+            "--argo names no tag"
+        );
     }
 }

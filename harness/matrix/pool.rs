@@ -60,7 +60,10 @@ struct Lease<'a> {
 
 impl Lease<'_> {
     fn backend(&mut self) -> &mut dyn Backend {
-        self.backend.as_mut().expect("leased until dropped").as_mut()
+        self.backend
+            .as_mut()
+            .expect("leased until dropped")
+            .as_mut()
     }
 }
 
@@ -128,8 +131,16 @@ mod tests {
             }
         });
         for c in &counters {
-            assert_eq!(c.1.load(Ordering::SeqCst), 1, "one cell at a time per backend");
+            assert_eq!(
+                c.1.load(Ordering::SeqCst),
+                1,
+                "one cell at a time per backend"
+            );
         }
-        assert_eq!(pool.free.lock().unwrap().len(), 2, "every backend came back");
+        assert_eq!(
+            pool.free.lock().unwrap().len(),
+            2,
+            "every backend came back"
+        );
     }
 }

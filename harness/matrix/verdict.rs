@@ -1,7 +1,7 @@
 //! Comparing what was observed with what the scenario file expects.
 
-use crate::shared::{Observation, ObservedOutcome};
 use crate::scenario::{Expectation, ExpectedOutcome};
+use crate::shared::{Observation, ObservedOutcome};
 
 /// The verdict type is the report's (a cell's verdict is part of report.json); judging is here.
 use crate::report::verdict::Verdict;
@@ -39,8 +39,8 @@ pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Evidence;
     use crate::scenario::range::VersionRange;
+    use crate::shared::Evidence;
 
     fn obs(outcome: ObservedOutcome, message: &str) -> Observation {
         Observation {
@@ -112,7 +112,10 @@ mod tests {
             Verdict::SignatureMismatch,
             "the log does not say it"
         );
-        o.evidence.logs = vec![crate::shared::ArgoLog::new("probe stdout", "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.")];
+        o.evidence.logs = vec![crate::shared::ArgoLog::new(
+            "probe stdout",
+            "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.",
+        )];
         assert_eq!(judge(Some(&e), &o), Verdict::AsExpected);
     }
 }

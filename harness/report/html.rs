@@ -4,8 +4,8 @@
 
 use super::junit::evidence_text;
 use super::{Report, cell_label};
-use crate::shared::ObservedOutcome;
 use crate::shared::KEY_MODULES;
+use crate::shared::ObservedOutcome;
 use std::fmt::Write;
 
 const STYLE: &str = "

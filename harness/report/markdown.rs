@@ -1,8 +1,8 @@
 //! report.md: the matrix, what each non-passing cell said, and the dependency versions per tag.
 
 use super::{Report, cell_label};
-use crate::shared::ObservedOutcome;
 use crate::shared::KEY_MODULES;
+use crate::shared::ObservedOutcome;
 use std::fmt::Write;
 
 pub fn render(r: &Report) -> String {

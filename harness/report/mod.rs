@@ -7,8 +7,8 @@ pub mod junit;
 mod markdown;
 pub mod verdict;
 
-use crate::shared::{Evidence, ObservedOutcome, TagInfo};
 use crate::scenario::{Component, ExpectedOutcome, Scenario};
+use crate::shared::{Evidence, ObservedOutcome, TagInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -215,7 +215,6 @@ impl Report {
         markdown::matrix(self, false)
     }
 }
-
 
 /// A short word for a cell: the observed outcome, marked when the verdict is not as expected.
 pub fn cell_label(cell: &Cell, emoji: bool) -> String {

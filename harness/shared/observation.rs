@@ -119,4 +119,3 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub infra: bool,
 }
-

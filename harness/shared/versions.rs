@@ -30,7 +30,6 @@ pub struct TagInfo {
     pub error: Option<String>,
 }
 
-
 impl TagInfo {
     /// A key module's version as the reports show it: the version Argo's module graph selects,
     /// marked when the probe does not link it, or a dash when absent.

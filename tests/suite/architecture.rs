@@ -14,7 +14,10 @@ type Module = Vec<String>;
 /// The module path of a library file: `harness/backend/local/mod.rs` → `[backend, local]`.
 fn module_of(file: &Path, root: &Path) -> Module {
     let rel = file.strip_prefix(root).unwrap().with_extension("");
-    let mut parts: Module = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let mut parts: Module = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
         parts.pop();
     }
@@ -120,10 +123,16 @@ fn sibling_graphs() -> BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> {
             continue;
         }
         let module = module_of(&file, &root);
-        let is_mod = file.file_name().is_some_and(|n| n == "mod.rs" || n == "lib.rs");
+        let is_mod = file
+            .file_name()
+            .is_some_and(|n| n == "mod.rs" || n == "lib.rs");
         let text = std::fs::read_to_string(&file).unwrap();
         for target in imports(&text, &module, is_mod) {
-            let common = module.iter().zip(&target).take_while(|(a, b)| a == b).count();
+            let common = module
+                .iter()
+                .zip(&target)
+                .take_while(|(a, b)| a == b)
+                .count();
             if common == module.len() || common == target.len() {
                 continue; // An ancestor or a descendant.
             }
@@ -190,7 +199,11 @@ fn no_module_imports_in_a_circle_at_any_level() {
             circle(graph).map(|c| format!("in crate::{}: {}", parent.join("::"), c.join(" -> ")))
         })
         .collect();
-    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
 }
 
 #[test]
@@ -199,9 +212,15 @@ fn report_is_a_leaf_and_shared_is_the_lowest_room() {
     let uses = |room: &str| rooms.get(room).cloned().unwrap_or_default();
     let allowed = |set: &[&str]| set.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     let report = uses("report");
-    assert!(report.is_subset(&allowed(&["shared", "scenario"])), "report uses {report:?}");
+    assert!(
+        report.is_subset(&allowed(&["shared", "scenario"])),
+        "report uses {report:?}"
+    );
     let shared = uses("shared");
-    assert!(shared.is_subset(&allowed(&["scenario"])), "shared uses {shared:?}");
+    assert!(
+        shared.is_subset(&allowed(&["scenario"])),
+        "shared uses {shared:?}"
+    );
     let scenario = uses("scenario");
     assert!(scenario.is_empty(), "scenario uses {scenario:?}");
     let decision = uses("decision");
@@ -210,7 +229,11 @@ fn report_is_a_leaf_and_shared_is_the_lowest_room() {
 
 #[test]
 fn the_import_reader_sees_grouped_relative_and_nested_paths() {
-    let module = vec!["fakes".to_string(), "registry".to_string(), "auth".to_string()];
+    let module = vec![
+        "fakes".to_string(),
+        "registry".to_string(),
+        "auth".to_string(),
+    ];
     let text = "use crate::{shared::Event, backend::{cell, local::probes}};\n\
                 use super::bearer::Token; // crate::report in a comment\n\
                 fn f() { self::helper(); crate::matrix::run(); }";
@@ -225,10 +248,16 @@ fn the_import_reader_sees_grouped_relative_and_nested_paths() {
     ] {
         assert!(as_text.iter().any(|t| t == want), "{want} in {as_text:?}");
     }
-    assert!(!as_text.iter().any(|t| t.starts_with("report")), "{as_text:?}");
+    assert!(
+        !as_text.iter().any(|t| t.starts_with("report")),
+        "{as_text:?}"
+    );
     let graph = BTreeMap::from([
         ("a".to_string(), BTreeSet::from(["b".to_string()])),
         ("b".to_string(), BTreeSet::from(["a".to_string()])),
     ]);
-    assert_eq!(circle(&graph), Some(vec!["a".into(), "b".into(), "a".into()]));
+    assert_eq!(
+        circle(&graph),
+        Some(vec!["a".into(), "b".into(), "a".into()])
+    );
 }

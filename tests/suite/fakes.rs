@@ -357,13 +357,15 @@ fn ecr_public_api_checks_the_signature_and_issues_tokens_its_registry_accepts() 
 }
 
 /// The AWS SDK for Rust as a client process: `util::rust_sdk` re-runs this test binary with only
-/// this test selected and the environment under test.
+/// this test selected and the environment under test. Run any other way it has nothing to talk
+/// to, and says so rather than passing.
 #[test]
 #[ignore = "run as a child process by the fakes tests"]
 fn rust_sdk_client() {
-    if std::env::var_os("AUTHMATRIX_RUST_CLIENT").is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os("AUTHMATRIX_RUST_CLIENT").is_some(),
+        "the AWS SDK client of util::rust_sdk: run the fakes:: tests, which start it with a fake cloud"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = rt.block_on(async {
         use aws_config::BehaviorVersion;

@@ -1,11 +1,11 @@
 //! report.html in a real browser: Debian's headless Chromium opens the file, the matrix is there,
 //! and a cell's evidence unfolds from its link. A screenshot lands in target/authmatrix-html/.
 
-use authmatrix::shared::{ArgoLog, Evidence, ObservedOutcome};
 use authmatrix::report::verdict::Verdict;
-use authmatrix::shared::ArgoTag;
 use authmatrix::report::{Cell, Expected, Observed, Report, html::cell_id};
 use authmatrix::scenario::{self, ExpectedOutcome};
+use authmatrix::shared::ArgoTag;
+use authmatrix::shared::{ArgoLog, Evidence, ObservedOutcome};
 use std::path::Path;
 use std::process::Command;
 

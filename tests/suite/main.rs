@@ -1,18 +1,21 @@
 //! The suite: everything but the matrix, in one binary (as ripgrep does).
 //!
-//! Tiers: `scenarios` and `report` need nothing; `fakes` needs the project's Python venv (moto,
-//! boto3: `make setup`); `sandbox` needs root or user namespaces.
+//! Tiers, by what a test needs (README's table has each module): `architecture`, `scenarios`,
+//! `diff`, `providers` need nothing; `fakes` the project's venv; `registry` skopeo and Go;
+//! `sandbox` and the matrix-driven modules root or user namespaces, Go and the venv; everything
+//! under `cluster_tier` the cluster builds of `make setup`. `make test-local` runs all but
+//! `cluster_tier::`, `make test-cluster` runs that.
 
 mod architecture;
 mod canary;
 mod cli;
 mod cloud_faults;
-mod cluster;
+mod cluster_tier;
 mod decisions;
 mod diff;
 mod fakes;
 mod html;
-mod minio;
+mod providers;
 mod registry;
 mod sandbox;
 mod scenarios;

@@ -93,62 +93,20 @@ impl LocalUp {
 
     fn start(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
         self.dir = cloud.run_dir().join("cluster");
-        let pki = self.dir.join("pki");
-        crate::cleanup::create_dir_all(&pki).map_err(|e| e.to_string())?;
-        let write = |name: &str, text: &str| -> Result<PathBuf, String> {
-            let path = pki.join(name);
-            std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
-            Ok(path)
-        };
-        let serving = cloud
-            .ca
-            .issue(&[
-                "127.0.0.1",
-                "localhost",
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-                "10.0.0.1",
-            ])
-            .map_err(|e| e.to_string())?;
-        cloud.redactor.add(&serving.key_pem);
-        let cert = write("apiserver.crt", &serving.cert_pem)?;
-        let key = write("apiserver.key", &serving.key_pem)?;
-        let sa_key = write("sa.key", &cloud.oidc.private_pem)?;
-        let sa_pub = write("sa.pub", &cloud.oidc.public_pem)?;
-        let ca = cloud.ca_file.clone();
-
+        let pki = Pki::write(cloud, &self.dir.join("pki"))?;
         let cgroup = cloud.node_host(
             &node::tmpfs_paths(),
             &[network::API_SERVICE_IP, network::NODE_IP],
         )?;
-        let kubelet_user = format!("system:node:{}", node::NODE_NAME);
-        // Static tokens for the admin and the two controllers (hack/local-up-cluster.sh uses
-        // client certificates; tokens are simpler and as real to RBAC).
-        let identities = [
-            ("admin", "authmatrix-admin", "system:masters"),
-            (
-                "kube-controller-manager",
-                "system:kube-controller-manager",
-                "",
-            ),
-            ("kube-scheduler", "system:kube-scheduler", ""),
-            // The Node authorizer knows a kubelet by this name and group.
-            ("kubelet", kubelet_user.as_str(), "system:nodes"),
-        ];
-        let mut csv = String::new();
-        let mut kubeconfigs = BTreeMap::new();
-        for (file, user, groups) in identities {
-            let token = format!("am-{}", crate::fakes::events::request_id());
-            cloud.redactor.add(&token);
-            csv.push_str(&format!("{token},{user},{user},\"{groups}\"\n"));
-            let text = kube::kubeconfig(API_SERVER, &ca, user, &token, "default");
-            kubeconfigs.insert(file, write(&format!("{file}.kubeconfig"), &text)?);
-        }
-        let tokens = write("tokens.csv", &csv)?;
-        let path = |p: &Path| p.display().to_string();
+        let (tokens, kubeconfigs) = identities(cloud, &pki)?;
+        self.start_etcd(cloud)?;
+        let access = self.start_apiserver(cloud, &pki, &tokens)?;
+        self.start_controllers(cloud, &pki, &kubeconfigs, &access)?;
+        self.start_node(cloud, &kubeconfigs["kubelet"], &cgroup, &access)?;
+        Ok(access)
+    }
 
+    fn start_etcd(&mut self, cloud: &mut SandboxedCloud) -> Result<(), String> {
         let etcd = self.plane.etcd.clone();
         let data = self.dir.join("etcd-data");
         self.spawn(
@@ -156,7 +114,7 @@ impl LocalUp {
             "etcd",
             &etcd,
             vec![
-                format!("--data-dir={}", path(&data)),
+                format!("--data-dir={}", data.display()),
                 "--listen-client-urls=http://127.0.0.1:2379".into(),
                 "--advertise-client-urls=http://127.0.0.1:2379".into(),
                 "--listen-peer-urls=http://127.0.0.1:2380".into(),
@@ -166,7 +124,17 @@ impl LocalUp {
                 "--unsafe-no-fsync".into(),
                 "--log-level=warn".into(),
             ],
-        )?;
+        )
+    }
+
+    /// The API server; done when it serves and has made its `default` namespace.
+    fn start_apiserver(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        pki: &Pki,
+        tokens: &Path,
+    ) -> Result<ClusterAccess, String> {
+        let path = |p: &Path| p.display().to_string();
         let kube_bin = self.plane.kube.clone();
         let mut apiserver = vec!["kube-apiserver".to_string()];
         apiserver.extend([
@@ -174,14 +142,14 @@ impl LocalUp {
             format!("--bind-address={}", network::API_SERVICE_IP),
             format!("--advertise-address={}", network::API_SERVICE_IP),
             "--secure-port=443".into(),
-            format!("--tls-cert-file={}", path(&cert)),
-            format!("--tls-private-key-file={}", path(&key)),
-            format!("--client-ca-file={}", path(&ca)),
-            format!("--token-auth-file={}", path(&tokens)),
+            format!("--tls-cert-file={}", path(&pki.cert)),
+            format!("--tls-private-key-file={}", path(&pki.key)),
+            format!("--client-ca-file={}", path(&pki.ca)),
+            format!("--token-auth-file={}", path(tokens)),
             "--authorization-mode=Node,RBAC".into(),
             format!("--service-account-issuer={ISSUER}"),
-            format!("--service-account-key-file={}", path(&sa_pub)),
-            format!("--service-account-signing-key-file={}", path(&sa_key)),
+            format!("--service-account-key-file={}", path(&pki.sa_pub)),
+            format!("--service-account-signing-key-file={}", path(&pki.sa_key)),
             "--service-cluster-ip-range=10.0.0.0/24".into(),
             // Pods reach the ClusterIP itself (an address of the sandbox), not an endpoint.
             "--endpoint-reconciler-type=none".into(),
@@ -191,13 +159,12 @@ impl LocalUp {
         ]);
         self.spawn(cloud, "kube-apiserver", &kube_bin, apiserver)?;
         let access = ClusterAccess {
-            kubeconfig: kubeconfigs["admin"].clone(),
+            kubeconfig: pki.dir.join("admin.kubeconfig"),
             server: API_SERVER.into(),
             netns: cloud
                 .sandbox_pid()
                 .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
         };
-        // Ready when it serves and has made its `default` namespace.
         access.talk(|c| async move {
             let namespaces: ::kube::Api<Namespace> = ::kube::Api::all(c);
             kube::until(Duration::from_secs(90), "the API server", || async {
@@ -205,6 +172,20 @@ impl LocalUp {
             })
             .await
         })?;
+        Ok(access)
+    }
+
+    /// The controller-manager and the scheduler; done when namespaces get their `default`
+    /// ServiceAccount (the controller-manager works).
+    fn start_controllers(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        pki: &Pki,
+        kubeconfigs: &BTreeMap<&str, PathBuf>,
+        access: &ClusterAccess,
+    ) -> Result<(), String> {
+        let path = |p: &Path| p.display().to_string();
+        let kube_bin = self.plane.kube.clone();
         self.spawn(
             cloud,
             "kube-controller-manager",
@@ -215,8 +196,8 @@ impl LocalUp {
                     "--kubeconfig={}",
                     path(&kubeconfigs["kube-controller-manager"])
                 ),
-                format!("--service-account-private-key-file={}", path(&sa_key)),
-                format!("--root-ca-file={}", path(&ca)),
+                format!("--service-account-private-key-file={}", path(&pki.sa_key)),
+                format!("--root-ca-file={}", path(&pki.ca)),
                 "--use-service-account-credentials=true".into(),
                 "--leader-elect=false".into(),
                 "--secure-port=0".into(),
@@ -233,7 +214,6 @@ impl LocalUp {
                 "--secure-port=0".into(),
             ],
         )?;
-        // The controller-manager works once it gives namespaces their `default` ServiceAccount.
         access.talk(|c| async move {
             let sas: ::kube::Api<ServiceAccount> = ::kube::Api::namespaced(c, "default");
             kube::until(
@@ -242,9 +222,8 @@ impl LocalUp {
                 || async { sas.get("default").await.ok() },
             )
             .await
-        })?;
-        self.start_node(cloud, &kubeconfigs["kubelet"], &cgroup, &access)?;
-        Ok(access)
+            .map(|_| ())
+        })
     }
 
     /// containerd, the node's images, the kubelet, and the EKS webhook; done when the node is Ready.
@@ -489,4 +468,81 @@ impl ClusterProvider for LocalUp {
             }
         }
     }
+}
+
+/// The control plane's key material, written where its components read it.
+struct Pki {
+    dir: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    sa_key: PathBuf,
+    sa_pub: PathBuf,
+    ca: PathBuf,
+}
+
+impl Pki {
+    /// The API server's serving certificate (from the run's CA, redacted) and the cluster's
+    /// service-account keys (the fake cloud's OIDC keys: what STS and EKS Auth trust).
+    fn write(cloud: &mut SandboxedCloud, dir: &Path) -> Result<Pki, String> {
+        crate::cleanup::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let serving = cloud
+            .ca
+            .issue(&[
+                "127.0.0.1",
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+                "10.0.0.1",
+            ])
+            .map_err(|e| e.to_string())?;
+        cloud.redactor.add(&serving.key_pem);
+        Ok(Pki {
+            cert: write_file(dir, "apiserver.crt", &serving.cert_pem)?,
+            key: write_file(dir, "apiserver.key", &serving.key_pem)?,
+            sa_key: write_file(dir, "sa.key", &cloud.oidc.private_pem)?,
+            sa_pub: write_file(dir, "sa.pub", &cloud.oidc.public_pem)?,
+            ca: cloud.ca_file.clone(),
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+/// Static tokens (redacted) for the admin, the two controllers and the kubelet, and a kubeconfig
+/// each (hack/local-up-cluster.sh uses client certificates; tokens are simpler and as real to
+/// RBAC). Returns the API server's token file and the kubeconfigs by name.
+fn identities(
+    cloud: &mut SandboxedCloud,
+    pki: &Pki,
+) -> Result<(PathBuf, BTreeMap<&'static str, PathBuf>), String> {
+    let kubelet_user = format!("system:node:{}", node::NODE_NAME);
+    let identities = [
+        ("admin", "authmatrix-admin", "system:masters"),
+        (
+            "kube-controller-manager",
+            "system:kube-controller-manager",
+            "",
+        ),
+        ("kube-scheduler", "system:kube-scheduler", ""),
+        // The Node authorizer knows a kubelet by this name and group.
+        ("kubelet", kubelet_user.as_str(), "system:nodes"),
+    ];
+    let mut csv = String::new();
+    let mut kubeconfigs = BTreeMap::new();
+    for (file, user, groups) in identities {
+        let token = format!("am-{}", crate::fakes::events::request_id());
+        cloud.redactor.add(&token);
+        csv.push_str(&format!("{token},{user},{user},\"{groups}\"\n"));
+        let text = kube::kubeconfig(API_SERVER, &pki.ca, user, &token, "default");
+        let name = format!("{file}.kubeconfig");
+        kubeconfigs.insert(file, write_file(&pki.dir, &name, &text)?);
+    }
+    Ok((write_file(&pki.dir, "tokens.csv", &csv)?, kubeconfigs))
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(path)
 }

@@ -26,8 +26,8 @@ use super::{Backend, identity};
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
-use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome, TagInfo};
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
+use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome, TagInfo};
 use build::{ClusterBuilder, ControllerBuild};
 use kube::ClusterAccess;
 use provider::{ClusterProvider, ControllerLaunch, ProviderKind};
@@ -317,10 +317,15 @@ impl ClusterBackend {
     fn collect(&self, cell: &ClusterCell, driven: Driven) -> Result<Observation, String> {
         let pod_log = |container, stream| {
             let dirs = self.provider.as_ref().and_then(|p| p.pod_logs());
-            let log = |d| node::container_log(d, &cell.namespace, &cell.workflow_name, container, stream);
+            let log =
+                |d| node::container_log(d, &cell.namespace, &cell.workflow_name, container, stream);
             dirs.map(log).unwrap_or_default()
         };
-        let main_output = if cell.runs_pods { pod_log("main", Some("stdout")) } else { String::new() };
+        let main_output = if cell.runs_pods {
+            pod_log("main", Some("stdout"))
+        } else {
+            String::new()
+        };
         let mut judged = workflow::workflow_outcome(&driven.seen, &cell.success, &main_output);
         let exit = driven.exit.as_ref().map_err(String::clone)?;
         // Undecided because the controller died: that is the harness's problem to show, not a result.
@@ -334,7 +339,10 @@ impl ClusterBackend {
             );
         }
         let controller_log = std::fs::read_to_string(&cell.log).unwrap_or_default();
-        let mut logs = vec![ArgoLog::new("workflow-controller", tail(&controller_log, LOG_LIMIT))];
+        let mut logs = vec![ArgoLog::new(
+            "workflow-controller",
+            tail(&controller_log, LOG_LIMIT),
+        )];
         if cell.runs_pods {
             // Argo's own words inside the pod (argoexec's init and wait, and main), as the node kept them.
             for container in ["init", "wait", "main"] {
@@ -442,7 +450,10 @@ pub fn prepare_tier(opts: &ClusterOptions, tags: &[ArgoTag]) -> anyhow::Result<V
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("some workflow-controllers did not build:\n{}", failed.join("\n"));
+        anyhow::bail!(
+            "some workflow-controllers did not build:\n{}",
+            failed.join("\n")
+        );
     }
     Ok(built)
 }
@@ -473,7 +484,6 @@ async fn aws_token(
         _ => Ok(identity::token(oidc, (ARGO_NAMESPACE, sa), mode, kind)),
     }
 }
-
 
 /// A cluster cell once set up (`ClusterBackend::set_up`).
 struct ClusterCell {
@@ -618,7 +628,10 @@ impl Backend for ClusterBackend {
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
         self.observe(scenario, tag).unwrap_or_else(|message| {
-            let probe = format!("workflow-controller {tag} on {}", self.opts.provider.as_str());
+            let probe = format!(
+                "workflow-controller {tag} on {}",
+                self.opts.provider.as_str()
+            );
             cell::unobserved(&self.cloud, probe, &message)
         })
     }

@@ -3,8 +3,8 @@
 //! on the workflow or its node. Watching and judging live here; the backend wires them up.
 
 use super::kube::{self, Client};
-use crate::shared::ObservedOutcome;
 use crate::backend::objects::{Objects, SuccessCheck};
+use crate::shared::ObservedOutcome;
 use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use k8s_openapi::api::core::v1::{Event, Pod, Secret, ServiceAccount};
 use std::time::Duration;
@@ -228,7 +228,11 @@ pub async fn events(client: &Client, workflow: &serde_json::Value) -> Vec<String
 
 /// What the controller's decision means for the cell. `main_output` is what the workflow's main
 /// container printed on stdout (read from the node; empty where pods do not run).
-pub fn workflow_outcome(seen: &Seen, success: &SuccessCheck, main_output: &str) -> (ObservedOutcome, String) {
+pub fn workflow_outcome(
+    seen: &Seen,
+    success: &SuccessCheck,
+    main_output: &str,
+) -> (ObservedOutcome, String) {
     match seen {
         Seen::Pod(pod) => {
             let SuccessCheck::SameImageConfig { entrypoint, cmd } = success else {

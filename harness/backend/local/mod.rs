@@ -10,13 +10,13 @@ pub use probe_set::{ProbeSet, prepare_probes};
 use probes::ProbeBuild;
 
 use super::Backend;
-use crate::shared::{ArgoLog, Evidence, Observation, TagInfo};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::{self, RunRequest};
 use crate::backend::{cell, identity};
 use crate::fakes::world;
-use crate::shared::ArgoTag;
 use crate::scenario::{Component, Scenario};
+use crate::shared::ArgoTag;
+use crate::shared::{ArgoLog, Evidence, Observation, TagInfo};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -131,7 +131,8 @@ impl LocalBackend {
             ..Default::default()
         };
         if result.as_ref().is_some_and(|r| !r.ok) {
-            evidence.diagnosis = self.ecr_helper_diagnosis(scenario, &build, &start.dir, &evidence.env)?;
+            evidence.diagnosis =
+                self.ecr_helper_diagnosis(scenario, &build, &start.dir, &evidence.env)?;
         }
         let timed_out = ran.timed_out.then(|| {
             format!(

@@ -3,8 +3,8 @@
 //! still running, so `make setup` never sits silent for minutes.
 
 use super::probes::{BuildError, ProbeBuild, ProbeBuilder, probe_name};
-use crate::shared::ArgoTag;
 use crate::scenario::Component;
+use crate::shared::ArgoTag;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -2,9 +2,9 @@
 
 use crate::backend::objects::{self, Objects, SuccessCheck};
 use crate::backend::sandbox::network::ECR_REGISTRY_HOST;
-use crate::shared::{Evidence, ObservedOutcome};
 use crate::fakes::world;
 use crate::scenario::Scenario;
+use crate::shared::{Evidence, ObservedOutcome};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 
 use super::parallel_build;
 use super::probes::{self, ProbeBuild, ProbeBuilder};
-use crate::shared::TagInfo;
-use crate::shared::ArgoTag;
 use crate::scenario::Component;
+use crate::shared::ArgoTag;
+use crate::shared::TagInfo;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -149,8 +149,14 @@ mod tests {
             ..Default::default()
         };
         let infos = BTreeMap::from([
-            ("v3.6.5".to_string(), BTreeMap::from([(Component::ExecutorS3, ok)])),
-            ("v9.9.9".to_string(), BTreeMap::from([(Component::ExecutorS3, bad)])),
+            (
+                "v3.6.5".to_string(),
+                BTreeMap::from([(Component::ExecutorS3, ok)]),
+            ),
+            (
+                "v9.9.9".to_string(),
+                BTreeMap::from([(Component::ExecutorS3, bad)]),
+            ),
         ]);
         assert_eq!(failed_versions(&infos), ["v9.9.9: go: module not found"]);
     }

@@ -8,9 +8,9 @@
 use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
 use crate::go::{ARGO_MODULE, GO_TMP, GoEnv, GoTmp};
+use crate::scenario::Component;
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
-use crate::scenario::Component;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -20,7 +20,6 @@ use std::process::Command;
 /// GOFLAGS of every probe `go` command: the probe module is written here, without a go.sum of
 /// its own unless the project carries one.
 const GOFLAGS: &str = "-mod=mod -buildvcs=false";
-
 
 /// How probes are compiled: without DWARF (`-s -w`), which the harness never reads and whose
 /// generation is a good part of linking an 80 MB binary; the code is the same.

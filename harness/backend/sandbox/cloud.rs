@@ -7,11 +7,11 @@ use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
 use crate::fakes::eks_webhook::Injection;
-use crate::shared::Event;
 use crate::fakes::minio::MinioLaunch;
 use crate::fakes::oidc::OidcKeys;
 use crate::redact::Redactor;
 use crate::scenario::{AgentState, S3Server, Scenario};
+use crate::shared::Event;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

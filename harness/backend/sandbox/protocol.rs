@@ -2,11 +2,11 @@
 //! sandbox's stdin and stdout.
 
 use crate::fakes::ca::PemPair;
-use crate::shared::Event;
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::minio::MinioLaunch;
 use crate::fakes::moto::SeedObject;
 use crate::fakes::oidc::OidcKeys;
+use crate::shared::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
