@@ -25,7 +25,7 @@ fn module_of(file: &Path, root: &Path) -> Module {
 }
 
 /// The paths a file names, resolved to absolute module paths (`crate::` stripped).
-fn imports(text: &str, module: &Module, is_mod_file: bool) -> Vec<Module> {
+fn imports(text: &str, module: &Module) -> Vec<Module> {
     let code: String = text
         .lines()
         .map(|l| l.split("//").next().unwrap_or(""))
@@ -45,7 +45,6 @@ fn imports(text: &str, module: &Module, is_mod_file: bool) -> Vec<Module> {
                 "crate::" => vec![],
                 // `super` of `a/b/mod.rs` (module a::b) is `a`; of `a/b.rs` (module a::b) also `a`.
                 "super::" => module[..module.len().saturating_sub(1)].to_vec(),
-                _ if is_mod_file => module.clone(),
                 _ => module.clone(),
             };
             for tail in paths_after(&code[at..]) {
@@ -68,8 +67,8 @@ fn paths_after(text: &str) -> Vec<Module> {
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
         if ident.is_empty() {
-            if rest.starts_with('{') {
-                return group(&rest[1..])
+            if let Some(inner) = rest.strip_prefix('{') {
+                return group(inner)
                     .into_iter()
                     .flat_map(|item| {
                         paths_after(&item).into_iter().map({
@@ -123,11 +122,8 @@ fn sibling_graphs() -> BTreeMap<Module, BTreeMap<String, BTreeSet<String>>> {
             continue;
         }
         let module = module_of(&file, &root);
-        let is_mod = file
-            .file_name()
-            .is_some_and(|n| n == "mod.rs" || n == "lib.rs");
         let text = std::fs::read_to_string(&file).unwrap();
-        for target in imports(&text, &module, is_mod) {
+        for target in imports(&text, &module) {
             let common = module
                 .iter()
                 .zip(&target)
@@ -237,7 +233,7 @@ fn the_import_reader_sees_grouped_relative_and_nested_paths() {
     let text = "use crate::{shared::Event, backend::{cell, local::probes}};\n\
                 use super::bearer::Token; // crate::report in a comment\n\
                 fn f() { self::helper(); crate::matrix::run(); }";
-    let found = imports(text, &module, false);
+    let found = imports(text, &module);
     let as_text: Vec<String> = found.iter().map(|m| m.join("::")).collect();
     for want in [
         "shared",

@@ -199,3 +199,17 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Waits until `namespace` has its `default` ServiceAccount: the controller-manager made it, so
+/// pods can be admitted there.
+pub async fn until_default_service_account(
+    client: &Client,
+    namespace: &str,
+    timeout: std::time::Duration,
+    what: &str,
+) -> Result<(), String> {
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    until(timeout, what, || async { sas.get("default").await.ok() })
+        .await
+        .map(|_| ())
+}

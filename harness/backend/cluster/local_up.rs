@@ -19,7 +19,7 @@ use crate::backend::sandbox::protocol::RunRequest;
 use crate::backend::sandbox::protocol::SpawnRequest;
 use crate::fakes::eks_webhook;
 use crate::fakes::oidc::ISSUER;
-use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -214,15 +214,10 @@ impl LocalUp {
                 "--secure-port=0".into(),
             ],
         )?;
+        let ready = Duration::from_secs(60);
         access.talk(|c| async move {
-            let sas: ::kube::Api<ServiceAccount> = ::kube::Api::namespaced(c, "default");
-            kube::until(
-                Duration::from_secs(60),
-                "the controller-manager",
-                || async { sas.get("default").await.ok() },
-            )
-            .await
-            .map(|_| ())
+            kube::until_default_service_account(&c, "default", ready, "the controller-manager")
+                .await
         })
     }
 

@@ -31,14 +31,8 @@ pub enum Seen {
 pub async fn ensure_namespace(client: &Client, namespace: &str) -> Result<(), String> {
     let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
     kube::apply(client, &ns).await?;
-    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    kube::until(
-        Duration::from_secs(30),
-        "the namespace's default ServiceAccount",
-        || async { sas.get("default").await.ok() },
-    )
-    .await
-    .map(|_| ())
+    let what = "the namespace's default ServiceAccount";
+    kube::until_default_service_account(client, namespace, Duration::from_secs(30), what).await
 }
 
 /// Deletes what the cell created — its Workflow (its pod goes with it), Secrets and
