@@ -16,11 +16,11 @@ CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authm
 APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck
 APT_CLUSTER := containerd runc containernetworking-plugins
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`.
-CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5
+CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5,v4.0.5
 # Tags for `make probes` (empty: authmatrix's default tags).
 ARGO ?=
 # The nightly workflow's tags: the default tags and the newest 3.6 patch the Go module proxy serves.
-NIGHTLY_ARGO := v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.6.18,v3.7.18
+NIGHTLY_ARGO := v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.6.18,v3.7.18,v4.0.5
 OUT ?= out
 PREVIOUS ?= previous
 ACTIONLINT_VERSION := v1.7.12
@@ -74,9 +74,12 @@ go-modules:
 	  | awk '/\.zip: 200/ {if (++n % 100 == 0) print "go-modules: " n " downloaded"; next} \
 	         /^go: / {print} END {print "go-modules: " n+0 " modules downloaded"}'
 
-# Probe builds for the default Argo tags (cached under ~/.cache/authmatrix).
+# Probe builds for the default Argo tags (cached under ~/.cache/authmatrix), and the S3 probe of
+# v4.0.2, which the suite runs for the credential-logging regression (PR 14706).
+TEST_ONLY_PROBES := --argo v4.0.2 --scenario s3-static-keys
 probes: $(built)
 	$(AUTHMATRIX) prepare $(if $(ARGO),--argo $(ARGO))
+	$(if $(ARGO),,$(AUTHMATRIX) prepare $(TEST_ONLY_PROBES))
 
 # Kubernetes (one multi-call binary), etcd and each cluster tag's workflow-controller, built from
 # their Go modules (cached under ~/.cache/authmatrix/cluster by version and source).

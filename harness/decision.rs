@@ -48,6 +48,10 @@ pub struct Blocker {
     pub fixed_in: Option<String>,
     /// Scenarios of the same component that pass on the target version.
     pub workarounds: Vec<String>,
+    /// For a setup that still works but whose credentials Argo prints after the upgrade: which
+    /// secret, where (never the value).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,9 +94,26 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
                         references: s.references.clone(),
                         fixed_in: fixed_in(s, to, report),
                         workarounds: workarounds(report, s, to),
+                        exposed: vec![],
                     }),
                     (ObservedOutcome::Fail, ObservedOutcome::Pass) => fixed.push(s.id.clone()),
                     _ => {}
+                }
+                let (newly, gone) = exposure_change(a, b);
+                if !newly.is_empty() {
+                    blockers.push(Blocker {
+                        scenario: s.id.clone(),
+                        error: format!(
+                            "Argo prints this setup's credentials into its logs on {to}"
+                        ),
+                        references: s.references.clone(),
+                        fixed_in: unexposed_in(s, to, report),
+                        workarounds: vec![],
+                        exposed: newly,
+                    });
+                }
+                if gone {
+                    fixed.push(format!("{} (credentials no longer printed)", s.id));
                 }
             }
             (a, _) => {
@@ -119,6 +140,51 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
         undecided,
         fixed,
     }
+}
+
+/// The exposures `to` shows that `from` did not (described), and whether `from`'s are all gone.
+fn exposure_change(from: &Cell, to: &Cell) -> (Vec<String>, bool) {
+    let before: Vec<&str> = from
+        .observed
+        .exposures
+        .iter()
+        .map(|e| e.secret.as_str())
+        .collect();
+    let newly = to
+        .observed
+        .exposures
+        .iter()
+        .filter(|e| !before.contains(&e.secret.as_str()))
+        .map(|e| e.describe())
+        .collect();
+    (
+        newly,
+        !before.is_empty() && to.observed.exposures.is_empty(),
+    )
+}
+
+/// The first version after `to` where the scenario's credentials are not printed: measured in the
+/// report first, else the lower end of the first expectation above `to` that expects no exposure.
+fn unexposed_in(s: &Scenario, to: &str, report: &Report) -> Option<String> {
+    let to_v = tag_version(to)?;
+    let measured = report
+        .argo
+        .iter()
+        .filter(|t| tag_version(t).is_some_and(|v| v > to_v))
+        .find(|t| {
+            report.cell(&s.id, t).is_some_and(|c| {
+                c.verdict != Verdict::InfraError && c.observed.exposures.is_empty()
+            })
+        });
+    if let Some(t) = measured {
+        return Some(t.clone());
+    }
+    s.expectations
+        .iter()
+        .filter(|e| e.exposes.is_empty())
+        .filter_map(|e| e.range.lower_bound().filter(|v| *v > to_v))
+        .map(|v| format!("v{v} (expected)"))
+        .next()
 }
 
 fn undecidable(c: &Cell) -> Option<String> {
@@ -206,6 +272,9 @@ impl UpgradeVerdict {
                 self.to,
                 first_line(&b.error)
             ));
+            for e in &b.exposed {
+                out.push_str(&format!("    exposed: {e}\n"));
+            }
             if !b.references.is_empty() {
                 out.push_str(&format!("    upstream: {}\n", b.references.join(" ")));
             }
@@ -272,6 +341,7 @@ mod tests {
             observed: Observed {
                 outcome,
                 message: format!("{outcome:?} on {tag}"),
+                exposures: vec![],
             },
             expected: Expected {
                 outcome: ExpectedOutcome::Pass,

@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::backend::local::probes::{BuildError, ProbeBuilder, credential_path};
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, ObservedOutcome};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, serde::Serialize)]
 pub struct ModuleChange {
@@ -29,15 +29,16 @@ pub fn changed_modules(
         builder.build(scenario.component, to)?,
     );
     let (ma, mb) = (
-        builder.import_path_modules(&a, &[])?,
-        builder.import_path_modules(&b, &[])?,
+        by_module(builder.import_path_modules(&a, &[])?),
+        by_module(builder.import_path_modules(&b, &[])?),
     );
-    let path = credential_path(scenario.component);
     let mut on_path: BTreeSet<String> = BTreeSet::new();
-    for build in [&a, &b] {
+    for (build, tag) in [(&a, from), (&b, to)] {
+        let path = credential_path(scenario.component, tag);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
         // A package the older version does not have yields an error: the other version still marks.
-        if let Ok(m) = builder.import_path_modules(build, path) {
-            on_path.extend(m.into_keys());
+        if let Ok(m) = builder.import_path_modules(build, &path) {
+            on_path.extend(by_module(m).into_keys());
         }
     }
     let modules: BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
@@ -53,6 +54,19 @@ pub fn changed_modules(
             credential_path: on_path.contains(m),
         })
         .collect())
+}
+
+/// Argo's own module under one name whatever its major version: from 4.0 its path is `…/v4`, and
+/// `explain` compares modules, not paths (`github.com/argoproj/argo-workflows v3.7.18 -> v4.0.5`).
+fn by_module(modules: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    const ARGO: &str = "github.com/argoproj/argo-workflows";
+    modules
+        .into_iter()
+        .map(|(path, version)| match path.strip_prefix(ARGO) {
+            Some(major) if major.starts_with("/v") => (ARGO.to_string(), version),
+            _ => (path, version),
+        })
+        .collect()
 }
 
 pub fn render(
@@ -101,39 +115,55 @@ pub fn render(
     out
 }
 
-/// Candidate tags strictly between `from` and `to` (patch releases of the minors in between), those
-/// the module proxy serves; the proxy cannot list versions here, so they are probed one by one.
+/// Candidate tags strictly between `from` and `to` (patch releases of the minors in between, across
+/// a major version too), those the module proxy serves; the proxy cannot list versions here, so they
+/// are probed one by one.
 pub fn tags_between(builder: &ProbeBuilder, from: &ArgoTag, to: &ArgoTag) -> Vec<ArgoTag> {
+    candidates(from, to, |t| builder.tag_exists(t))
+}
+
+/// The tags strictly between `from` and `to` that `exists` admits. Five misses in a row end a minor
+/// that is not `to`'s; a minor without any tag ends a major that is not `to`'s. `to`'s own minor is
+/// probed up to `to` whatever the misses (v4.0.0 and v4.0.1 are not served, v4.0.2 is).
+fn candidates(from: &ArgoTag, to: &ArgoTag, exists: impl Fn(&ArgoTag) -> bool) -> Vec<ArgoTag> {
+    let (f, t) = (&from.version, &to.version);
     let mut out = Vec::new();
-    for minor in from.version.minor..=to.version.minor {
-        let first = if minor == from.version.minor {
-            from.version.patch + 1
+    for major in f.major..=t.major {
+        let first_minor = if major == f.major { f.minor } else { 0 };
+        let last_minor = if major == t.major {
+            t.minor
         } else {
-            0
+            first_minor + 30
         };
-        let last = if minor == to.version.minor {
-            to.version.patch.saturating_sub(1)
-        } else {
-            first + 30
-        };
-        let mut misses = 0;
-        for patch in first..=last {
-            if minor == to.version.minor && patch >= to.version.patch {
-                break;
-            }
-            let Ok(tag) = ArgoTag::parse(&format!("v{}.{minor}.{patch}", from.version.major))
-            else {
-                continue;
-            };
-            if builder.tag_exists(&tag) {
-                misses = 0;
-                out.push(tag);
+        for minor in first_minor..=last_minor {
+            let first = if (major, minor) == (f.major, f.minor) {
+                f.patch + 1
             } else {
-                misses += 1;
-                // Past the last patch of an intermediate minor.
-                if minor != to.version.minor && misses >= 5 {
+                0
+            };
+            let last_of_to = (major, minor) == (t.major, t.minor);
+            let mut found = false;
+            let mut misses = 0;
+            for patch in first..first + 40 {
+                if last_of_to && patch >= t.patch {
                     break;
                 }
+                let Ok(tag) = ArgoTag::parse(&format!("v{major}.{minor}.{patch}")) else {
+                    continue;
+                };
+                if exists(&tag) {
+                    (found, misses) = (true, 0);
+                    out.push(tag);
+                } else if !last_of_to {
+                    misses += 1;
+                    if misses >= 5 {
+                        break;
+                    }
+                }
+            }
+            // Past the last minor of a major that is not `to`'s.
+            if !found && major != t.major && minor > first_minor {
+                break;
             }
         }
     }
@@ -240,5 +270,37 @@ mod tests {
             none.render()
                 .contains("does not flip between v3.6.0 and v3.6.5")
         );
+    }
+
+    #[test]
+    fn candidates_cross_a_major_version_and_skip_unserved_tags() {
+        let served = ["v3.7.18", "v3.7.19", "v4.0.2", "v4.0.5"];
+        let exists = |t: &ArgoTag| served.contains(&t.tag.as_str());
+        let (from, to) = (
+            ArgoTag::parse("v3.7.17").unwrap(),
+            ArgoTag::parse("v4.0.5").unwrap(),
+        );
+        let found: Vec<String> = candidates(&from, &to, exists)
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        assert_eq!(found, ["v3.7.18", "v3.7.19", "v4.0.2"]);
+    }
+
+    #[test]
+    fn argos_module_is_compared_by_module_not_by_its_major_path() {
+        let v3 = BTreeMap::from([
+            (
+                "github.com/argoproj/argo-workflows/v3".to_string(),
+                "v3.7.18".to_string(),
+            ),
+            (
+                "github.com/minio/minio-go/v7".to_string(),
+                "v7.0.100".to_string(),
+            ),
+        ]);
+        let by = by_module(v3);
+        assert_eq!(by["github.com/argoproj/argo-workflows"], "v3.7.18");
+        assert_eq!(by["github.com/minio/minio-go/v7"], "v7.0.100");
     }
 }

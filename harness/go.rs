@@ -5,11 +5,15 @@
 //! A low module, like `build_cache`: it knows nothing of the backends. Run the commands it makes with
 //! `crate::cleanup::KillableOutput` (or `spawn_killable`) so that an interrupt kills them whole.
 
+use crate::shared::ArgoTag;
 use std::path::Path;
 use std::process::Command;
 
-/// Argo Workflows' Go module, which both builders fetch at a tag.
-pub const ARGO_MODULE: &str = "github.com/argoproj/argo-workflows/v3";
+/// Argo Workflows' Go module at a tag: its path follows the major version (`…/v4` from v4.0.2;
+/// v4.0.0 and v4.0.1 still declared `/v3` and cannot be used as modules, PR 15622 / 15626).
+pub fn argo_module(tag: &ArgoTag) -> String {
+    format!("github.com/argoproj/argo-workflows/v{}", tag.version.major)
+}
 
 /// GONOSUMDB when Argo's module is trusted on first use.
 const ARGO_NOSUMDB: &str = "github.com/argoproj/argo-workflows";
@@ -74,9 +78,9 @@ pub fn version(go: &Path, toolchain: Option<&str>) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// `<ARGO_MODULE>@<tag>`.
-pub fn argo_at(tag: &str) -> String {
-    format!("{ARGO_MODULE}@{tag}")
+/// `<Argo's module>@<tag>`.
+pub fn argo_at(tag: &ArgoTag) -> String {
+    format!("{}@{}", argo_module(tag), tag.tag)
 }
 
 /// Whether `go mod download -json` failed only because the checksum database does not know the

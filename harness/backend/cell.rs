@@ -4,9 +4,9 @@
 //! what Argo said; everything kept as evidence is redacted; a cell that could not be observed is an
 //! error, redacted too).
 
-use super::identity;
 use super::objects::{self, Objects};
 use super::sandbox::cloud::SandboxedCloud;
+use super::{exposure, identity};
 use crate::fakes::world;
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, Evidence, Observation, ObservedOutcome};
@@ -87,19 +87,23 @@ pub fn pod_env(
 }
 
 /// The observation from what the backend judged and the raw evidence: a fake that failed decides
-/// the cell before anything Argo did, and nothing leaves unredacted.
+/// the cell before anything Argo did; the namespace's secrets are looked for in Argo's raw output
+/// (where, never what); nothing leaves unredacted.
 pub fn finish(
     cloud: &SandboxedCloud,
     judged: (ObservedOutcome, String),
     evidence: Evidence,
+    objects: &Objects,
 ) -> Observation {
     let (outcome, message) = match crate::fakes::faults::infra_failure(&evidence.fake_events) {
         Some(why) => (ObservedOutcome::Error, why),
         None => judged,
     };
+    let exposures = exposure::find(&exposure::secret_values(objects), &evidence.logs);
     Observation {
         outcome,
         message: cloud.redactor.redact(&message),
+        exposures,
         evidence: redacted(cloud, evidence),
     }
 }
@@ -109,6 +113,7 @@ pub fn unobserved(cloud: &SandboxedCloud, probe: String, message: &str) -> Obser
     Observation {
         outcome: ObservedOutcome::Error,
         message: cloud.redactor.redact(message),
+        exposures: vec![],
         evidence: Evidence {
             probe,
             ..Default::default()

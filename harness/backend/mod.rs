@@ -6,6 +6,7 @@
 
 pub mod cell;
 pub mod cluster;
+pub mod exposure;
 pub mod identity;
 pub mod local;
 pub mod objects;

@@ -47,6 +47,7 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
         observed: crate::report::Observed {
             outcome: observation.outcome,
             message: observation.message,
+            exposures: observation.exposures,
         },
         expected: expected(scenario, tag),
         verdict,

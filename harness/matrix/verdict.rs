@@ -2,11 +2,33 @@
 
 use crate::scenario::{Expectation, ExpectedOutcome};
 use crate::shared::{Observation, ObservedOutcome};
+use std::collections::BTreeSet;
 
 /// The verdict type is the report's (a cell's verdict is part of report.json); judging is here.
 use crate::report::verdict::Verdict;
 
 pub fn judge(expected: Option<&Expectation>, observed: &Observation) -> Verdict {
+    let verdict = judge_outcome(expected, observed);
+    match expected {
+        Some(e) if verdict == Verdict::AsExpected && !exposures_as_expected(e, observed) => {
+            Verdict::ExposureMismatch
+        }
+        _ => verdict,
+    }
+}
+
+/// Whether Argo printed exactly the secrets the expectation says it prints.
+fn exposures_as_expected(e: &Expectation, observed: &Observation) -> bool {
+    let expected: BTreeSet<&str> = e.exposes.iter().map(String::as_str).collect();
+    let seen: BTreeSet<&str> = observed
+        .exposures
+        .iter()
+        .map(|x| x.secret.as_str())
+        .collect();
+    expected == seen
+}
+
+fn judge_outcome(expected: Option<&Expectation>, observed: &Observation) -> Verdict {
     match observed.outcome {
         ObservedOutcome::Error => return Verdict::InfraError,
         ObservedOutcome::NotApplicable => return Verdict::NotApplicable,
@@ -46,6 +68,7 @@ mod tests {
         Observation {
             outcome,
             message: message.into(),
+            exposures: vec![],
             evidence: Evidence::default(),
         }
     }
@@ -56,6 +79,7 @@ mod tests {
             outcome,
             error: error.map(|e| regex::Regex::new(e).unwrap()),
             log: None,
+            exposes: vec![],
             note: None,
         }
     }
@@ -117,5 +141,30 @@ mod tests {
             "Ignoring, HTTP credential provider invalid endpoint host, provider skipped: host not allowed.",
         )];
         assert_eq!(judge(Some(&e), &o), Verdict::AsExpected);
+    }
+
+    #[test]
+    fn a_secret_argo_prints_unexpectedly_or_no_longer_prints_is_an_exposure_mismatch() {
+        let exposure = crate::shared::Exposure {
+            secret: "my-s3-credentials/secretKey".into(),
+            source: "container init".into(),
+            line: 3,
+            encoding: "plain".into(),
+        };
+        let mut leaked = obs(ObservedOutcome::Pass, "");
+        leaked.exposures = vec![exposure];
+        let mut pass = exp(ExpectedOutcome::Pass, None);
+        assert_eq!(judge(Some(&pass), &leaked), Verdict::ExposureMismatch);
+        pass.exposes = vec!["my-s3-credentials/secretKey".into()];
+        assert_eq!(judge(Some(&pass), &leaked), Verdict::AsExpected);
+        assert_eq!(
+            judge(Some(&pass), &obs(ObservedOutcome::Pass, "")),
+            Verdict::ExposureMismatch
+        );
+        assert_eq!(
+            judge(None, &leaked),
+            Verdict::Exploratory,
+            "not judged without expectation"
+        );
     }
 }

@@ -8,7 +8,7 @@ mod markdown;
 pub mod verdict;
 
 use crate::scenario::{Component, ExpectedOutcome, Scenario};
-use crate::shared::{Evidence, ObservedOutcome, TagInfo};
+use crate::shared::{Evidence, Exposure, ObservedOutcome, TagInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,6 +59,9 @@ pub struct Cell {
 pub struct Observed {
     pub outcome: ObservedOutcome,
     pub message: String,
+    /// Secrets of the namespace Argo printed, by name, place and encoding (never the value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<Exposure>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -240,7 +243,7 @@ pub fn cell_label(cell: &Cell, emoji: bool) -> String {
         (_, true) => "❗ ",
         (_, false) => "!! ",
     };
-    match cell.verdict {
+    let label = match cell.verdict {
         Verdict::AsExpected
         | Verdict::Exploratory
         | Verdict::InfraError
@@ -248,5 +251,10 @@ pub fn cell_label(cell: &Cell, emoji: bool) -> String {
             format!("{mark}{outcome}")
         }
         v => format!("{mark}{outcome} ({})", v.as_str()),
+    };
+    match (cell.observed.exposures.is_empty(), emoji) {
+        (true, _) => label,
+        (false, true) => format!("{label} 🔓 exposed"),
+        (false, false) => format!("{label} +exposed"),
     }
 }

@@ -12,6 +12,9 @@ pub enum Verdict {
     UnexpectedPass,
     /// Failed as expected, but with another error than the scenario names.
     SignatureMismatch,
+    /// The outcome is as expected, but Argo printed other secrets than the scenario expects it to
+    /// (a credential newly exposed, or an expected exposure gone).
+    ExposureMismatch,
     /// The harness could not observe the cell.
     InfraError,
     /// No expectation: the observation is reported, not judged.
@@ -35,6 +38,7 @@ impl Verdict {
             Verdict::Regression => "regression",
             Verdict::UnexpectedPass => "unexpected-pass",
             Verdict::SignatureMismatch => "signature-mismatch",
+            Verdict::ExposureMismatch => "exposure-mismatch",
             Verdict::InfraError => "infra-error",
             Verdict::Exploratory => "exploratory",
             Verdict::NotApplicable => "not-applicable",

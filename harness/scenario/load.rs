@@ -67,6 +67,7 @@ struct RawExpectation {
     outcome: Spanned<ExpectedOutcome>,
     error: Option<Spanned<String>>,
     log: Option<Spanned<String>>,
+    exposes: Option<Spanned<Vec<String>>>,
     note: Option<String>,
 }
 
@@ -477,13 +478,29 @@ fn parse_expectation(
         }
         log => log.map(|log| parse_regex(file, &log)).transpose()?,
     };
+    let exposes = match e.exposes {
+        Some(list) => {
+            if let Some(bad) = list.value.iter().find(|s| !is_secret_key(s)) {
+                let why = format!("`exposes` names secrets as NAME/KEY, not `{bad}`");
+                return Err(file.at(list.referenced, why));
+            }
+            list.value
+        }
+        None => vec![],
+    };
     Ok(Expectation {
         range,
         outcome,
         error,
         log,
+        exposes,
         note: e.note,
     })
+}
+
+/// `NAME/KEY` of a Secret: both parts non-empty, one slash.
+fn is_secret_key(s: &str) -> bool {
+    matches!(s.split_once('/'), Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/'))
 }
 
 fn parse_regex(file: InFile, pattern: &Spanned<String>) -> Result<Regex, LoadError> {

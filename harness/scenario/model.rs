@@ -159,6 +159,9 @@ pub struct Expectation {
     /// For `fail`: a regex Argo's log output (the probe's stdout and stderr) must match, for
     /// failures whose cause is logged rather than returned (aws-sdk-go v1 logs why it skipped a provider).
     pub log: Option<Regex>,
+    /// Secrets (`NAME/KEY`) Argo prints into its own logs on these versions: credential exposure
+    /// expected here, a finding anywhere else.
+    pub exposes: Vec<String>,
     /// Why this expectation holds (upstream reference, measured evidence).
     pub note: Option<String>,
 }

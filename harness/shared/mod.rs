@@ -6,6 +6,6 @@ pub mod observation;
 pub mod tags;
 pub mod versions;
 
-pub use observation::{ArgoLog, Event, Evidence, Observation, ObservedOutcome};
+pub use observation::{ArgoLog, Event, Evidence, Exposure, Observation, ObservedOutcome};
 pub use tags::ArgoTag;
 pub use versions::{KEY_MODULES, TagInfo};

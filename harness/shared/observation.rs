@@ -24,7 +24,32 @@ pub struct Observation {
     pub outcome: ObservedOutcome,
     /// The error Argo's code returned (for `fail`) or the harness problem (for `error`).
     pub message: String,
+    /// Secrets of the namespace that Argo printed (values never kept: where, not what).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<Exposure>,
     pub evidence: Evidence,
+}
+
+/// A secret value of the scenario's namespace found in what Argo printed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The Secret's name and key: `my-s3-credentials/secretKey`.
+    pub secret: String,
+    /// Which of Argo's outputs printed it (`container init`, `probe stderr`, …) and on which line.
+    pub source: String,
+    pub line: usize,
+    /// How it was written: `plain`, `base64`, `url-escaped` or `json-escaped`.
+    pub encoding: String,
+}
+
+impl Exposure {
+    /// `my-s3-credentials/secretKey in container init line 3 (plain)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} in {} line {} ({})",
+            self.secret, self.source, self.line, self.encoding
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -60,6 +85,7 @@ impl Observation {
         Observation {
             outcome: ObservedOutcome::NotApplicable,
             message: why,
+            exposures: vec![],
             evidence: Evidence {
                 probe: backend.into(),
                 ..Default::default()

@@ -4,14 +4,17 @@ use semver::Version;
 use std::fmt;
 
 /// The versions a run covers when `--argo` is not given: the last 3.5 patches, the 3.6 releases
-/// around each known auth regression and fix, and the newest 3.7 release the module proxy serves.
+/// around each known auth regression and fix, the newest 3.7 release and the newest 4.0 release the
+/// module proxy serves. (v3.6.2 left the defaults for v4.0.5: it behaves as v3.6.4 on every cell,
+/// and the nightly run keeps it.)
 pub const DEFAULT_TAGS: &[&str] = &[
-    "v3.5.11", "v3.5.12", "v3.6.0", "v3.6.2", "v3.6.4", "v3.6.5", "v3.7.18",
+    "v3.5.11", "v3.5.12", "v3.6.0", "v3.6.4", "v3.6.5", "v3.7.18", "v4.0.5",
 ];
 
 /// Where a user finds the tags that exist.
-pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags https://github.com/argoproj/argo-workflows 'v3.*'` \
-or see https://github.com/argoproj/argo-workflows/releases";
+pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags https://github.com/argoproj/argo-workflows 'v[34].*'` \
+or see https://github.com/argoproj/argo-workflows/releases; of 4.0, the Go module proxy served v4.0.2 and v4.0.5 on \
+2026-12-02 (v4.0.0 and v4.0.1 declare the /v3 module path and cannot be built as modules)";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ArgoTag {

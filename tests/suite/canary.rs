@@ -119,15 +119,19 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
             "the canaries are wrong credentials, refused by the fakes: {cell:#}"
         );
     }
+    assert_no_canary(&canary, &out, vec![("stdout and stderr".to_string(), logs)]);
+}
+
+/// Neither the canary nor its base64 forms in `places` or any file of `out`.
+fn assert_no_canary(canary: &str, out: &std::path::Path, mut places: Vec<(String, String)>) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let forms = [
-        canary.clone(),
-        b64.encode(&canary),
+        canary.to_string(),
+        b64.encode(canary),
         b64.encode(format!("AKIA{canary}")),
         b64.encode(format!("AWS:{canary}")),
     ];
-    let mut places = vec![("stdout and stderr".to_string(), logs)];
-    for entry in std::fs::read_dir(&out).unwrap() {
+    for entry in std::fs::read_dir(out).unwrap() {
         let path = entry.unwrap().path();
         places.push((
             path.display().to_string(),
@@ -143,4 +147,76 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
             );
         }
     }
+}
+
+/// v4.0.0–v4.0.4 print the S3 driver struct, keys included, into argoexec's log (PR 14706; fixed in
+/// v4.0.5). The report names which secret was exposed and where; `verdict` makes it a blocker with
+/// the fix version; no report, JUnit text, log or stdout holds the value itself.
+#[test]
+fn regression_pr_14706_argo_v4_0_2_prints_s3_keys_and_the_report_names_them_never_their_value() {
+    let canary = format!(
+        "canary{}",
+        authmatrix::fakes::events::request_id().replace('-', "")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("scenarios");
+    std::fs::create_dir(&catalogue).unwrap();
+    let (name, text) = scenario_files(&canary).remove(0);
+    std::fs::write(catalogue.join(name), text).unwrap();
+    let out = dir.path().join("out");
+    let (_, logs) = crate::util::run_text(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args(["run", "--argo", "v3.7.18,v4.0.2", "--scenarios"])
+            .arg(&catalogue)
+            .arg("--out")
+            .arg(&out),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let exposed = |tag: &str| -> Vec<String> {
+        let cell = report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["argo"] == tag);
+        let exposures = cell.and_then(|c| c["observed"]["exposures"].as_array().cloned());
+        exposures
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e["secret"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        exposed("v4.0.2"),
+        ["s3-cred/accesskey", "s3-cred/secretkey"],
+        "{logs}"
+    );
+    assert!(exposed("v3.7.18").is_empty(), "{logs}");
+    let (_, verdict) = crate::util::run_text(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args([
+                "verdict",
+                "--from",
+                "v3.7.18",
+                "--to",
+                "v4.0.2",
+                "--scenarios",
+            ])
+            .arg(&catalogue)
+            .arg("--report")
+            .arg(&out),
+    );
+    assert!(verdict.contains("NO-GO v3.7.18 -> v4.0.2"), "{verdict}");
+    assert!(
+        verdict.contains("exposed: s3-cred/secretkey in probe stderr"),
+        "{verdict}"
+    );
+    assert_no_canary(
+        &canary,
+        &out,
+        vec![
+            ("run's output".into(), logs),
+            ("verdict's output".into(), verdict),
+        ],
+    );
 }

@@ -36,6 +36,7 @@ fn cell(scenario: &str, tag: &str, outcome: ObservedOutcome, message: &str) -> C
         observed: Observed {
             outcome,
             message: message.into(),
+            exposures: vec![],
         },
         expected: Expected {
             outcome: ExpectedOutcome::Fail,

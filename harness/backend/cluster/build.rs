@@ -12,7 +12,7 @@
 
 use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
-use crate::go::{ARGO_MODULE, GoEnv, GoTmp};
+use crate::go::{GoEnv, GoTmp, argo_module};
 use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -180,7 +180,7 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = crate::go::argo_at(&tag.tag);
+        let module = crate::go::argo_at(tag);
         // As for the probes: a version the checksum database does not know is trusted on first use.
         let (download, _) =
             crate::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
@@ -195,7 +195,8 @@ impl ClusterBuilder {
         let src = tmp.join("src");
         copy_tree(&module_dir, &src)?;
         restore_symlinks(&src)?;
-        let version = ARGO_MODULE;
+        // Argo's Makefile sets these in the module root package (`…/v4.version` from 4.0).
+        let version = argo_module(tag);
         let ldflags = format!(
             "-s -w -X {version}.version={t} -X {version}.gitTag={t} -X {version}.gitCommit={commit} -X {version}.gitTreeState=clean",
             t = tag.tag
@@ -270,16 +271,22 @@ impl ClusterBuilder {
 }
 
 /// Symlinks of the tag's git tree on argoexec's build path, which module zips omit (golang.org/x/mod
-/// zip drops every symlink). From v3.5.11 to v3.6.5 `workflow/executor/os-specific/signal_linux.go`
-/// is a symlink to `signal_darwin.go` (`git ls-tree v3.6.5` shows mode 120000), so the module as
-/// the proxy serves it has no Linux `Setpgid` and argoexec does not build ("undefined: Setpgid").
-/// Recreated exactly as git has it; a tag whose module has the file keeps its own.
+/// zip drops every symlink). `signal_linux.go` is a symlink to `signal_darwin.go` (`git ls-tree`
+/// shows mode 120000) in `workflow/executor/os-specific` up to v3.6.x and in
+/// `workflow/executor/osspecific` from v3.7.0-rc1 on (renamed by a4f457eace, PR 14520; still so in
+/// v4.0.x), so the module as the proxy serves it has no Linux `Setpgid` and argoexec does not build
+/// ("undefined: Setpgid"). Recreated exactly as git has it; a tag whose module has the file keeps its own.
 fn restore_symlinks(src: &Path) -> Result<(), String> {
-    let dir = src.join("workflow/executor/os-specific");
-    let (link, target) = (dir.join("signal_linux.go"), "signal_darwin.go");
-    if dir.join(target).is_file() && !link.exists() {
-        std::os::unix::fs::symlink(target, &link)
-            .map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    for dir in [
+        "workflow/executor/os-specific",
+        "workflow/executor/osspecific",
+    ] {
+        let dir = src.join(dir);
+        let (link, target) = (dir.join("signal_linux.go"), "signal_darwin.go");
+        if dir.join(target).is_file() && !link.exists() {
+            std::os::unix::fs::symlink(target, &link)
+                .map_err(|e| format!("symlink {}: {e}", link.display()))?;
+        }
     }
     Ok(())
 }

@@ -370,7 +370,12 @@ impl ClusterBackend {
             fake_events: driven.fake_events,
             diagnosis: None,
         };
-        Ok(cell::finish(&self.cloud, judged, evidence))
+        Ok(cell::finish(
+            &self.cloud,
+            judged,
+            evidence,
+            &cell.start.objects,
+        ))
     }
 
     /// Creates the cell's objects and the controller's ConfigMap, and gets the controller its

@@ -141,7 +141,7 @@ impl LocalBackend {
             )
         });
         let judged = probe_cell::probe_outcome(result, &success, &mut evidence, timed_out);
-        Ok(cell::finish(&self.cloud, judged, evidence))
+        Ok(cell::finish(&self.cloud, judged, evidence, &start.objects))
     }
 
     /// Behind a failed ECR lookup is the credential helper, whose error k8schain discards: ask it.

@@ -1,4 +1,4 @@
-//! Building probes: small Go programs compiled against `github.com/argoproj/argo-workflows/v3@<tag>`
+//! Building probes: small Go programs compiled against `github.com/argoproj/argo-workflows/v{3,4}@<tag>`
 //! with that tag's own `replace` directives, so that every dependency is exactly the one Argo ships.
 //!
 //! Builds are cached by (probe, tag, probe source hash, Go version). A tag's module checksums come
@@ -7,7 +7,7 @@
 
 use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
-use crate::go::{ARGO_MODULE, GO_TMP, GoEnv, GoTmp};
+use crate::go::{GO_TMP, GoEnv, GoTmp, argo_module};
 use crate::scenario::Component;
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
@@ -31,24 +31,23 @@ const COMMON_MAIN: (&str, &str) = (
     include_str!("../../../probes/common/main.go"),
 );
 
-/// A probe's Go sources. Argo's APIs used here are identical from v3.5.11 to v3.7.x; when one
-/// changes, add a variant file and select it here by version.
-fn sources(component: Component, _tag: &ArgoTag) -> Vec<(&'static str, &'static str)> {
-    match component {
-        Component::ExecutorS3 => vec![
-            ("main.go", include_str!("../../../probes/s3/main.go")),
-            COMMON_MAIN,
-        ],
-        Component::ControllerEntrypoint => vec![
-            (
-                "main.go",
-                include_str!("../../../probes/entrypoint/main.go"),
-            ),
-            COMMON_MAIN,
-        ],
+/// A probe's Go sources. Argo's APIs used here are identical from v3.5.11 to v3.7.x; 4.0 moved the
+/// module to `…/v4`, gave `Load` a ctx and requires a logger in every ctx (probes/<probe>/v4/).
+fn sources(component: Component, tag: &ArgoTag) -> Vec<(&'static str, &'static str)> {
+    let v4 = tag.version.major >= 4;
+    let main = match (component, v4) {
+        (Component::ExecutorS3, false) => include_str!("../../../probes/s3/main.go"),
+        (Component::ExecutorS3, true) => include_str!("../../../probes/s3/v4/main.go"),
+        (Component::ControllerEntrypoint, false) => {
+            include_str!("../../../probes/entrypoint/main.go")
+        }
+        (Component::ControllerEntrypoint, true) => {
+            include_str!("../../../probes/entrypoint/v4/main.go")
+        }
         // No probe: a node's behaviour needs a node (LocalBackend::not_applicable).
-        Component::Node => vec![],
-    }
+        (Component::Node, _) => return vec![],
+    };
+    vec![("main.go", main), COMMON_MAIN]
 }
 
 /// Go files generated from the tag's own sources. The entrypoint probe wraps a lookup error exactly
@@ -257,7 +256,8 @@ impl ProbeBuilder {
 
         // 2. The probe module: require the tag, copy its replace directives.
         let mut gomod = format!(
-            "module authmatrix.local/probe/{probe}\n\ngo {go_directive}\n\nrequire {ARGO_MODULE} {}\n",
+            "module authmatrix.local/probe/{probe}\n\ngo {go_directive}\n\nrequire {} {}\n",
+            argo_module(tag),
             tag.tag
         );
         for r in edit
@@ -425,7 +425,7 @@ impl ProbeBuilder {
         dir: &Path,
         tag: &ArgoTag,
     ) -> Result<(serde_json::Value, bool), BuildError> {
-        let module = crate::go::argo_at(&tag.tag);
+        let module = crate::go::argo_at(tag);
         crate::go::download_trusting_first_use(|nosumdb| {
             self.go_json(
                 dir,
@@ -508,14 +508,14 @@ impl ProbeBuilder {
 
 /// Packages through which a component's probe obtains credentials: `explain` marks the modules
 /// they depend on.
-pub fn credential_path(component: Component) -> &'static [&'static str] {
+pub fn credential_path(component: Component, tag: &ArgoTag) -> Vec<String> {
     match component {
-        Component::ExecutorS3 => &["github.com/argoproj/argo-workflows/v3/workflow/artifacts/s3"],
-        Component::ControllerEntrypoint => &[
-            "github.com/awslabs/amazon-ecr-credential-helper/ecr-login",
-            "github.com/google/go-containerregistry/pkg/authn/k8schain",
+        Component::ExecutorS3 => vec![format!("{}/workflow/artifacts/s3", argo_module(tag))],
+        Component::ControllerEntrypoint => vec![
+            "github.com/awslabs/amazon-ecr-credential-helper/ecr-login".into(),
+            "github.com/google/go-containerregistry/pkg/authn/k8schain".into(),
         ],
-        Component::Node => &[],
+        Component::Node => vec![],
     }
 }
 
