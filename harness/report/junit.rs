@@ -83,6 +83,9 @@ pub fn evidence_text(c: &Cell) -> String {
         c.evidence.exit_code,
         c.evidence.elapsed_ms
     );
+    for e in &c.observed.exposures {
+        s.push_str(&format!("credential exposed: {}\n", e.describe()));
+    }
     if !c.evidence.fake_events.is_empty() {
         s.push_str("fake cloud saw:\n");
         for e in &c.evidence.fake_events {
