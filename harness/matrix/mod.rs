@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod pool;
+pub mod timings;
 pub mod verdict;
 
 use crate::backend::Backend;
@@ -105,13 +106,16 @@ pub fn run_prepared(
     started: std::time::Instant,
 ) -> Report {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
-    let queue: std::sync::Mutex<std::collections::VecDeque<(&Scenario, &ArgoTag)>> =
-        std::sync::Mutex::new(
-            scenarios
-                .iter()
-                .flat_map(|s| tags.iter().map(move |t| (s, t)))
-                .collect(),
-        );
+    let timings = timings::Timings::load(
+        &crate::backend::local::LocalOptions::default_cache_dir(),
+        name,
+    );
+    let cells: Vec<(&Scenario, &ArgoTag)> = scenarios
+        .iter()
+        .flat_map(|s| tags.iter().map(move |t| (s, t)))
+        .collect();
+    let order = timings::longest_first(cells, |s, t| timings.previous(&s.id, &t.tag));
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(order));
     let total = scenarios.len() * tags.len();
     let cells = std::sync::Mutex::new(Vec::with_capacity(total));
     crate::progress::start_cells(total);
@@ -140,5 +144,7 @@ pub fn run_prepared(
     });
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    Report::new(name, scenarios, tags, tag_info, cells, started.elapsed())
+    let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
+    timings.save(&report);
+    report
 }

@@ -27,12 +27,22 @@ pub fn render(r: &Report) -> String {
     s.push_str(&matrix(r, true));
     s.push_str("\nLegend: ✅ passes as expected · ⛔ fails as expected · ❗ not as expected · ⚠️ the harness could not observe · 🔍 exploratory (no expectation) · 🔓 Argo printed a secret of the namespace into its logs.\n");
 
-    let exposed: Vec<_> = r.cells.iter().filter(|c| !c.observed.exposures.is_empty()).collect();
+    let exposed: Vec<_> = r
+        .cells
+        .iter()
+        .filter(|c| !c.observed.exposures.is_empty())
+        .collect();
     if !exposed.is_empty() {
         let _ = writeln!(s, "\n## Credentials Argo printed\n");
         for c in exposed {
             let what: Vec<String> = c.observed.exposures.iter().map(|e| e.describe()).collect();
-            let _ = writeln!(s, "- **{}** on `{}`: {}", c.scenario, c.argo, what.join("; "));
+            let _ = writeln!(
+                s,
+                "- **{}** on `{}`: {}",
+                c.scenario,
+                c.argo,
+                what.join("; ")
+            );
         }
     }
 

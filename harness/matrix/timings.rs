@@ -1,0 +1,80 @@
+//! How long each cell took last time, so that a run starts the longest cells first: a few cells
+//! wait on SDK retries and timeouts for seconds (ecr-public-anonymous-entrypoint, 14 s on 3.5.x),
+//! and started last they would leave every other sandbox idle at the end of the run.
+
+use crate::report::{Report, cell_name};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Cell name → milliseconds, per backend, kept in the cache directory.
+pub struct Timings {
+    path: PathBuf,
+    ms: BTreeMap<String, u64>,
+}
+
+impl Timings {
+    /// The timings a backend's previous runs left in `cache_dir` (none on a first run).
+    pub fn load(cache_dir: &Path, backend: &str) -> Timings {
+        let path = cache_dir.join("timings").join(format!("{backend}.json"));
+        let ms = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Timings { path, ms }
+    }
+
+    /// The previous time of a cell; a cell never timed counts as long (it may be new and slow).
+    pub fn previous(&self, scenario: &str, tag: &str) -> u64 {
+        self.ms
+            .get(&cell_name(scenario, tag))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Keeps this run's times (merged over the previous ones); a cache that cannot be written only
+    /// costs the ordering of the next run.
+    pub fn save(mut self, report: &Report) {
+        for c in &report.cells {
+            self.ms
+                .insert(cell_name(&c.scenario, &c.argo), c.evidence.elapsed_ms);
+        }
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+            let partial = self
+                .path
+                .with_extension(format!("partial-{}", std::process::id()));
+            std::fs::write(&partial, serde_json::to_vec(&self.ms)?)?;
+            std::fs::rename(&partial, &self.path)
+        };
+        let _ = write();
+    }
+}
+
+/// The cells in the order to run them: longest previous time first, the catalogue's order among equals.
+pub fn longest_first<'a, S, T>(
+    cells: Vec<(&'a S, &'a T)>,
+    time: impl Fn(&S, &T) -> u64,
+) -> Vec<(&'a S, &'a T)> {
+    let mut cells = cells;
+    cells.sort_by_key(|(s, t)| std::cmp::Reverse(time(s, t)));
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slowest_cell_of_the_last_run_goes_first_and_unknown_cells_before_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Timings::load(dir.path(), "local");
+        t.ms.insert(cell_name("slow", "v3.5.11"), 14_000);
+        t.ms.insert(cell_name("fast", "v3.5.11"), 30);
+        let (slow, fast, new, tag) = ("slow", "fast", "new", "v3.5.11");
+        let order = longest_first(vec![(&fast, &tag), (&slow, &tag), (&new, &tag)], |s, g| {
+            t.previous(s, g)
+        });
+        let names: Vec<&str> = order.iter().map(|(s, _)| **s).collect();
+        assert_eq!(names, ["new", "slow", "fast"]);
+    }
+}
