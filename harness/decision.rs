@@ -163,25 +163,34 @@ fn exposure_change(from: &Cell, to: &Cell) -> (Vec<String>, bool) {
     )
 }
 
-/// The first version after `to` where the scenario's credentials are not printed: measured in the
-/// report first, else the lower end of the first expectation above `to` that expects no exposure.
+/// The first version after `to` where the scenario's credentials are not printed.
 fn unexposed_in(s: &Scenario, to: &str, report: &Report) -> Option<String> {
+    let unexposed = |c: &Cell| c.verdict != Verdict::InfraError && c.observed.exposures.is_empty();
+    first_later(s, to, report, unexposed, |e| e.exposes.is_empty())
+}
+
+/// The first version after `to` where a cell is `good`: a later tag of the report (measured) first,
+/// else the lower end of the first expectation above `to` that says so.
+fn first_later(
+    s: &Scenario,
+    to: &str,
+    report: &Report,
+    good: impl Fn(&Cell) -> bool,
+    expected_good: impl Fn(&crate::scenario::Expectation) -> bool,
+) -> Option<String> {
     let to_v = tag_version(to)?;
+    let later = |t: &&String| tag_version(t).is_some_and(|v| v > to_v);
     let measured = report
         .argo
         .iter()
-        .filter(|t| tag_version(t).is_some_and(|v| v > to_v))
-        .find(|t| {
-            report.cell(&s.id, t).is_some_and(|c| {
-                c.verdict != Verdict::InfraError && c.observed.exposures.is_empty()
-            })
-        });
+        .filter(later)
+        .find(|t| report.cell(&s.id, t).is_some_and(&good));
     if let Some(t) = measured {
         return Some(t.clone());
     }
     s.expectations
         .iter()
-        .filter(|e| e.exposes.is_empty())
+        .filter(|e| expected_good(e))
         .filter_map(|e| e.range.lower_bound().filter(|v| *v > to_v))
         .map(|v| format!("v{v} (expected)"))
         .next()
@@ -207,32 +216,12 @@ fn undecidable(c: &Cell) -> Option<String> {
     }
 }
 
-/// The lower end of the first passing expectation above `to`.
+/// The first version after `to` where the scenario passes.
 fn fixed_in(s: &Scenario, to: &str, report: &Report) -> Option<String> {
-    let to_v = tag_version(to)?;
-    // Measured first: a later tag of the report where the scenario passes.
-    let measured = report
-        .argo
-        .iter()
-        .filter(|t| tag_version(t).is_some_and(|v| v > to_v))
-        .find(|t| {
-            report
-                .cell(&s.id, t)
-                .is_some_and(|c| c.observed.outcome == ObservedOutcome::Pass)
-        });
-    if let Some(t) = measured {
-        return Some(t.clone());
-    }
-    s.expectations
-        .iter()
-        .filter(|e| e.outcome == ExpectedOutcome::Pass)
-        .filter_map(|e| {
-            e.range
-                .lower_bound()
-                .filter(|v| *v > to_v)
-                .map(|v| format!("v{v} (expected)"))
-        })
-        .next()
+    let passes = |c: &Cell| c.observed.outcome == ObservedOutcome::Pass;
+    first_later(s, to, report, passes, |e| {
+        e.outcome == ExpectedOutcome::Pass
+    })
 }
 
 fn workarounds(report: &Report, s: &Scenario, to: &str) -> Vec<String> {

@@ -102,15 +102,7 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
         std::fs::write(catalogue.join(name), text).unwrap();
     }
     let out = dir.path().join("out");
-    let (_, logs) = crate::util::run_text(
-        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-            .args(["run", "--argo", "v3.5.11,v3.6.5", "--scenarios"])
-            .arg(&catalogue)
-            .arg("--out")
-            .arg(&out),
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let (report, logs) = run(&catalogue, "v3.5.11,v3.6.5", &out);
     let cells = report["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 6, "{logs}");
     for cell in cells {
@@ -120,6 +112,23 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
         );
     }
     assert_no_canary(&canary, &out, vec![("stdout and stderr".to_string(), logs)]);
+}
+
+/// `authmatrix run` of `catalogue` on `tags` into `out`: its report.json and its output.
+fn run(
+    catalogue: &std::path::Path,
+    tags: &str,
+    out: &std::path::Path,
+) -> (serde_json::Value, String) {
+    let (_, logs) = crate::util::run_text(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args(["run", "--argo", tags, "--scenarios"])
+            .arg(catalogue)
+            .arg("--out")
+            .arg(out),
+    );
+    let report = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    (report, logs)
 }
 
 /// Neither the canary nor its base64 forms in `places` or any file of `out`.
@@ -164,15 +173,7 @@ fn regression_pr_14706_argo_v4_0_2_prints_s3_keys_and_the_report_names_them_neve
     let (name, text) = scenario_files(&canary).remove(0);
     std::fs::write(catalogue.join(name), text).unwrap();
     let out = dir.path().join("out");
-    let (_, logs) = crate::util::run_text(
-        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-            .args(["run", "--argo", "v3.7.18,v4.0.2", "--scenarios"])
-            .arg(&catalogue)
-            .arg("--out")
-            .arg(&out),
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let (report, logs) = run(&catalogue, "v3.7.18,v4.0.2", &out);
     let exposed = |tag: &str| -> Vec<String> {
         let cell = report["cells"]
             .as_array()
