@@ -91,16 +91,7 @@ expect:
 
 #[test]
 fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
-    let canary = format!(
-        "canary{}",
-        authmatrix::fakes::events::request_id().replace('-', "")
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = dir.path().join("scenarios");
-    std::fs::create_dir(&catalogue).unwrap();
-    for (name, text) in scenario_files(&canary) {
-        std::fs::write(catalogue.join(name), text).unwrap();
-    }
+    let (canary, dir, catalogue) = canary_catalogue(usize::MAX);
     let out = dir.path().join("out");
     let (report, logs) = run(&catalogue, "v3.5.11,v3.6.5", &out);
     let cells = report["cells"].as_array().unwrap();
@@ -112,6 +103,21 @@ fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
         );
     }
     assert_no_canary(&canary, &out, vec![("stdout and stderr".to_string(), logs)]);
+}
+
+/// A fresh canary, and a catalogue of the first `files` canary scenarios in a temporary directory.
+fn canary_catalogue(files: usize) -> (String, tempfile::TempDir, std::path::PathBuf) {
+    let canary = format!(
+        "canary{}",
+        authmatrix::fakes::events::request_id().replace('-', "")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("scenarios");
+    std::fs::create_dir(&catalogue).unwrap();
+    for (name, text) in scenario_files(&canary).into_iter().take(files) {
+        std::fs::write(catalogue.join(name), text).unwrap();
+    }
+    (canary, dir, catalogue)
 }
 
 /// `authmatrix run` of `catalogue` on `tags` into `out`: its report.json and its output.
@@ -163,15 +169,7 @@ fn assert_no_canary(canary: &str, out: &std::path::Path, mut places: Vec<(String
 /// the fix version; no report, JUnit text, log or stdout holds the value itself.
 #[test]
 fn regression_pr_14706_argo_v4_0_2_prints_s3_keys_and_the_report_names_them_never_their_value() {
-    let canary = format!(
-        "canary{}",
-        authmatrix::fakes::events::request_id().replace('-', "")
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = dir.path().join("scenarios");
-    std::fs::create_dir(&catalogue).unwrap();
-    let (name, text) = scenario_files(&canary).remove(0);
-    std::fs::write(catalogue.join(name), text).unwrap();
+    let (canary, dir, catalogue) = canary_catalogue(1);
     let out = dir.path().join("out");
     let (report, logs) = run(&catalogue, "v3.7.18,v4.0.2", &out);
     let exposed = |tag: &str| -> Vec<String> {
