@@ -290,9 +290,9 @@ impl ClusterBackend {
         };
         let watched = access.talk(|c| async move {
             kube::create(&c, &workflow).await?;
-            let (seen, status) = workflow::watch(&c, &workflow, until, timeout).await?;
+            let watched = workflow::watch(&c, &workflow, until, timeout).await?;
             let events = workflow::events(&c, &workflow).await;
-            Ok((seen, status, events))
+            Ok((watched, events))
         });
         let exit = provider.stop_controller(&mut self.cloud);
         let fake_events = self.cloud.sandbox()?.events().unwrap_or_default();
@@ -301,10 +301,11 @@ impl ClusterBackend {
         if cell.runs_pods {
             provider.forget_pulled_images(&mut self.cloud)?;
         }
-        let (seen, workflow_status, kube_events) = watched?;
+        let (watched, kube_events) = watched?;
         Ok(Driven {
-            seen,
-            workflow_status,
+            seen: watched.seen,
+            workflow_status: watched.workflow,
+            pod: watched.pod,
             kube_events,
             exit,
             fake_events,
@@ -327,6 +328,9 @@ impl ClusterBackend {
             String::new()
         };
         let mut judged = workflow::workflow_outcome(&driven.seen, &cell.success, &main_output);
+        if let (workflow::Seen::Nothing, Some(pod)) = (&driven.seen, &driven.pod) {
+            judged.1 = workflow::undecided(pod, &driven.workflow_status);
+        }
         let exit = driven.exit.as_ref().map_err(String::clone)?;
         // Undecided because the controller died: that is the harness's problem to show, not a result.
         if !exit.was_running && matches!(driven.seen, workflow::Seen::Nothing) {
@@ -513,6 +517,8 @@ struct ClusterCell {
 struct Driven {
     seen: workflow::Seen,
     workflow_status: serde_json::Value,
+    /// The workflow's pod as last seen, if the controller created one.
+    pod: Option<k8s_openapi::api::core::v1::Pod>,
     kube_events: Vec<String>,
     exit: Result<provider::ControllerExit, String>,
     fake_events: Vec<crate::shared::Event>,
@@ -543,12 +549,25 @@ fn kube_evidence(
         "eksWebhookInjection": cell.injection,
         "workflowStatus": driven.workflow_status.get("status").cloned().unwrap_or_default(),
         "pod": match &driven.seen {
-            workflow::Seen::Pod(p) => serde_json::to_value(p.spec.as_ref().map(|s| &s.containers)).unwrap_or_default(),
-            workflow::Seen::Succeeded(p) => serde_json::to_value(&p.status).unwrap_or_default(),
-            _ => serde_json::Value::Null,
+            workflow::Seen::Pod(p) | workflow::Seen::Succeeded(p) => pod_evidence(p),
+            _ => driven.pod.as_ref().map(pod_evidence).unwrap_or_default(),
         },
         "events": driven.kube_events,
         "controllerExit": {"wasRunning": exit.was_running, "exitCode": exit.exit_code},
+    })
+}
+
+/// The pod as evidence: its name, containers and volumes as the controller made them, and its
+/// status (phase, conditions, init and main container states) as the node left it.
+fn pod_evidence(pod: &k8s_openapi::api::core::v1::Pod) -> serde_json::Value {
+    let spec = pod.spec.as_ref();
+    serde_json::json!({
+        "name": pod.metadata.name,
+        "shown": workflow::kubectl_status(pod),
+        "initContainers": spec.map(|s| &s.init_containers),
+        "containers": spec.map(|s| &s.containers),
+        "volumes": spec.map(|s| &s.volumes),
+        "status": pod.status,
     })
 }
 
@@ -556,7 +575,7 @@ fn stage(seen: &workflow::Seen) -> String {
     match seen {
         workflow::Seen::Pod(_) => "pod created".into(),
         workflow::Seen::Succeeded(_) => "workflow Succeeded".into(),
-        workflow::Seen::PodStuck { reason, .. } => format!("pod {reason}"),
+        workflow::Seen::PodStuck { blocked, .. } => format!("pod {}", blocked.reason),
         workflow::Seen::NodeFailed { phase, .. } => format!("pod node {phase}"),
         workflow::Seen::WorkflowFailed { phase, .. } => format!("workflow {phase}"),
         workflow::Seen::Nothing => "undecided".into(),

@@ -16,8 +16,10 @@ pub enum Seen {
     Pod(Box<Pod>),
     /// The workflow ran to success on the node (its pod, as it ended).
     Succeeded(Box<Pod>),
-    /// The node cannot start the pod's containers (e.g. `ErrImagePull`): what the kubelet says.
-    PodStuck { reason: String, message: String },
+    /// The pod cannot start for a reason that waiting will not change (a Secret volume that
+    /// cannot mount, `ErrImagePull`, an unschedulable pod): what the kubelet or the scheduler
+    /// says, and the workflow's own phase and progress beside it (`Running 0/1`).
+    PodStuck { blocked: Blocked, workflow: String },
     /// It marked the pod node failed or errored, with this message.
     NodeFailed { phase: String, message: String },
     /// It marked the whole workflow failed or errored (e.g. after a recovered panic).
@@ -95,73 +97,256 @@ pub enum Until {
     WorkflowDone,
 }
 
-/// Polls the workflow and its pods until the controller has decided, or `timeout` passes.
+/// What a cell saw of its workflow: the decision, the workflow as last read, and its pod as last
+/// read (also when nothing was decided: the evidence shows how far the pod got).
+pub struct Watched {
+    pub seen: Seen,
+    pub workflow: serde_json::Value,
+    pub pod: Option<Pod>,
+}
+
+/// How long a pod must stay unable to start before the cell is decided.
+///
+/// Every reason [`blocked`] knows is one the kubelet or the scheduler retries (a mount every
+/// 0.5 s doubling to 2 min, a pull with a 10 s back-off doubling, the scheduler on any cluster
+/// change), so each could in principle heal: a Secret created late is mounted on the next retry.
+/// In a cell it cannot: the scenario's objects are all created before the Workflow, and nothing
+/// changes the namespace after. And a `secret "…" not found` is not a stale cache: the kubelet's
+/// watch-based Secret manager waits for its reflector's first list from the API server before it
+/// answers NotFound (`pkg/kubelet/util/manager/watch_based_manager.go`, Kubernetes v1.34.1). So
+/// the first definitive reason decides; the short wait only lets what belongs with it arrive — the
+/// events the kubelet emits around it (`FailedToRetrieveImagePullSecret` comes before the 401) and
+/// the workflow's status — instead of the 60 s blanket timeout.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// Polls the workflow and its pods until the controller has decided, the pod cannot start (for
+/// [`SETTLE`]), or `timeout` passes.
 pub async fn watch(
     client: &Client,
     workflow: &serde_json::Value,
     until: Until,
     timeout: Duration,
-) -> Result<(Seen, serde_json::Value), String> {
+) -> Result<Watched, String> {
     let (api, name) = kube::api_for(client, workflow)?;
     let namespace = workflow["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
     let selector = ListParams::default().labels(&format!("workflows.argoproj.io/workflow={name}"));
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut last = serde_json::Value::Null;
+    let mut watched = Watched {
+        seen: Seen::Nothing,
+        workflow: serde_json::Value::Null,
+        pod: None,
+    };
+    let mut blocked_since = None;
     loop {
         if let Ok(wf) = api.get(&name).await {
-            last = serde_json::to_value(&wf).unwrap_or_default();
+            watched.workflow = serde_json::to_value(&wf).unwrap_or_default();
             if let Some(seen) = decided(&wf) {
-                return Ok((seen, last));
+                watched.seen = seen;
+                return Ok(watched);
             }
         }
         if let Ok(list) = pods.list(&selector).await
             && let Some(pod) = list.items.into_iter().next()
         {
             match until {
-                Until::PodCreated => return Ok((Seen::Pod(Box::new(pod)), last)),
+                Until::PodCreated => {
+                    watched.seen = Seen::Pod(Box::new(pod));
+                    return Ok(watched);
+                }
+                Until::WorkflowDone if watched.workflow["status"]["phase"] == "Succeeded" => {
+                    watched.seen = Seen::Succeeded(Box::new(pod));
+                    return Ok(watched);
+                }
                 Until::WorkflowDone => {
-                    if last["status"]["phase"] == "Succeeded" {
-                        return Ok((Seen::Succeeded(Box::new(pod)), last));
-                    }
-                    if let Some((reason, message)) = stuck(&pod) {
-                        return Ok((Seen::PodStuck { reason, message }, last));
+                    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                    let about =
+                        ListParams::default().fields(&format!("involvedObject.name={pod_name}"));
+                    let said = events.list(&about).await.map(|l| l.items);
+                    let why = blocked(&pod, &said.unwrap_or_default());
+                    watched.pod = Some(pod);
+                    if let Some(why) = why {
+                        let since = *blocked_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() >= SETTLE {
+                            let workflow = progress(&watched.workflow);
+                            watched.seen = Seen::PodStuck {
+                                blocked: why,
+                                workflow,
+                            };
+                            return Ok(watched);
+                        }
+                    } else {
+                        blocked_since = None;
                     }
                 }
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok((Seen::Nothing, last));
+            return Ok(watched);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// A container the kubelet cannot start for a reason that retrying will not change by itself.
-fn stuck(pod: &Pod) -> Option<(String, String)> {
+/// Why a pod cannot start, in the words of the kubelet or the scheduler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    pub pod: String,
+    /// What `kubectl get pod` shows as its STATUS (`Init:0/1`, `ErrImagePull`, `Pending`).
+    pub shown: String,
+    /// `FailedMount`, `ErrImagePull`, `CreateContainerConfigError`, `Unschedulable`, …
+    pub reason: String,
+    pub message: String,
+}
+
+/// Waiting reasons of a container the kubelet cannot create, whatever it retries.
+const CANNOT_CREATE: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+];
+
+/// The kubelet's mount errors for a Secret or ConfigMap volume whose object or key does not exist
+/// (`pkg/volume/secret`, `pkg/volume/configmap`, NotFound from the kubelet's object manager, all
+/// behind `MountVolume.SetUp failed for volume "…" : `). Other mount failures may be slow, not
+/// wrong: they are left to the cell's timeout.
+static MISSING_OBJECT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"^MountVolume\.SetUp failed for volume "[^"]*" : ((secret|configmap) "[^"]*" not found|(configmap )?references non-existent (secret|config) key: )"#,
+    )
+    .expect("valid regex")
+});
+
+/// Why the pod cannot start, if it is for a reason the judge knows to be definitive: a container
+/// the kubelet cannot create (its waiting reason), a Secret or ConfigMap volume it cannot mount
+/// (a `FailedMount` event), or a pod the scheduler cannot place (`PodScheduled=False`,
+/// `Unschedulable`). `events` are the pod's, in any order.
+pub fn blocked(pod: &Pod, events: &[Event]) -> Option<Blocked> {
     let status = pod.status.as_ref()?;
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let shown = kubectl_status(pod);
+    let said = |reason: &str| {
+        let mut matching: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .collect();
+        matching.sort_by_key(|e| e.first_timestamp.clone());
+        matching
+            .into_iter()
+            .filter_map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+    };
     let all = status
         .init_container_statuses
         .iter()
         .flatten()
         .chain(status.container_statuses.iter().flatten());
     for c in all {
-        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-            let reason = w.reason.clone().unwrap_or_default();
-            if matches!(
-                reason.as_str(),
-                "ErrImagePull"
-                    | "ImagePullBackOff"
-                    | "CreateContainerConfigError"
-                    | "InvalidImageName"
-            ) {
-                return Some((reason, w.message.clone().unwrap_or_default()));
+        let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+            continue;
+        };
+        let reason = w.reason.clone().unwrap_or_default();
+        if CANNOT_CREATE.contains(&reason.as_str()) {
+            let mut message = w.message.clone().unwrap_or_default();
+            // The kubelet pulls without the pull secrets it could not read, and says so first.
+            if let Some(before) = said("FailedToRetrieveImagePullSecret").first() {
+                message = format!("{message} (FailedToRetrieveImagePullSecret: {before})");
             }
+            return Some(Blocked {
+                pod: name,
+                shown,
+                reason,
+                message,
+            });
         }
     }
-    None
+    if let Some(message) = said("FailedMount")
+        .into_iter()
+        .find(|m| MISSING_OBJECT.is_match(m))
+    {
+        return Some(Blocked {
+            pod: name,
+            shown,
+            reason: "FailedMount".into(),
+            message,
+        });
+    }
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    })?;
+    Some(Blocked {
+        pod: name,
+        shown,
+        reason: "Unschedulable".into(),
+        message: unschedulable.message.clone().unwrap_or_default(),
+    })
+}
+
+/// The pod's STATUS as `kubectl get pod` prints it (kubectl's `printPod`, the cases a pod that
+/// has not started can be in): the first unfinished init container (`Init:ErrImagePull`,
+/// `Init:0/1`), else a waiting container's reason, else the pod's reason or phase.
+pub fn kubectl_status(pod: &Pod) -> String {
+    let Some(status) = pod.status.as_ref() else {
+        return "Pending".into();
+    };
+    let inits = status
+        .init_container_statuses
+        .as_deref()
+        .unwrap_or_default();
+    for (i, c) in inits.iter().enumerate() {
+        let state = c.state.clone().unwrap_or_default();
+        if let Some(t) = &state.terminated {
+            if t.exit_code == 0 {
+                continue;
+            }
+            return match &t.reason {
+                Some(r) if !r.is_empty() => format!("Init:{r}"),
+                _ => format!("Init:ExitCode:{}", t.exit_code),
+            };
+        }
+        return match state.waiting.and_then(|w| w.reason) {
+            Some(r) if !r.is_empty() && r != "PodInitializing" => format!("Init:{r}"),
+            _ => format!("Init:{i}/{}", inits.len()),
+        };
+    }
+    let waiting = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+        .find(|r| !r.is_empty());
+    waiting
+        .or_else(|| status.reason.clone())
+        .or_else(|| status.phase.clone())
+        .unwrap_or_else(|| "Pending".into())
+}
+
+/// What an undecided cell with a pod says: how far the pod got, beside the workflow's phase. Not a
+/// finding (nothing says why the pod did not start), but the user sees where it stopped.
+pub fn undecided(pod: &Pod, workflow: &serde_json::Value) -> String {
+    format!(
+        "no decision in time: pod {} is {}, the workflow {}",
+        pod.metadata.name.as_deref().unwrap_or_default(),
+        kubectl_status(pod),
+        progress(workflow)
+    )
+}
+
+/// The workflow's phase and progress as `argo list` shows them (`Running 0/1`).
+fn progress(workflow: &serde_json::Value) -> String {
+    let status = &workflow["status"];
+    let phase = status["phase"].as_str().unwrap_or("Pending");
+    match status["progress"].as_str() {
+        Some(p) => format!("{phase} {p}"),
+        None => phase.to_string(),
+    }
 }
 
 /// A failed or errored pod node, or a failed or errored workflow, read from its status.
@@ -259,8 +444,25 @@ pub fn workflow_outcome(
             }
         }
         Seen::Succeeded(_) => main_output_outcome(main_output, success),
-        Seen::PodStuck { reason, message } => {
-            (ObservedOutcome::Fail, format!("{reason}: {message}"))
+        Seen::PodStuck { blocked, workflow } => {
+            let Blocked {
+                pod,
+                shown,
+                reason,
+                message,
+            } = blocked;
+            // `stuck in ErrImagePull: ErrImagePull: …` says it twice.
+            let why = if shown == reason {
+                message.clone()
+            } else {
+                format!("{reason}: {message}")
+            };
+            (
+                ObservedOutcome::Fail,
+                format!(
+                    "pod {pod} stuck in {shown}: {why}; the workflow never finishes: {workflow}"
+                ),
+            )
         }
         Seen::NodeFailed { message, .. } | Seen::WorkflowFailed { message, .. } => {
             (ObservedOutcome::Fail, message.clone())
@@ -403,5 +605,139 @@ mod tests {
         }))
         .unwrap();
         assert!(decided(&running).is_none());
+    }
+
+    /// A Pending Argo pod: its `init` container waiting (as the kubelet reports it before any
+    /// volume mounted), `wait` and `main` likewise, unless `main` says otherwise.
+    fn pending_pod(main_waiting: (&str, &str)) -> Pod {
+        let waiting = |name: &str, reason: &str, message: &str| {
+            serde_json::json!({"name": name, "image": "x", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}}})
+        };
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wf-c1"},
+            "status": {"phase": "Pending",
+                "conditions": [{"type": "PodScheduled", "status": "True"}],
+                "initContainerStatuses": [waiting("init", "PodInitializing", "")],
+                "containerStatuses": [waiting("wait", "PodInitializing", ""),
+                                      waiting("main", main_waiting.0, main_waiting.1)]}
+        }))
+        .unwrap()
+    }
+
+    fn event(reason: &str, message: &str) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wf-c1.1"}, "involvedObject": {"kind": "Pod", "name": "wf-c1"},
+            "reason": reason, "message": message, "type": "Warning"
+        }))
+        .unwrap()
+    }
+
+    fn stuck(blocked: Blocked) -> Seen {
+        Seen::PodStuck {
+            blocked,
+            workflow: "Running 0/1".into(),
+        }
+    }
+
+    #[test]
+    fn a_secret_volume_that_cannot_mount_blocks_the_pod_in_init() {
+        let pod = pending_pod(("PodInitializing", ""));
+        let missing = r#"MountVolume.SetUp failed for volume "no-such-secret" : secret "no-such-secret" not found"#;
+        let events = [
+            event("Scheduled", "Successfully assigned argo/wf-c1 to node"),
+            event("FailedMount", missing),
+        ];
+        let why = blocked(&pod, &events).expect("blocked");
+        assert_eq!(
+            (why.shown.as_str(), why.reason.as_str()),
+            ("Init:0/1", "FailedMount")
+        );
+        assert_eq!(
+            workflow_outcome(&stuck(why), &SuccessCheck::WorkflowSucceeds, ""),
+            (
+                ObservedOutcome::Fail,
+                format!(
+                    "pod wf-c1 stuck in Init:0/1: FailedMount: {missing}; the workflow never finishes: Running 0/1"
+                )
+            )
+        );
+        let no_key = r#"MountVolume.SetUp failed for volume "s3-cred" : references non-existent secret key: accesskey"#;
+        assert!(blocked(&pod, &[event("FailedMount", no_key)]).is_some());
+        let configmap = r#"MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found"#;
+        assert!(blocked(&pod, &[event("FailedMount", configmap)]).is_some());
+    }
+
+    #[test]
+    fn other_mount_failures_and_a_pod_merely_starting_are_not_decided() {
+        let pod = pending_pod(("PodInitializing", ""));
+        assert_eq!(blocked(&pod, &[]), None);
+        let slow = r#"MountVolume.SetUp failed for volume "data" : mount failed: exit status 32"#;
+        assert_eq!(blocked(&pod, &[event("FailedMount", slow)]), None);
+        let forbidden =
+            r#"MountVolume.SetUp failed for volume "s3-cred" : secrets "s3-cred" is forbidden"#;
+        assert_eq!(blocked(&pod, &[event("FailedMount", forbidden)]), None);
+        assert_eq!(blocked(&Pod::default(), &[]), None);
+    }
+
+    #[test]
+    fn a_container_the_kubelet_cannot_create_says_why() {
+        let config = "couldn't find key accesskey in Secret argo/s3-cred";
+        let why =
+            blocked(&pending_pod(("CreateContainerConfigError", config)), &[]).expect("blocked");
+        assert_eq!(why.shown, "Init:0/1");
+        assert_eq!(
+            workflow_outcome(&stuck(why), &SuccessCheck::WorkflowSucceeds, "").1,
+            format!(
+                "pod wf-c1 stuck in Init:0/1: CreateContainerConfigError: {config}; the workflow never finishes: Running 0/1"
+            )
+        );
+    }
+
+    #[test]
+    fn a_pull_without_its_missing_pull_secret_names_both() {
+        let mut pod = pending_pod(("ErrImagePull", "failed to pull: 401 Unauthorized"));
+        // init has finished and wait runs: kubectl shows main's waiting reason.
+        let status = pod.status.as_mut().unwrap();
+        status.init_container_statuses.as_mut().unwrap()[0].state =
+            serde_json::from_value(serde_json::json!({"terminated": {"exitCode": 0}})).unwrap();
+        status.container_statuses.as_mut().unwrap()[0].state =
+            serde_json::from_value(serde_json::json!({"running": {}})).unwrap();
+        let retrieve = "Unable to retrieve some image pull secrets (regcred); attempting to pull the image may not succeed.";
+        let why =
+            blocked(&pod, &[event("FailedToRetrieveImagePullSecret", retrieve)]).expect("blocked");
+        let (outcome, message) = workflow_outcome(&stuck(why), &SuccessCheck::WorkflowSucceeds, "");
+        assert_eq!(outcome, ObservedOutcome::Fail);
+        assert_eq!(
+            message,
+            format!(
+                "pod wf-c1 stuck in ErrImagePull: failed to pull: 401 Unauthorized (FailedToRetrieveImagePullSecret: {retrieve}); the workflow never finishes: Running 0/1"
+            )
+        );
+    }
+
+    #[test]
+    fn an_unschedulable_pod_is_blocked_with_the_schedulers_message() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wf-c1"},
+            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."}]}
+        }))
+        .unwrap();
+        let why = blocked(&pod, &[]).expect("blocked");
+        assert_eq!(
+            (why.shown.as_str(), why.reason.as_str()),
+            ("Pending", "Unschedulable")
+        );
+        assert!(why.message.starts_with("0/1 nodes are available"));
+    }
+
+    #[test]
+    fn an_undecided_cell_says_how_far_the_pod_got() {
+        let wf = serde_json::json!({"status": {"phase": "Running", "progress": "0/1"}});
+        assert_eq!(
+            undecided(&pending_pod(("PodInitializing", "")), &wf),
+            "no decision in time: pod wf-c1 is Init:0/1, the workflow Running 0/1"
+        );
     }
 }

@@ -141,6 +141,7 @@ impl LocalBackend {
             )
         });
         let judged = probe_cell::probe_outcome(result, &success, &mut evidence, timed_out);
+        let judged = probe_cell::kubelet_first(scenario, &start.objects, judged);
         Ok(cell::finish(&self.cloud, judged, evidence, &start.objects))
     }
 

@@ -5,6 +5,7 @@ use crate::backend::sandbox::network::ECR_REGISTRY_HOST;
 use crate::fakes::world;
 use crate::scenario::Scenario;
 use crate::shared::{Evidence, ObservedOutcome};
+use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -160,5 +161,140 @@ pub fn probe_outcome(
                 )
             }
         }
+    }
+}
+
+/// The Secret volumes Argo's controller gives the pod of a template with this input artifact, in
+/// the order it adds their items (`createSecretVolumesFromArtifactLocations` in workflowpod.go,
+/// S3): one volume per Secret, named after it, with each referenced key as an item.
+fn secret_volumes(artifact: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    let s3 = &artifact["s3"];
+    let mut refs = vec![
+        &s3["accessKeySecret"],
+        &s3["secretKeySecret"],
+        &s3["sessionTokenSecret"],
+    ];
+    let sse = &s3["encryptionOptions"];
+    if sse["enableEncryption"] == true {
+        refs.push(&sse["serverSideCustomerKeySecret"]);
+    }
+    refs.push(&s3["caSecret"]);
+    let mut volumes: Vec<(String, Vec<String>)> = Vec::new();
+    for r in refs {
+        let (Some(name), Some(key)) = (r["name"].as_str(), r["key"].as_str()) else {
+            continue;
+        };
+        if name.is_empty() || key.is_empty() {
+            continue;
+        }
+        match volumes.iter_mut().find(|(n, _)| n == name) {
+            Some((_, keys)) if !keys.iter().any(|k| k == key) => keys.push(key.into()),
+            Some(_) => {}
+            None => volumes.push((name.into(), vec![key.into()])),
+        }
+    }
+    volumes
+}
+
+/// What the kubelet says when it cannot mount one of those volumes from the namespace's Secrets:
+/// NotFound from its Secret manager, or `MakePayload`'s missing item, behind operationexecutor's
+/// `MountVolume.SetUp failed for volume %q : ` (Kubernetes v1.34.1, `pkg/volume/secret`).
+fn kubelet_mount_failure(artifact: &serde_json::Value, secrets: &[Secret]) -> Option<String> {
+    secret_volumes(artifact)
+        .into_iter()
+        .find_map(|(name, keys)| {
+            let prefix = format!("MountVolume.SetUp failed for volume {name:?} : ");
+            let Some(secret) = secrets
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
+            else {
+                return Some(format!("{prefix}secret {name:?} not found"));
+            };
+            let data = secret.data.as_ref();
+            keys.iter()
+                .find(|k| !data.is_some_and(|d| d.contains_key(*k)))
+                .map(|k| format!("{prefix}references non-existent secret key: {k}"))
+        })
+}
+
+/// An executor-s3 cell whose pod could not start on a node: the kubelet mounts the artifact's
+/// Secrets into the pod before argoexec runs, so a missing Secret or key keeps the pod from ever
+/// starting (the cluster backend's pod stays `Init:0/1`). No kubelet runs here: the outcome and
+/// the words are the kubelet's, and what Argo's driver said, handed the namespace's secrets
+/// directly, follows. An infra error stays one.
+pub fn kubelet_first(
+    scenario: &Scenario,
+    objs: &Objects,
+    judged: (ObservedOutcome, String),
+) -> (ObservedOutcome, String) {
+    if scenario.entrypoint.is_some() || judged.0 == ObservedOutcome::Error {
+        return judged;
+    }
+    match kubelet_mount_failure(&scenario.artifact, &objs.secrets) {
+        Some(mount) => (
+            ObservedOutcome::Fail,
+            format!(
+                "the pod cannot start: FailedMount: {mount} (the kubelet's words: on the cluster backend the pod stays Init:0/1 and the workflow Running 0/1; no kubelet runs here, where Argo's S3 driver, handed the namespace's secrets directly, fails with: {})",
+                judged.1
+            ),
+        ),
+        None => judged,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::objects::opaque_secret;
+
+    fn s3_artifact(name: &str) -> serde_json::Value {
+        serde_json::json!({"s3": {"bucket": "b", "key": "k",
+            "accessKeySecret": {"name": name, "key": "accesskey"},
+            "secretKeySecret": {"name": name, "key": "secretkey"}}})
+    }
+
+    #[test]
+    fn one_volume_per_secret_with_its_keys_in_argos_order() {
+        let mut art = s3_artifact("s3-cred");
+        art["s3"]["caSecret"] = serde_json::json!({"name": "ca", "key": "ca.crt"});
+        art["s3"]["sessionTokenSecret"] =
+            serde_json::json!({"name": "s3-cred", "key": "accesskey"});
+        assert_eq!(
+            secret_volumes(&art),
+            vec![
+                (
+                    "s3-cred".into(),
+                    vec!["accesskey".into(), "secretkey".into()]
+                ),
+                ("ca".into(), vec!["ca.crt".into()])
+            ]
+        );
+        assert!(secret_volumes(&serde_json::json!({"s3": {"useSDKCreds": true}})).is_empty());
+    }
+
+    #[test]
+    fn a_missing_secret_or_key_is_what_the_kubelet_says() {
+        let present = [opaque_secret(
+            "s3-cred",
+            "argo",
+            &[("accesskey", "a"), ("secretkey", "s")],
+        )];
+        assert_eq!(
+            kubelet_mount_failure(&s3_artifact("s3-cred"), &present),
+            None
+        );
+        assert_eq!(
+            kubelet_mount_failure(&s3_artifact("no-such-secret"), &present).as_deref(),
+            Some(
+                r#"MountVolume.SetUp failed for volume "no-such-secret" : secret "no-such-secret" not found"#
+            )
+        );
+        let partial = [opaque_secret("s3-cred", "argo", &[("secretkey", "s")])];
+        assert_eq!(
+            kubelet_mount_failure(&s3_artifact("s3-cred"), &partial).as_deref(),
+            Some(
+                r#"MountVolume.SetUp failed for volume "s3-cred" : references non-existent secret key: accesskey"#
+            )
+        );
     }
 }
