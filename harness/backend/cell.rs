@@ -13,6 +13,9 @@ use crate::shared::{ArgoTag, Evidence, Observation, ObservedOutcome};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Most of each of Argo's logs kept as evidence (a controller's log runs to megabytes).
+const LOG_LIMIT: usize = 64 * 1024;
+
 /// A cell once its prologue ran.
 pub struct CellStart {
     /// `<run dir>/cells/<scenario>/<tag>`: requests, tokens, logs of this cell.
@@ -99,7 +102,7 @@ pub fn finish(
         Some(why) => (ObservedOutcome::Error, why),
         None => judged,
     };
-    let exposures = exposure::find(&exposure::secret_values(objects), &evidence.logs);
+    let exposures = exposure::find(&exposure::values_by_secret(objects), &evidence.logs);
     Observation {
         outcome,
         message: cloud.redactor.redact(&message),
@@ -125,7 +128,7 @@ fn redacted(cloud: &SandboxedCloud, mut evidence: Evidence) -> Evidence {
     let redact = |s: &str| cloud.redactor.redact(s);
     evidence.env = cloud.redact_env(&evidence.env);
     for log in &mut evidence.logs {
-        log.text = redact(&log.text);
+        log.text = redact(tail(&log.text, LOG_LIMIT));
     }
     evidence.fake_events = cloud.redact_events(std::mem::take(&mut evidence.fake_events));
     evidence.diagnosis = evidence.diagnosis.as_deref().map(redact);
@@ -135,4 +138,13 @@ fn redacted(cloud: &SandboxedCloud, mut evidence: Evidence) -> Evidence {
         .take()
         .and_then(|k| serde_json::from_str(&redact(&k.to_string())).ok());
     evidence
+}
+
+/// The last `limit` bytes of `text`, cut at a character boundary.
+fn tail(text: &str, limit: usize) -> &str {
+    let mut cut = text.len().saturating_sub(limit);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    &text[cut..]
 }

@@ -18,7 +18,7 @@ pub struct SecretValue {
 }
 
 /// Every value of every Secret the scenario puts into the namespace.
-pub fn secret_values(objects: &Objects) -> Vec<SecretValue> {
+pub fn values_by_secret(objects: &Objects) -> Vec<SecretValue> {
     let mut out = Vec::new();
     for secret in &objects.secrets {
         let name = secret.metadata.name.clone().unwrap_or_default();

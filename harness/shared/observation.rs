@@ -121,14 +121,6 @@ impl Evidence {
             .collect::<Vec<_>>()
             .join("\n")
     }
-
-    /// The named stream, empty when Argo printed nothing there.
-    pub fn log(&self, source: &str) -> &str {
-        self.logs
-            .iter()
-            .find(|l| l.source == source)
-            .map_or("", |l| l.text.as_str())
-    }
 }
 
 /// What the fakes saw: one line per request, kept as evidence for the cell that caused it.

@@ -37,8 +37,6 @@ use std::time::{Duration, Instant};
 
 /// Where Argo is installed, as its manifests say (`namespace: argo`).
 const ARGO_NAMESPACE: &str = "argo";
-/// Most of the controller's log kept as evidence.
-const LOG_LIMIT: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct ClusterOptions {
@@ -343,14 +341,12 @@ impl ClusterBackend {
             );
         }
         let controller_log = std::fs::read_to_string(&cell.log).unwrap_or_default();
-        let mut logs = vec![ArgoLog::new(
-            "workflow-controller",
-            tail(&controller_log, LOG_LIMIT),
-        )];
+        // Whole: the epilogue looks for exposed secrets in all of it, then keeps the tail.
+        let mut logs = vec![ArgoLog::new("workflow-controller", controller_log)];
         if cell.runs_pods {
             // Argo's own words inside the pod (argoexec's init and wait, and main), as the node kept them.
             for container in ["init", "wait", "main"] {
-                let text = tail(&pod_log(container, None), LOG_LIMIT);
+                let text = pod_log(container, None);
                 if !text.is_empty() {
                     logs.push(ArgoLog::new(format!("container {container}"), text));
                 }
@@ -580,17 +576,6 @@ fn stage(seen: &workflow::Seen) -> String {
         workflow::Seen::WorkflowFailed { phase, .. } => format!("workflow {phase}"),
         workflow::Seen::Nothing => "undecided".into(),
     }
-}
-
-fn tail(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_string();
-    }
-    let mut cut = text.len() - limit;
-    while !text.is_char_boundary(cut) {
-        cut += 1;
-    }
-    text[cut..].to_string()
 }
 
 impl Backend for ClusterBackend {
