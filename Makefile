@@ -11,9 +11,10 @@ AUTHMATRIX ?= $(BIN)
 # What a target that runs authmatrix needs first: the build, unless AUTHMATRIX is another binary.
 built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
-# The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use),
+# The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use;
+# qemu-user-static runs the probe of a controller on arm64),
 # then the cluster tier's (a node's container runtime).
-APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck
+APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck qemu-user-static
 APT_CLUSTER := containerd runc containernetworking-plugins
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`.
 CLUSTER_TAGS ?= v3.5.11,v3.6.0,v3.6.5,v4.0.5

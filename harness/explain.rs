@@ -3,7 +3,7 @@
 //! own module graphs (`go list -deps`), not a blog post.
 
 use crate::backend::Backend;
-use crate::backend::local::probes::{BuildError, ProbeBuilder, credential_path};
+use crate::backend::local::probes::{BuildError, ProbeBuilder, ProbeKind, credential_path};
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, ObservedOutcome};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,8 +25,8 @@ pub fn changed_modules(
     to: &ArgoTag,
 ) -> Result<Vec<ModuleChange>, BuildError> {
     let (a, b) = (
-        builder.build(scenario.component, from)?,
-        builder.build(scenario.component, to)?,
+        builder.build(ProbeKind::native(scenario.component), from)?,
+        builder.build(ProbeKind::native(scenario.component), to)?,
     );
     let (ma, mb) = (
         by_module(builder.import_path_modules(&a, &[])?),

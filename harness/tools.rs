@@ -41,6 +41,15 @@ pub fn ip() -> Result<PathBuf, MissingTool> {
     })
 }
 
+/// The emulator that runs `arch`'s programs on this machine (a controller on another CPU).
+pub fn qemu(arch: crate::scenario::Arch) -> Result<PathBuf, MissingTool> {
+    which(arch.qemu()).ok_or(MissingTool {
+        tool: arch.qemu(),
+        why: "to run a probe built for a controller on another CPU",
+        install: "install qemu-user-static (`apt-get install qemu-user-static`) or run `make setup-local`",
+    })
+}
+
 /// The Python that has moto: `$AUTHMATRIX_PYTHON`, else the project's `.venv`, else none.
 pub fn python(project_root: &Path) -> Result<PathBuf, MissingTool> {
     let missing = MissingTool {

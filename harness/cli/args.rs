@@ -16,7 +16,7 @@ pub struct Cli {
 
 #[derive(clap::Args)]
 pub struct Selection {
-    /// Argo tags, comma-separated (default: v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.7.18).
+    /// Argo tags, comma-separated (default: v3.5.11,v3.6.0,v3.6.4,v3.6.5,v3.7.18,v4.0.5).
     #[arg(long, env = "AUTHMATRIX_ARGO")]
     pub argo: Option<String>,
     /// Only scenarios whose id matches this glob; repeatable (in the environment: comma-separated).

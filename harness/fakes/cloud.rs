@@ -32,6 +32,15 @@ use tokio::task::JoinHandle;
 /// How long an ECR token lives unless a scenario says otherwise: 12 hours, as AWS issues them.
 pub const ECR_TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
 
+/// An image the registries hold: `host/repository:tag`, and the platforms of its index (empty: a
+/// single linux/amd64 manifest).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct SeededImage {
+    pub reference: String,
+    #[serde(default)]
+    pub index: Vec<String>,
+}
+
 /// What a [`FakeCloud`] starts from: where moto listens, what it holds, who may pull images.
 pub struct CloudBuilder {
     python: PathBuf,
@@ -299,13 +308,13 @@ impl FakeCloud {
         self.serve_https("ecr-public-api", at, app, never_close())
     }
 
-    /// A registry called `host`, holding those of `images` (`host/repository:tag`) that name it.
+    /// A registry called `host`, holding those of `images` that name it.
     pub fn serve_registry(
         &self,
         kind: RegistryKind,
         host: &str,
         at: SocketAddr,
-        images: &[String],
+        images: &[SeededImage],
     ) -> Result<Served, String> {
         let storage = self.seeded_storage(host, images)?;
         let personality = self.personality(kind, host);
@@ -434,14 +443,18 @@ impl FakeCloud {
         Arc::new(move || faults.registry_closes(&label, &events))
     }
 
-    fn seeded_storage(&self, host: &str, images: &[String]) -> Result<Storage, String> {
+    fn seeded_storage(&self, host: &str, images: &[SeededImage]) -> Result<Storage, String> {
         let storage = Storage::new(&self.work_dir.join(format!("registry-{host}")))
             .map_err(|e| e.to_string())?;
         let prefix = format!("{host}/");
-        for reference in images.iter().filter_map(|i| i.strip_prefix(&prefix)) {
+        for seeded in images {
+            let Some(reference) = seeded.reference.strip_prefix(&prefix) else {
+                continue;
+            };
             let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
             let img = image::busybox(repository, tag, world::SEEDED_ENTRYPOINT, world::SEEDED_CMD);
-            image::store(&storage, &img).map_err(|e| format!("store {host}/{reference}: {e}"))?;
+            image::store(&storage, &img, &seeded.index)
+                .map_err(|e| format!("store {host}/{reference}: {e}"))?;
         }
         Ok(storage)
     }

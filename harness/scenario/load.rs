@@ -297,6 +297,7 @@ fn parse_entrypoint(
         ));
     };
     node_fields_fit(component, &workflow.value, &kubernetes)
+        .and_then(|()| lookup_fields_fit(component, &workflow.value, &controller))
         .and_then(|()| pull_secrets_fit(&kubernetes))
         .map_err(|m| file.at(workflow.referenced, m))?;
     Ok(EntrypointSpec {
@@ -349,6 +350,30 @@ fn node_fields_fit(
         Some((field, _)) => Err(belongs_to(field, Component::Node)),
         None => Ok(()),
     }
+}
+
+/// Fields only the controller's entrypoint lookup reads would be ignored on a node scenario, where
+/// the command is explicit; platforms must name an OS and an architecture, as an index does.
+fn lookup_fields_fit(
+    component: Component,
+    workflow: &WorkflowSpec,
+    controller: &ControllerSpec,
+) -> Result<(), String> {
+    if component == Component::Node && controller.arch.is_some() {
+        return Err(belongs_to(
+            "controller.arch",
+            Component::ControllerEntrypoint,
+        ));
+    }
+    for platform in &workflow.image_index {
+        let parts: Vec<&str> = platform.split('/').collect();
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+            return Err(format!(
+                "workflow.imageIndex: `{platform}` is not a platform; write os/arch[/variant], e.g. linux/amd64"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn node_pod_complete(workflow: &WorkflowSpec, kubernetes: &KubernetesSpec) -> Result<(), String> {

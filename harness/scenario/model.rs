@@ -190,6 +190,10 @@ pub struct WorkflowSpec {
     /// `spec.imagePullSecrets`, by name.
     #[serde(default)]
     pub image_pull_secrets: Vec<String>,
+    /// How the registry holds `image`: empty, one image manifest (linux/amd64); else an OCI image
+    /// index whose children are exactly these platforms (`os/arch[/variant]`, e.g. `linux/amd64`).
+    #[serde(default)]
+    pub image_index: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +242,45 @@ pub struct ImageIndexEntry {
 pub struct ControllerSpec {
     #[serde(default)]
     pub images: BTreeMap<String, ImageIndexEntry>,
+    /// The CPU the controller runs on (default: this machine's). From v4.0.0 the entrypoint lookup
+    /// asks the registry for the controller's own platform (argo-v4-facts.md §1, PR 15059).
+    #[serde(default)]
+    pub arch: Option<Arch>,
+}
+
+/// A CPU architecture, named as Go names it (GOARCH).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    /// This machine's architecture; None on one the harness does not know.
+    pub fn host() -> Option<Arch> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Arch::Amd64),
+            "aarch64" => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+
+    /// GOARCH.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// Debian's qemu-user-static binary that runs this architecture's programs elsewhere.
+    pub fn qemu(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "qemu-x86_64-static",
+            Arch::Arm64 => "qemu-aarch64-static",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -268,6 +311,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The architecture the controller of this scenario runs on when it differs from this
+    /// machine's: its probe is built for it and runs emulated.
+    pub fn foreign_arch(&self) -> Option<Arch> {
+        let arch = self.entrypoint.as_ref()?.controller.arch?;
+        (Some(arch) != Arch::host()).then_some(arch)
+    }
+
     /// The expectation whose range contains `version`, if any (ranges never overlap).
     pub fn expectation_for(&self, version: &semver::Version) -> Option<&Expectation> {
         self.expectations.iter().find(|e| e.range.contains(version))

@@ -3,13 +3,12 @@
 use semver::Version;
 use std::fmt;
 
-/// The versions a run covers when `--argo` is not given: the last 3.5 patches, the 3.6 releases
-/// around each known auth regression and fix, the newest 3.7 release and the newest 4.0 release the
-/// module proxy serves. (v3.6.2 left the defaults for v4.0.5: it behaves as v3.6.4 on every cell,
-/// and the nightly run keeps it.)
-pub const DEFAULT_TAGS: &[&str] = &[
-    "v3.5.11", "v3.5.12", "v3.6.0", "v3.6.4", "v3.6.5", "v3.7.18", "v4.0.5",
-];
+/// The versions a run covers when `--argo` is not given: the last 3.5 patch the module proxy
+/// serves, the 3.6 releases around each known auth regression and fix, the newest 3.7 release and
+/// the newest 4.0 release the module proxy serves. Tags that behaved exactly as a neighbour on
+/// every cell left the defaults to keep a fresh CI run within its budget, and the nightly run
+/// keeps them: v3.6.2 (as v3.6.4; measured 2026-12-01) and v3.5.12 (as v3.5.11; 2026-12-02).
+pub const DEFAULT_TAGS: &[&str] = &["v3.5.11", "v3.6.0", "v3.6.4", "v3.6.5", "v3.7.18", "v4.0.5"];
 
 /// Where a user finds the tags that exist.
 pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags https://github.com/argoproj/argo-workflows 'v[34].*'` \

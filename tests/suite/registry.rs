@@ -20,6 +20,19 @@ pub fn start(personality: Personality) -> Running {
     image::store(
         &storage,
         &image::busybox("team/app", "1.0", &["/bin/busybox"], &["echo", "hello"]),
+        &[],
+    )
+    .unwrap();
+    // As a multi-arch image is published, with only an amd64 child (entrypoint-index-other-arch).
+    image::store(
+        &storage,
+        &image::busybox(
+            "team/amd64-only",
+            "1.0",
+            &["/bin/busybox"],
+            &["echo", "hello"],
+        ),
+        &["linux/amd64".to_string()],
     )
     .unwrap();
     let registry = Arc::new(Registry {
@@ -106,6 +119,41 @@ fn basic_registry_serves_the_image_config_to_the_right_user_only() {
         assert!(!ok, "{creds:?} must be refused");
         assert!(out.contains("authentication required"), "{creds:?}: {out}");
     }
+}
+
+/// containers/image picks an index's child by platform as go-containerregistry does: the amd64
+/// child is there, an arm64 one is not (regression 16258's registry side).
+#[test]
+fn an_image_index_serves_exactly_its_platforms() {
+    let r = start(basic());
+    let image = format!("docker://{}/team/amd64-only:1.0", r.addr);
+    let base = ["--tls-verify=false", "--creds", "alice:s3cret-pass"];
+    let (ok, raw) = skopeo(&r, &[&["inspect", "--raw"][..], &base, &[&image]].concat());
+    assert!(ok, "{raw}");
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        index["manifests"][0]["platform"],
+        serde_json::json!({"architecture": "amd64", "os": "linux"})
+    );
+    let on = |arch: &str| {
+        let args = [
+            &["--override-arch", arch, "inspect", "--config"][..],
+            &base,
+            &[&image],
+        ];
+        skopeo(&r, &args.concat())
+    };
+    let (ok, config) = on("amd64");
+    assert!(ok, "{config}");
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["architecture"], "amd64");
+    let (ok, out) = on("arm64");
+    assert!(!ok, "no arm64 child, yet: {out}");
+    assert!(out.contains("no image found in"), "{out}");
 }
 
 #[test]

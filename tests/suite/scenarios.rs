@@ -226,6 +226,17 @@ const NODE_WORKFLOW: &str = r#"workflow:
     &[("component: node", "component: controller-entrypoint"), (NODE_WORKFLOW, "workflow: {image: a}\n")],
     "scenarios/demo.yaml:6:11: `kubernetes.executorRules` belongs to node scenarios"
 )]
+#[case::arch_on_node(NODE, &[("expect:", "controller: {arch: arm64}\nexpect:")], "scenarios/demo.yaml:7:3: `controller.arch` belongs to controller-entrypoint scenarios")]
+#[case::unknown_arch(
+    NODE,
+    &[("component: node", "component: controller-entrypoint"), (NODE_WORKFLOW, "workflow: {image: a}\n"), ("kubernetes:\n  executorRules: [{apiGroups: [\"\"], resources: [pods], verbs: [patch]}]\n", ""), ("expect:", "controller: {arch: s390x}\nexpect:")],
+    "scenarios/demo.yaml:7:20: error: line 7 column 20: unknown variant `s390x`, expected one of amd64, arm64"
+)]
+#[case::platform_without_arch(
+    NODE,
+    &[("component: node", "component: controller-entrypoint"), (NODE_WORKFLOW, "workflow: {image: a, imageIndex: [linux]}\n"), ("kubernetes:\n  executorRules: [{apiGroups: [\"\"], resources: [pods], verbs: [patch]}]\n", "")],
+    "scenarios/demo.yaml:6:11: workflow.imageIndex: `linux` is not a platform; write os/arch[/variant], e.g. linux/amd64"
+)]
 #[case::node_without_command(NODE, &[("  command: [/bin/busybox, \"true\"]\n", "")], "scenarios/demo.yaml:7:3: a node scenario needs `workflow.command`: without it the controller looks the image's entrypoint up before the node sees the pod")]
 #[case::unnamed_volume(NODE, &[("{name: out, hostPath", "{hostPath")], "scenarios/demo.yaml:7:3: every volume and volume mount needs a `name`: {\"hostPath\":{\"path\":\"/mnt/x\"}}")]
 #[case::unnamed_volume_mount(NODE, &[("{name: out, mountPath", "{mountPath")], "scenarios/demo.yaml:7:3: every volume and volume mount needs a `name`: {\"mountPath\":\"/out\"}")]

@@ -632,6 +632,7 @@ impl Backend for ClusterBackend {
         self.opts
             .provider
             .cannot_run(scenario.component)
+            .or_else(|| foreign_controller(scenario))
             .or_else(|| self.cloud.not_applicable(scenario))
     }
 
@@ -652,4 +653,16 @@ impl Drop for ClusterBackend {
             provider.down(&mut self.cloud);
         }
     }
+}
+
+/// A controller on another CPU: the cluster runs one workflow-controller per tag, built for this
+/// machine, for every cell; emulating it for one scenario would mean a second controller per tag.
+fn foreign_controller(scenario: &Scenario) -> Option<String> {
+    let arch = scenario.foreign_arch()?;
+    Some(format!(
+        "the scenario's controller runs on {}: the cluster backend runs each tag's workflow-controller built for this machine ({}) for every cell and does not emulate another CPU; the local backend runs the lookup under {}",
+        arch.as_str(),
+        std::env::consts::ARCH,
+        arch.qemu()
+    ))
 }

@@ -7,7 +7,7 @@ mod probe_set;
 pub mod probes;
 
 pub use probe_set::{ProbeSet, prepare_probes};
-use probes::ProbeBuild;
+use probes::{ProbeBuild, ProbeKind};
 
 use super::Backend;
 use crate::backend::sandbox::cloud::SandboxedCloud;
@@ -100,7 +100,7 @@ impl LocalBackend {
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
-        let build = cell::prepared(self.probes.get(tag, scenario.component), tag, "probe")?;
+        let build = cell::prepared(self.probes.get(tag, ProbeKind::of(scenario)), tag, "probe")?;
         let start = cell::begin(&mut self.cloud, scenario, tag, world::NAMESPACE)?;
         let token = identity::token(
             &self.cloud.oidc,
@@ -112,13 +112,18 @@ impl LocalBackend {
         let env = cell::pod_env(&self.cloud, scenario, &start.dir, token_file.as_deref());
         let (request, success) = probe_cell::request(scenario, &start.dir, &start.objects)?;
 
-        let (ran, result) = self.run_probe(&build, &start.dir, "request.json", &request, &env)?;
+        let (ran, result) =
+            self.run_probe(&build, scenario, &start.dir, "request.json", &request, &env)?;
         let mut evidence = Evidence {
             probe: format!(
-                "{} ({}, {})",
+                "{} ({}, {}{})",
                 scenario.component.as_str(),
                 build.go_version,
-                build.binary.display()
+                build.binary.display(),
+                scenario
+                    .foreign_arch()
+                    .map(|a| format!(", built for {} and run under {}", a.as_str(), a.qemu()))
+                    .unwrap_or_default()
             ),
             exit_code: ran.exit_code,
             elapsed_ms: ran.elapsed_ms,
@@ -156,7 +161,8 @@ impl LocalBackend {
         let Some(request) = probe_cell::ecr_helper_request(scenario) else {
             return Ok(None);
         };
-        let (helper, result) = self.run_probe(build, cell_dir, "ecr-helper.json", &request, env)?;
+        let (helper, result) =
+            self.run_probe(build, scenario, cell_dir, "ecr-helper.json", &request, env)?;
         let said = match result {
             Some(r) if r.ok => "the ECR credential helper got credentials".to_string(),
             Some(r) => format!("the ECR credential helper failed: {}", r.error),
@@ -168,10 +174,12 @@ impl LocalBackend {
         Ok(Some(format!("{said}\n{}", helper.stderr.trim())))
     }
 
-    /// Writes the request, runs the probe in the sandbox, reads its result.
+    /// Writes the request, runs the probe in the sandbox (emulated when the scenario's controller
+    /// runs on another CPU), reads its result.
     fn run_probe(
         &mut self,
         build: &ProbeBuild,
+        scenario: &Scenario,
         cell_dir: &Path,
         request_name: &str,
         request: &serde_json::Value,
@@ -180,12 +188,20 @@ impl LocalBackend {
         let request_path = cell_dir.join(request_name);
         std::fs::write(&request_path, request.to_string()).map_err(|e| e.to_string())?;
         let result_path = request_path.with_extension("result.json");
+        let mut args = vec![
+            request_path.display().to_string(),
+            result_path.display().to_string(),
+        ];
+        let program = match scenario.foreign_arch() {
+            None => build.binary.clone(),
+            Some(arch) => {
+                args.insert(0, build.binary.display().to_string());
+                crate::tools::qemu(arch).map_err(|e| e.to_string())?
+            }
+        };
         let run = RunRequest {
-            program: build.binary.clone(),
-            args: vec![
-                request_path.display().to_string(),
-                result_path.display().to_string(),
-            ],
+            program,
+            args,
             env: env.clone(),
             cwd: cell_dir.to_path_buf(),
             timeout_ms: self.opts.probe_timeout.as_millis() as u64,
@@ -210,6 +226,12 @@ impl Backend for LocalBackend {
                 scenario.component.as_str()
             ));
         }
+        if let Some(missing) = scenario
+            .foreign_arch()
+            .and_then(|a| crate::tools::qemu(a).err())
+        {
+            return Some(missing.to_string());
+        }
         self.cloud.not_applicable(scenario)
     }
 
@@ -219,7 +241,11 @@ impl Backend for LocalBackend {
         components: &[Component],
         scenarios: &[Scenario],
     ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-        let infos = self.probes.build(tags, components)?;
+        let mut kinds: Vec<ProbeKind> = components.iter().map(|&c| ProbeKind::native(c)).collect();
+        kinds.extend(probe_set::kinds_for(scenarios));
+        kinds.sort();
+        kinds.dedup();
+        let infos = self.probes.build(tags, &kinds)?;
         let started = std::time::Instant::now();
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);

@@ -2,8 +2,7 @@
 //! compiles of another (a cold build is mostly downloads), and a line every so often says what is
 //! still running, so `make setup` never sits silent for minutes.
 
-use super::probes::{BuildError, ProbeBuild, ProbeBuilder, probe_name};
-use crate::scenario::Component;
+use super::probes::{BuildError, ProbeBuild, ProbeBuilder, ProbeKind};
 use crate::shared::ArgoTag;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +24,7 @@ fn jobs_wanted() -> usize {
 /// Builds (or finds cached) each (tag, component) probe; results in the order of `jobs`.
 pub fn build_all(
     builder: &ProbeBuilder,
-    jobs: &[(&ArgoTag, Component)],
+    jobs: &[(&ArgoTag, ProbeKind)],
 ) -> Vec<Result<ProbeBuild, BuildError>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -57,15 +56,15 @@ pub fn build_all(
                 scope.spawn(|| {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(tag, component)) = jobs.get(i) else {
+                        let Some(&(tag, kind)) = jobs.get(i) else {
                             break;
                         };
-                        let label = format!("{}@{}", probe_name(component), tag.tag);
+                        let label = format!("{}@{}", kind.label(), tag.tag);
                         lock(&running).push(label.clone());
                         let started = Instant::now();
-                        let result = builder.build(component, tag);
+                        let result = builder.build(kind, tag);
                         lock(&running).retain(|l| *l != label);
-                        report(component, tag, &result, started.elapsed());
+                        report(kind, tag, &result, started.elapsed());
                         *lock(&results[i]) = Some(result);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -92,12 +91,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn report(
-    component: Component,
-    tag: &ArgoTag,
-    result: &Result<ProbeBuild, BuildError>,
-    took: Duration,
-) {
+fn report(kind: ProbeKind, tag: &ArgoTag, result: &Result<ProbeBuild, BuildError>, took: Duration) {
     let line = match result {
         Ok(b) if took.as_secs_f64() < 1.0 => format!("cached with {}", b.go_version),
         Ok(b) => format!("built in {:.0} s with {}", b.build_seconds, b.go_version),
@@ -107,9 +101,9 @@ fn report(
             e.to_string().lines().next().unwrap_or_default()
         ),
     };
-    crate::progress::line(&format!(
-        "probe {} for {}: {line}",
-        component.as_str(),
-        tag.tag
-    ));
+    let probe = match kind.arch {
+        None => kind.component.as_str().to_string(),
+        Some(arch) => format!("{} ({})", kind.component.as_str(), arch.as_str()),
+    };
+    crate::progress::line(&format!("probe {probe} for {}: {line}", tag.tag));
 }

@@ -2,7 +2,7 @@
 //! Go: `authmatrix prepare` builds them before Python, `ip` or a sandbox exist.
 
 use super::parallel_build;
-use super::probes::{self, ProbeBuild, ProbeBuilder};
+use super::probes::{self, ProbeBuild, ProbeBuilder, ProbeKind};
 use crate::scenario::Component;
 use crate::shared::ArgoTag;
 use crate::shared::TagInfo;
@@ -14,7 +14,7 @@ pub struct ProbeSet {
     probes_dir: PathBuf,
     /// Where builds are cached across runs.
     cache_dir: PathBuf,
-    builds: HashMap<(String, Component), Result<ProbeBuild, String>>,
+    builds: HashMap<(String, ProbeKind), Result<ProbeBuild, String>>,
 }
 
 impl ProbeSet {
@@ -26,28 +26,29 @@ impl ProbeSet {
         }
     }
 
-    /// Builds every probe of `components` for `tags`, side by side; per tag and component what
-    /// was built (or why not). An unknown tag fails the whole call, naming every unknown tag.
+    /// Builds every probe of `kinds` for `tags`, side by side; per tag and component what the
+    /// native build is (or why there is none). An unknown tag fails the whole call, naming every
+    /// unknown tag.
     pub fn build(
         &mut self,
         tags: &[ArgoTag],
-        components: &[Component],
+        kinds: &[ProbeKind],
     ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
         let builder = ProbeBuilder::new(self.cache_dir.clone(), self.probes_dir.clone())?;
         std::fs::create_dir_all(&builder.cache_dir)?;
-        let jobs: Vec<(&ArgoTag, Component)> = tags
+        let jobs: Vec<(&ArgoTag, ProbeKind)> = tags
             .iter()
             .flat_map(|t| {
-                components
+                kinds
                     .iter()
-                    .filter(|c| c.has_probe())
-                    .map(move |&c| (t, c))
+                    .filter(|k| k.component.has_probe())
+                    .map(move |&k| (t, k))
             })
             .collect();
         let results = parallel_build::build_all(&builder, &jobs);
         let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
         let mut unknown = Vec::new();
-        for ((tag, component), result) in jobs.into_iter().zip(results) {
+        for ((tag, kind), result) in jobs.into_iter().zip(results) {
             if let Err(e @ probes::BuildError::UnknownTag { .. }) = &result {
                 unknown.push(e.to_string());
                 continue;
@@ -66,11 +67,12 @@ impl ProbeSet {
                     ..Default::default()
                 },
             };
-            infos
-                .entry(tag.tag.clone())
-                .or_default()
-                .insert(component, info);
-            self.builds.insert((tag.tag.clone(), component), result);
+            // The module graph is the same for every CPU: the native build speaks for the tag.
+            if kind.arch.is_none() {
+                let tag_infos = infos.entry(tag.tag.clone()).or_default();
+                tag_infos.insert(kind.component, info);
+            }
+            self.builds.insert((tag.tag.clone(), kind), result);
         }
         if !unknown.is_empty() {
             anyhow::bail!("{}", unknown.join("\n"));
@@ -79,16 +81,17 @@ impl ProbeSet {
     }
 
     /// The build for this cell, or why there is none.
-    pub fn get(&self, tag: &ArgoTag, component: Component) -> Option<&Result<ProbeBuild, String>> {
-        self.builds.get(&(tag.tag.clone(), component))
+    pub fn get(&self, tag: &ArgoTag, kind: ProbeKind) -> Option<&Result<ProbeBuild, String>> {
+        self.builds.get(&(tag.tag.clone(), kind))
     }
 
     /// Copies the go.sum of every probe built so far to `probes/<probe>/sums/<tag>.sum`, so that
     /// later builds verify against checksums the project carries.
     pub fn write_sums(&self) -> anyhow::Result<Vec<PathBuf>> {
         let mut written = Vec::new();
-        for ((tag, component), build) in &self.builds {
+        for ((tag, kind), build) in &self.builds {
             let Ok(build) = build else { continue };
+            let component = &kind.component;
             let dir = self
                 .probes_dir
                 .join(probes::probe_name(*component))
@@ -115,7 +118,7 @@ pub fn prepare_probes(
 ) -> anyhow::Result<Vec<PathBuf>> {
     crate::cleanup::install();
     let mut probes = ProbeSet::new(project_root, cache_dir);
-    let infos = probes.build(tags, &crate::scenario::components_of(scenarios))?;
+    let infos = probes.build(tags, &kinds_for(scenarios))?;
     let failed = failed_versions(&infos);
     if !failed.is_empty() {
         anyhow::bail!("some probes did not build:\n{}", failed.join("\n"));
@@ -124,6 +127,18 @@ pub fn prepare_probes(
         return probes.write_sums();
     }
     Ok(vec![])
+}
+
+/// The probes these scenarios run: each component's native probe, and the foreign-CPU builds of
+/// scenarios whose controller runs elsewhere.
+pub fn kinds_for(scenarios: &[crate::scenario::Scenario]) -> Vec<ProbeKind> {
+    let native = crate::scenario::components_of(scenarios)
+        .into_iter()
+        .map(ProbeKind::native);
+    let mut kinds: Vec<ProbeKind> = native.chain(scenarios.iter().map(ProbeKind::of)).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
 }
 
 /// `<tag>: <why>` for every version that could not be prepared.

@@ -8,7 +8,7 @@
 use crate::build_cache::OtherKeys;
 use crate::cleanup::KillableOutput;
 use crate::go::{GO_TMP, GoEnv, GoTmp, argo_module};
-use crate::scenario::Component;
+use crate::scenario::{Arch, Component};
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,39 @@ fn format_after(text: &str, anchor: &str, call: &str) -> Option<String> {
     None
 }
 
+/// What is built: a component's probe, for this machine's CPU or, when a scenario's controller runs
+/// on another (`controller.arch`), for that one (run under qemu-user-static).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeKind {
+    pub component: Component,
+    pub arch: Option<Arch>,
+}
+
+impl ProbeKind {
+    pub fn native(component: Component) -> Self {
+        ProbeKind {
+            component,
+            arch: None,
+        }
+    }
+
+    /// The probe a scenario runs.
+    pub fn of(scenario: &crate::scenario::Scenario) -> Self {
+        ProbeKind {
+            component: scenario.component,
+            arch: scenario.foreign_arch(),
+        }
+    }
+
+    /// `entrypoint`, or `entrypoint-arm64` for another CPU's build.
+    pub fn label(self) -> String {
+        match self.arch {
+            None => probe_name(self.component).to_string(),
+            Some(arch) => format!("{}-{}", probe_name(self.component), arch.as_str()),
+        }
+    }
+}
+
 pub fn probe_name(component: Component) -> &'static str {
     match component {
         Component::ExecutorS3 => "s3",
@@ -179,8 +212,8 @@ impl ProbeBuilder {
     }
 
     /// Returns the cached build or builds the probe.
-    pub fn build(&self, component: Component, tag: &ArgoTag) -> Result<ProbeBuild, BuildError> {
-        let probe = probe_name(component);
+    pub fn build(&self, kind: ProbeKind, tag: &ArgoTag) -> Result<ProbeBuild, BuildError> {
+        let component = kind.component;
         let local_go = self.local_go.as_str();
         let files = sources(component, tag);
         let mut h = Sha256::new();
@@ -191,18 +224,18 @@ impl ProbeBuilder {
         h.update(local_go.as_bytes());
         h.update(BUILD_FLAGS.join(" ").as_bytes());
         let key = &hex::encode(h.finalize())[..12];
-        // `<cache>/<probe>-<tag>-<key>`; a new build removes the builds of its probe and tag under
-        // other keys (other sources or another Go), ~80 MB each.
+        // `<cache>/<probe>[-<arch>]-<tag>-<key>`; a new build removes the builds of its probe and
+        // tag under other keys (other sources or another Go), ~80 MB each.
         crate::build_cache::get_or_build(
             &self.cache_dir,
-            &format!("{probe}-{}", tag.tag),
+            &format!("{}-{}", kind.label(), tag.tag),
             key,
             OtherKeys::Forget,
             read_manifest,
             |tmp, dir| {
                 let started = std::time::Instant::now();
                 let _ = std::fs::create_dir(tmp.join(GO_TMP));
-                let result = self.build_in(tmp, component, &files, tag, local_go, started);
+                let result = self.build_in(tmp, kind, &files, tag, local_go, started);
                 let _ = std::fs::remove_dir_all(tmp.join(GO_TMP));
                 let mut build = result?;
                 build.binary = dir.join("probe");
@@ -217,12 +250,13 @@ impl ProbeBuilder {
     fn build_in(
         &self,
         dir: &Path,
-        component: Component,
+        kind: ProbeKind,
         files: &[(&str, &str)],
         tag: &ArgoTag,
         local_go: &str,
         started: std::time::Instant,
     ) -> Result<ProbeBuild, BuildError> {
+        let component = kind.component;
         let probe = probe_name(component);
         let step_err = |step: &str, output: String| BuildError::Step {
             probe: probe.into(),
@@ -306,7 +340,7 @@ impl ProbeBuilder {
         };
         let mut last = String::new();
         for toolchain in attempts {
-            match self.tidy_and_build(dir, toolchain, nosumdb) {
+            match self.tidy_and_build(dir, toolchain, nosumdb, kind.arch) {
                 Ok(()) => {
                     let go_version = self.go_version(toolchain)?;
                     let (required, linked) = self.module_versions(dir, toolchain, nosumdb)?;
@@ -330,7 +364,15 @@ impl ProbeBuilder {
         self.downloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn tidy_and_build(&self, dir: &Path, toolchain: &str, nosumdb: bool) -> Result<(), String> {
+    /// `go mod tidy` and `go build`, the latter for `arch` when given (Go cross-compiles; cgo is
+    /// off for every probe, see `GoEnv`).
+    fn tidy_and_build(
+        &self,
+        dir: &Path,
+        toolchain: &str,
+        nosumdb: bool,
+        arch: Option<Arch>,
+    ) -> Result<(), String> {
         use std::io::BufRead;
         for args in [
             &["mod", "tidy"][..],
@@ -338,9 +380,12 @@ impl ProbeBuilder {
         ] {
             let _compiling = (args[0] == "build")
                 .then(|| self.compiling.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut go = self.go_cmd(dir, toolchain, nosumdb);
+            if let Some(arch) = arch {
+                go.env("GOARCH", arch.as_str());
+            }
             let mut child = crate::cleanup::spawn_killable(
-                self.go_cmd(dir, toolchain, nosumdb)
-                    .args(args)
+                go.args(args)
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped()),
             )

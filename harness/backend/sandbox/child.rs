@@ -4,7 +4,9 @@
 
 use super::network::*;
 use super::protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
-use crate::fakes::cloud::{CloudBuilder, ECR_TOKEN_LIFETIME_SECS, FakeCloud, RegistryKind, Served};
+use crate::fakes::cloud::{
+    CloudBuilder, ECR_TOKEN_LIFETIME_SECS, FakeCloud, RegistryKind, SeededImage, Served,
+};
 use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -63,7 +65,7 @@ fn start_cloud(config: &SandboxConfig) -> Result<FakeCloud, String> {
 
 /// Every fake but the agent (which a scenario may stop and start): they never stop, so their
 /// tasks are not kept.
-fn serve_https_fakes(cloud: &FakeCloud, images: &[String]) -> Result<(), String> {
+fn serve_https_fakes(cloud: &FakeCloud, images: &[SeededImage]) -> Result<(), String> {
     cloud.serve_sts(at(STS_IP, 443))?;
     cloud.serve_ecr_api(at(ECR_API_IP, 443))?;
     cloud.serve_ecr_public_api(at(ECR_PUBLIC_API_IP, 443))?;

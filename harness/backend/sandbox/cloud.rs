@@ -6,6 +6,7 @@ use super::protocol::{Request, SandboxConfig};
 use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
 use crate::fakes::ca::{Ca, PemPair};
+use crate::fakes::cloud::SeededImage;
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::minio::MinioLaunch;
 use crate::fakes::oidc::OidcKeys;
@@ -112,12 +113,7 @@ impl SandboxedCloud {
             }),
             _ => None,
         };
-        let mut images: Vec<String> = scenarios
-            .iter()
-            .filter_map(|s| s.entrypoint.as_ref().map(|e| e.workflow.image.clone()))
-            .collect();
-        images.sort();
-        images.dedup();
+        let images = seeded_images(scenarios)?;
         let work_dir = self.run_dir.path().join("sandbox");
         crate::cleanup::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
         let config = SandboxConfig {
@@ -256,4 +252,31 @@ fn seed_objects(scenarios: &[Scenario], server: S3Server) -> Vec<crate::fakes::m
     objects.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
     objects.dedup_by(|a, b| a.bucket == b.bucket && a.key == b.key);
     objects
+}
+
+/// The scenarios' images, once each. Every sandbox serves every scenario, so one reference must
+/// mean one image: two scenarios holding it in different forms are refused, naming both.
+fn seeded_images(scenarios: &[Scenario]) -> Result<Vec<SeededImage>, String> {
+    let mut images: BTreeMap<&str, (&Scenario, &Vec<String>)> = BTreeMap::new();
+    for scenario in scenarios {
+        let Some(ep) = &scenario.entrypoint else {
+            continue;
+        };
+        let form = (scenario, &ep.workflow.image_index);
+        if let Some((other, index)) = images.insert(&ep.workflow.image, form)
+            && *index != ep.workflow.image_index
+        {
+            return Err(format!(
+                "scenarios {} and {} hold image {} in different forms (workflow.imageIndex); give one of them another image",
+                other.id, scenario.id, ep.workflow.image
+            ));
+        }
+    }
+    Ok(images
+        .into_iter()
+        .map(|(reference, (_, index))| SeededImage {
+            reference: reference.to_string(),
+            index: index.clone(),
+        })
+        .collect())
 }

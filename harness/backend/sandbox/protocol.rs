@@ -24,8 +24,8 @@ pub struct SandboxConfig {
     pub objects: Vec<SeedObject>,
     /// MinIO, when some scenario keeps its bucket there (`cloud.s3: minio`), with its objects.
     pub minio: Option<MinioLaunch>,
-    /// Images to store in the registries: `host/repository:tag`.
-    pub images: Vec<String>,
+    /// Images to store in the registries.
+    pub images: Vec<crate::fakes::cloud::SeededImage>,
     /// The private registry's user and password (htpasswd personality).
     pub registry_user: String,
     pub registry_password: String,

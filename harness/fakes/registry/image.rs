@@ -1,7 +1,7 @@
 //! Test images built without a daemon: one gzip layer, an image config with a known Entrypoint and
 //! Cmd, and an OCI manifest, written straight into the registry's storage.
 
-use super::routes::OCI_MANIFEST;
+use super::routes::{OCI_INDEX, OCI_MANIFEST};
 use super::storage::{Storage, digest_of};
 use std::io::Write;
 
@@ -53,8 +53,48 @@ pub fn layer(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
     tar.into_inner()
 }
 
-/// Stores the image; returns the manifest digest.
-pub fn store(storage: &Storage, image: &TestImage) -> std::io::Result<String> {
+/// Stores the image under its tag: one image manifest for linux/amd64 when `index` is empty, else
+/// an OCI image index whose children are one manifest per platform of `index` (`os/arch[/variant]`),
+/// as multi-arch images are published. Returns the digest the tag points at.
+pub fn store(storage: &Storage, image: &TestImage, index: &[String]) -> std::io::Result<String> {
+    let layer = gzip_layer(storage, image)?;
+    if index.is_empty() {
+        let (manifest, _) = image_manifest(storage, image, &layer, "linux/amd64")?;
+        return storage.put_manifest(
+            &image.repository,
+            &image.tag,
+            OCI_MANIFEST,
+            manifest.as_bytes(),
+        );
+    }
+    let mut children = Vec::new();
+    for platform in index {
+        let (manifest, platform) = image_manifest(storage, image, &layer, platform)?;
+        let digest = digest_of(manifest.as_bytes());
+        storage.put_manifest(
+            &image.repository,
+            &digest,
+            OCI_MANIFEST,
+            manifest.as_bytes(),
+        )?;
+        children.push(serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(), "platform": platform,
+        }));
+    }
+    let index =
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children})
+            .to_string();
+    storage.put_manifest(&image.repository, &image.tag, OCI_INDEX, index.as_bytes())
+}
+
+/// The image's one layer, gzipped and stored: (digest, size, diff id).
+struct Layer {
+    digest: String,
+    size: usize,
+    diff_id: String,
+}
+
+fn gzip_layer(storage: &Storage, image: &TestImage) -> std::io::Result<Layer> {
     let entries: Vec<Entry> = image
         .files
         .iter()
@@ -65,33 +105,49 @@ pub fn store(storage: &Storage, image: &TestImage) -> std::io::Result<String> {
         })
         .collect();
     let layer_tar = layer(&entries)?;
-    let diff_id = digest_of(&layer_tar);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&layer_tar)?;
-    let layer = gz.finish()?;
-    let layer_digest = storage.put_blob(&image.repository, &layer)?;
-
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Entrypoint": image.entrypoint, "Cmd": image.cmd, "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    let gz = gz.finish()?;
+    Ok(Layer {
+        digest: storage.put_blob(&image.repository, &gz)?,
+        size: gz.len(),
+        diff_id: digest_of(&layer_tar),
     })
-    .to_string();
+}
+
+/// An image manifest for one platform, its config stored; with the platform as an index names it.
+fn image_manifest(
+    storage: &Storage,
+    image: &TestImage,
+    layer: &Layer,
+    platform: &str,
+) -> std::io::Result<(String, serde_json::Value)> {
+    let mut parts = platform.split('/');
+    let (os, architecture) = (
+        parts.next().unwrap_or("linux"),
+        parts.next().unwrap_or("amd64"),
+    );
+    let mut platform = serde_json::json!({"architecture": architecture, "os": os});
+    if let Some(variant) = parts.next() {
+        platform["variant"] = variant.into();
+    }
+    let mut config = serde_json::json!({
+        "config": {"Entrypoint": image.entrypoint, "Cmd": image.cmd, "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+    });
+    for (k, v) in platform.as_object().expect("an object") {
+        config[k] = v.clone();
+    }
+    let config = config.to_string();
     let config_digest = storage.put_blob(&image.repository, config.as_bytes())?;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}],
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.digest, "size": layer.size}],
     })
     .to_string();
-    storage.put_manifest(
-        &image.repository,
-        &image.tag,
-        OCI_MANIFEST,
-        manifest.as_bytes(),
-    )
+    Ok((manifest, platform))
 }
 
 /// A busybox-static image when the host has `/bin/busybox` (Debian busybox-static), else a layer
