@@ -292,6 +292,23 @@ impl UpgradeVerdict {
     }
 }
 
+/// `--from` as given, else the running version `scan --out` recorded beside the scenarios.
+pub fn from_or_recorded(
+    from: Option<String>,
+    scenario_dir: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    if let Some(from) = from {
+        return Ok(from);
+    }
+    let recorded = scenario_dir.and_then(crate::scan::catalogue::recorded_running);
+    recorded.ok_or_else(|| {
+        anyhow::anyhow!(
+            "give --from: no running version recorded ({} in --scenarios DIR, written by `scan --out DIR`)",
+            crate::scan::catalogue::RECORD
+        )
+    })
+}
+
 /// The scenario globs a team relies on: `--uses` values, then a `--uses-file`'s lines (one glob a
 /// line, `#` starts a comment).
 pub fn uses_globs(
