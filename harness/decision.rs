@@ -69,6 +69,9 @@ pub struct UpgradeVerdict {
     pub undecided: Vec<Undecided>,
     /// Scenarios that failed on `from` and pass on `to`.
     pub fixed: Vec<String>,
+    /// Scenarios that fail on both: broken already on the running version, not by the upgrade
+    /// (with the error on `to`).
+    pub broken_already: Vec<Undecided>,
 }
 
 /// Decides from a report holding the cells of `scope` on both versions.
@@ -76,6 +79,7 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
     let mut blockers = Vec::new();
     let mut undecided = Vec::new();
     let mut fixed = Vec::new();
+    let mut broken_already = Vec::new();
     for s in scope {
         let (a, b) = (report.cell(&s.id, from), report.cell(&s.id, to));
         match (a, b) {
@@ -97,6 +101,12 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
                         exposed: vec![],
                     }),
                     (ObservedOutcome::Fail, ObservedOutcome::Pass) => fixed.push(s.id.clone()),
+                    (ObservedOutcome::Fail, ObservedOutcome::Fail) => {
+                        broken_already.push(Undecided {
+                            scenario: s.id.clone(),
+                            reason: first_line(&b.observed.message).to_string(),
+                        })
+                    }
                     _ => {}
                 }
                 let (newly, gone) = exposure_change(a, b);
@@ -139,6 +149,7 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
         blockers,
         undecided,
         fixed,
+        broken_already,
     }
 }
 
@@ -281,6 +292,12 @@ impl UpgradeVerdict {
         }
         for u in &self.undecided {
             out.push_str(&format!("\n  UNDECIDED {}: {}\n", u.scenario, u.reason));
+        }
+        for b in &self.broken_already {
+            out.push_str(&format!(
+                "\n  BROKEN ALREADY on {} (and still on {}): {}\n    error on {}: {}\n",
+                self.from, self.to, b.scenario, self.to, b.reason
+            ));
         }
         if !self.fixed.is_empty() {
             out.push_str(&format!(

@@ -18,6 +18,7 @@ mod html;
 mod providers;
 mod registry;
 mod sandbox;
+mod scan;
 mod scenarios;
 mod util;
 mod workflows;
