@@ -255,9 +255,10 @@ pub async fn collect(
                                 listed.push((k.kind.into(), ns.clone()));
                                 add(&mut inv, items);
                             }
-                            Err(Failure::Refused(why) | Failure::Other(why)) => {
-                                missed.push(format!("{ns} ({why})"))
-                            }
+                            // The API server's message repeats itself per namespace: its
+                            // namespace is enough, except for errors other than a refusal.
+                            Err(Failure::Refused(_)) => missed.push(ns.clone()),
+                            Err(Failure::Other(why)) => missed.push(format!("{ns} ({why})")),
                         }
                     }
                     inv.gaps.push(Gap {
@@ -268,7 +269,7 @@ pub async fn collect(
                                 namespaces.join(", ")
                             ),
                             false => {
-                                format!("{why}; per namespace also missed: {}", missed.join(", "))
+                                format!("{why}; also refused per namespace: {}", missed.join(", "))
                             }
                         },
                         unknown: vec![k.unknown.into()],

@@ -157,6 +157,13 @@ mod tests {
         assert!(!s.value.to_string().contains("CANARY"));
         assert!(!s.value.to_string().contains("Q0FOQVJZ"));
         assert_eq!(s.value["keys"], serde_json::json!(["k"]));
+        let mut again = s.value.clone();
+        super::super::objects::sanitize("Secret", &mut again);
+        assert_eq!(
+            again["keys"],
+            serde_json::json!(["k"]),
+            "sanitizing twice keeps the key names"
+        );
         assert_eq!(inv.gaps.len(), 1);
         assert!(inv.gaps[0].what.starts_with("m.yaml:13"), "{:?}", inv.gaps);
     }

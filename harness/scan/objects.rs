@@ -123,7 +123,14 @@ fn strip_secret(value: &mut Value) {
     let Some(secret) = value.as_object_mut() else {
         return;
     };
-    let mut keys: Vec<String> = Vec::new();
+    // Idempotent: a page sanitized on arrival is sanitized again when it becomes an Object.
+    let mut keys: Vec<String> = match secret.remove("keys") {
+        Some(Value::Array(k)) => k
+            .into_iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
     for field in ["data", "stringData"] {
         if let Some(Value::Object(m)) = secret.remove(field) {
             keys.extend(m.keys().cloned());
