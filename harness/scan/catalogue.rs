@@ -129,35 +129,26 @@ fn make_exploratory(v: &mut Value, s: &Setup) {
 fn keep_team_names(v: &mut Value, s: &Setup) {
     let pinned = expectation_text(v);
     let free = |old: &str| !old.is_empty() && !pinned.contains(old);
-    if let (Some(team), Some(old)) = (
-        &s.names.service_account,
-        v.pointer("/workflow/serviceAccountName")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    ) {
-        if free(&old) {
-            v["workflow"]["serviceAccountName"] = json!(team);
-            for sa in v
-                .pointer_mut("/kubernetes/serviceAccounts")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                if sa["name"] == json!(old) {
-                    sa["name"] = json!(team);
-                }
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    if let Some(team) = &s.names.service_account
+        && let Some(old) = text(v, "/workflow/serviceAccountName")
+        && free(&old)
+    {
+        v["workflow"]["serviceAccountName"] = json!(team);
+        let accounts = v
+            .pointer_mut("/kubernetes/serviceAccounts")
+            .and_then(Value::as_array_mut);
+        for sa in accounts.into_iter().flatten() {
+            if sa["name"] == json!(old) {
+                sa["name"] = json!(team);
             }
         }
     }
-    if let (Some(team), Some(old)) = (
-        &s.names.bucket,
-        v.pointer("/artifact/s3/bucket")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    ) {
-        if free(&old) {
-            v["artifact"]["s3"]["bucket"] = json!(team);
-        }
+    if let Some(team) = &s.names.bucket
+        && let Some(old) = text(v, "/artifact/s3/bucket")
+        && free(&old)
+    {
+        v["artifact"]["s3"]["bucket"] = json!(team);
     }
 }
 

@@ -3,7 +3,7 @@
 //! its file).
 
 use super::controller::Controller;
-use super::identity::{self, Identity};
+use super::identity::{self, Ambient};
 use super::objects::Inventory;
 use super::repos;
 use super::workflows::{Found, WorkflowUse};
@@ -238,7 +238,7 @@ impl Detector<'_> {
             }
             summary = format!("S3 artifacts ({}) with {chain}", endpoint_kind(aws));
             match (&who, sdk, aws) {
-                (Identity::Irsa(e), _, true) => {
+                (Ambient::Irsa(e), _, true) => {
                     auth = AuthMode::Irsa;
                     evidence.extend(e.clone());
                     summary.push_str(" under IRSA");
@@ -248,7 +248,7 @@ impl Detector<'_> {
                         "s3-irsa-default-iam"
                     })
                 }
-                (Identity::PodIdentity(e), _, true) => {
+                (Ambient::PodIdentity(e), _, true) => {
                     auth = AuthMode::PodIdentity;
                     evidence.extend(e.clone());
                     summary.push_str(" under EKS Pod Identity");
@@ -258,7 +258,7 @@ impl Detector<'_> {
                         "s3-pod-identity-default-iam"
                     })
                 }
-                (Identity::Unknown(why), _, _) => {
+                (Ambient::Unknown(why), _, _) => {
                     self.gap(
                         format!("identity of {}/ServiceAccount/{}", u.namespace, sa.value),
                         why.clone(),
@@ -267,7 +267,7 @@ impl Detector<'_> {
                     summary.push_str(", identity unknown");
                     None
                 }
-                (Identity::None(e), _, _) => {
+                (Ambient::None(e), _, _) => {
                     evidence.push(e.clone());
                     summary.push_str(" and no IRSA or Pod Identity seen (node role?)");
                     None
@@ -323,21 +323,21 @@ impl Detector<'_> {
                     Some("ecr-pull-secret-entrypoint"),
                 ),
                 Registry::EcrPrivate => match identity::of_controller(self.inv, self.c) {
-                    Identity::Irsa(e) => {
+                    Ambient::Irsa(e) => {
                         evidence.extend(e);
                         auth = AuthMode::Irsa;
                         ("lookup of a private ECR image as the controller's IRSA role".into(), Some("ecr-irsa-entrypoint"))
                     }
-                    Identity::PodIdentity(e) => {
+                    Ambient::PodIdentity(e) => {
                         evidence.extend(e);
                         auth = AuthMode::PodIdentity;
                         ("lookup of a private ECR image as the controller's Pod Identity".into(), Some("ecr-pod-identity-entrypoint"))
                     }
-                    Identity::None(e) => {
+                    Ambient::None(e) => {
                         evidence.push(e);
                         ("lookup of a private ECR image with no controller identity seen".into(), None)
                     }
-                    Identity::Unknown(why) => {
+                    Ambient::Unknown(why) => {
                         self.gap("the controller's identity".into(), why, "ECR entrypoint lookups");
                         ("lookup of a private ECR image, controller identity unknown".into(), None)
                     }

@@ -11,7 +11,7 @@ pub const POD_IDENTITY_TOKEN_ENV: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
 pub const AGENT: (&str, &str) = ("kube-system", "eks-pod-identity-agent");
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Identity {
+pub enum Ambient {
     /// Evidence lines.
     Irsa(Vec<String>),
     PodIdentity(Vec<String>),
@@ -23,7 +23,7 @@ pub enum Identity {
 
 /// The identity pods of `sa` in `ns` get. Pod Identity wins over IRSA, as the webhook decides
 /// (container credentials take precedence).
-pub fn of_pods(inv: &Inventory, ns: &str, sa: &str, extra_env: &[(String, String)]) -> Identity {
+pub fn of_pods(inv: &Inventory, ns: &str, sa: &str, extra_env: &[(String, String)]) -> Ambient {
     let mut pod_identity = injected(inv, ns, sa);
     // Env set for every pod of this kind (the controller's pod template, the executor's config).
     for (evidence, name) in extra_env {
@@ -33,23 +33,23 @@ pub fn of_pods(inv: &Inventory, ns: &str, sa: &str, extra_env: &[(String, String
     }
     if !pod_identity.is_empty() {
         pod_identity.extend(agent(inv));
-        return Identity::PodIdentity(pod_identity);
+        return Ambient::PodIdentity(pod_identity);
     }
     match inv.get("ServiceAccount", ns, sa) {
         Some(o) => match o.annotation(IRSA_ANNOTATION) {
-            Some(_) => Identity::Irsa(vec![format!("{}: {IRSA_ANNOTATION}", o.reference())]),
-            None => Identity::None(format!("{}: no {IRSA_ANNOTATION}", o.reference())),
+            Some(_) => Ambient::Irsa(vec![format!("{}: {IRSA_ANNOTATION}", o.reference())]),
+            None => Ambient::None(format!("{}: no {IRSA_ANNOTATION}", o.reference())),
         },
-        None if inv.listed("ServiceAccount", ns) => Identity::None(format!(
+        None if inv.listed("ServiceAccount", ns) => Ambient::None(format!(
             "{ns}/ServiceAccount/{sa}: {}",
             inv.absence_wording()
         )),
-        None => Identity::Unknown(format!("ServiceAccounts in {ns} could not be read")),
+        None => Ambient::Unknown(format!("ServiceAccounts in {ns} could not be read")),
     }
 }
 
 /// The controller's own identity: its pod template's env, its pods, its ServiceAccount.
-pub fn of_controller(inv: &Inventory, c: &Controller) -> Identity {
+pub fn of_controller(inv: &Inventory, c: &Controller) -> Ambient {
     let at = c
         .deployment
         .clone()

@@ -182,7 +182,7 @@ fn controller_gaps(inv: &objects::Inventory, c: &controller::Controller) -> Vec<
         gaps.push(Gap {
             what: format!("{}/ConfigMap/{}", c.namespace, c.configmap_name),
             why: match inv.listed("ConfigMap", &c.namespace) {
-                true => format!("{}", inv.absence_wording()),
+                true => inv.absence_wording().to_string(),
                 false => "could not be read".into(),
             },
             unknown: vec![

@@ -39,7 +39,7 @@ fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
 #[case::static_keys("static-keys-37", "v3.7.18", &["s3-static-keys"])]
 #[case::deleted_pull_secret(
     "deleted-pull-secret",
-    "v3.6.4",
+    "v3.6.0",
     &["basic-missing-secret-ref", "kubelet-pull-missing-secret", "kubelet-pull-sa-secret"]
 )]
 fn each_fixture_scans_to_its_setups(
