@@ -247,4 +247,30 @@ fn live_scans_match_manifest_scans_and_a_view_only_user_is_told_what_it_missed()
             .any(|x| x.summary.contains("pull secrets unknown")),
         "{text}"
     );
+
+    // The command itself, as the view-only user runs it (from inside the network namespace the
+    // API server listens in): exit 0, JSON with the coverage, no secret value.
+    let mut cmd = match &viewer.netns {
+        Some(netns) => {
+            let mut c = std::process::Command::new("nsenter");
+            c.arg(format!("--net={}", netns.display()))
+                .arg(env!("CARGO_BIN_EXE_authmatrix"));
+            c
+        }
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_authmatrix")),
+    };
+    let out = cmd
+        .args(["scan", "--json", "--kubeconfig"])
+        .arg(&viewer.kubeconfig)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["running"], "v3.6.0");
+    assert!(json["coverage"].as_array().unwrap().len() >= 4, "{stdout}");
+    assert!(!stdout.contains("CANARY-SCAN-") && !stderr.contains("CANARY-SCAN-"));
 }
