@@ -40,6 +40,36 @@ pub const AWS_ENV_NAMES: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
 ];
 
+impl Controller {
+    /// Whether this controller handles workflows in `namespace` (`--namespaced` limits it to
+    /// its managed namespace, else its own).
+    pub fn handles(&self, namespace: &str) -> bool {
+        !self.namespaced
+            || namespace == self.managed_namespace.as_deref().unwrap_or(&self.namespace)
+    }
+}
+
+/// Every Deployment that looks like a workflow-controller, as `ns/Deployment/name`.
+pub fn all(inv: &Inventory) -> Vec<String> {
+    inv.of_kind("Deployment")
+        .filter(|d| {
+            d.at("/spec/template/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(is_controller_container)
+        })
+        .map(|d| d.reference())
+        .collect()
+}
+
+fn is_controller_container(c: &Value) -> bool {
+    c.get("name").and_then(Value::as_str) == Some("workflow-controller")
+        || c.get("image")
+            .and_then(Value::as_str)
+            .is_some_and(|i| image_repo(i).ends_with("/workflow-controller"))
+}
+
 /// The workflow-controller Deployment: a container named `workflow-controller` or running a
 /// `workflow-controller` image (the Helm chart names the Deployment `<release>-workflow-controller`).
 pub fn find(inv: &Inventory) -> Option<(&Object, Value)> {
@@ -47,12 +77,7 @@ pub fn find(inv: &Inventory) -> Option<(&Object, Value)> {
         let containers = d.at("/spec/template/spec/containers")?.as_array()?;
         containers
             .iter()
-            .find(|c| {
-                c.get("name").and_then(Value::as_str) == Some("workflow-controller")
-                    || c.get("image")
-                        .and_then(Value::as_str)
-                        .is_some_and(|i| image_repo(i).ends_with("/workflow-controller"))
-            })
+            .find(|c| is_controller_container(c))
             .map(|c| (d, c.clone()))
     })
 }

@@ -79,6 +79,28 @@ const KINDS: &[Kind] = &[
         labels: Some("workflows.argoproj.io/workflow"),
         unknown: "Pod Identity injected into workflow pods",
     },
+    // The controller's own pods (Argo's manifests label them `app`, the Helm chart
+    // `app.kubernetes.io/component`): Pod Identity shows only in what the webhook injected.
+    Kind {
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        plural: "pods",
+        namespaced: true,
+        fields: None,
+        labels: Some("app=workflow-controller"),
+        unknown: "Pod Identity injected into the controller's pods",
+    },
+    Kind {
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        plural: "pods",
+        namespaced: true,
+        fields: None,
+        labels: Some("app.kubernetes.io/component=workflow-controller"),
+        unknown: "Pod Identity injected into the controller's pods",
+    },
     Kind {
         group: "apps",
         version: "v1",
@@ -228,14 +250,10 @@ pub async fn collect(
             &GroupVersionKind::gvk(k.group, k.version, k.kind),
             k.plural,
         );
-        let scopes: Vec<String> = match k.namespaced
-            && !k
-                .fields
-                .is_some_and(|f| f.contains("eks-pod-identity-agent"))
-        {
-            true => vec![String::new()],
-            false if k.namespaced => vec!["kube-system".into()],
-            false => vec![String::new()],
+        // The Pod Identity agent is looked for where EKS installs it; the rest cluster-wide.
+        let scopes = match k.kind {
+            "DaemonSet" => vec![super::identity::AGENT.0.to_string()],
+            _ => vec![String::new()],
         };
         for scope in scopes {
             match list(&client, &ar, k, &scope).await {
@@ -262,7 +280,7 @@ pub async fn collect(
                         }
                     }
                     inv.gaps.push(Gap {
-                        what: format!("list {} (all namespaces)", k.plural),
+                        what: format!("list {} (all namespaces)", describe(k)),
                         why: match missed.is_empty() {
                             true => format!(
                                 "{why}; listed per namespace instead: {}",
@@ -278,7 +296,7 @@ pub async fn collect(
                 Err(Failure::Refused(why)) => inv.gaps.push(Gap {
                     what: format!(
                         "list {}{}",
-                        k.plural,
+                        describe(k),
                         if scope.is_empty() {
                             String::new()
                         } else {
@@ -291,7 +309,7 @@ pub async fn collect(
                 Err(Failure::Other(why)) => {
                     errors.push(why.clone());
                     inv.gaps.push(Gap {
-                        what: format!("list {}", k.plural),
+                        what: format!("list {}", describe(k)),
                         why,
                         unknown: vec![k.unknown.into()],
                     });
@@ -364,6 +382,14 @@ async fn list(
     }
 }
 
+/// `pods labelled workflows.argoproj.io/workflow`, `secrets`: what a gap names.
+fn describe(k: &Kind) -> String {
+    match k.labels {
+        Some(l) => format!("{} labelled {l}", k.plural),
+        None => k.plural.to_string(),
+    }
+}
+
 fn api_version(k: &Kind) -> String {
     match k.group {
         "" => k.version.to_string(),
@@ -378,7 +404,11 @@ fn add(inv: &mut Inventory, items: Vec<serde_json::Value>) {
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if let Some(obj) = Object::from_value(value, &ns, "cluster".into()) {
+        let Some(obj) = Object::from_value(value, &ns, "cluster".into()) else {
+            continue;
+        };
+        // Lists by different labels may return one pod twice.
+        if inv.get(&obj.kind, &obj.namespace, &obj.name).is_none() {
             inv.objects.push(obj);
         }
     }

@@ -123,7 +123,24 @@ pub fn scan(inv: objects::Inventory) -> Scan {
     let c = controller::read(&inv);
     let mut coverage = inv.gaps.clone();
     coverage.extend(controller_gaps(&inv, &c));
-    let uses = workflows::read(&inv, &c);
+    let (uses, elsewhere): (Vec<_>, Vec<_>) = workflows::read(&inv, &c)
+        .into_iter()
+        .partition(|u| c.handles(&u.namespace));
+    if !elsewhere.is_empty() {
+        let objects: Vec<String> = elsewhere.iter().map(|u| u.object.clone()).collect();
+        coverage.push(Gap {
+            what: format!(
+                "{} workflow object(s) outside the controller's namespace",
+                objects.len()
+            ),
+            why: format!(
+                "{} runs --namespaced: another controller handles {}",
+                c.deployment.clone().unwrap_or_default(),
+                objects.join(", ")
+            ),
+            unknown: vec!["their setups (scan that controller's install)".into()],
+        });
+    }
     if uses.is_empty() {
         coverage.push(Gap {
             what: "Workflows, WorkflowTemplates, ClusterWorkflowTemplates, CronWorkflows".into(),
@@ -159,6 +176,21 @@ pub fn scan(inv: objects::Inventory) -> Scan {
 
 fn controller_gaps(inv: &objects::Inventory, c: &controller::Controller) -> Vec<Gap> {
     let mut gaps = Vec::new();
+    let controllers = controller::all(inv);
+    if controllers.len() > 1 {
+        gaps.push(Gap {
+            what: format!(
+                "{} workflow-controller Deployments: {}",
+                controllers.len(),
+                controllers.join(", ")
+            ),
+            why: format!(
+                "only {} is judged (its version, ConfigMap and identity)",
+                c.deployment.clone().unwrap_or_default()
+            ),
+            unknown: vec!["setups of the other controllers (scan each install on its own)".into()],
+        });
+    }
     if c.deployment.is_none() {
         gaps.push(Gap {
             what: "the workflow-controller Deployment".into(),

@@ -265,3 +265,93 @@ fn irsa_ecr_verdict_from_the_scanned_catalogue_is_no_go_on_3_6_0() {
     );
     assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));
 }
+
+/// A setup no catalogue scenario describes (S3 with `roleARN` on top of IRSA) is exploratory,
+/// written with `outcome: unknown`; a `--namespaced` controller's scan leaves other namespaces'
+/// workflows to their controller, and a second controller is named in the coverage.
+#[test]
+fn an_undescribed_setup_is_exploratory_and_scope_limits_are_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("install.yaml"),
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: workflow-controller, namespace: argo}
+spec:
+  template:
+    spec:
+      serviceAccountName: argo
+      containers:
+        - name: workflow-controller
+          image: quay.io/argoproj/workflow-controller:v3.7.18
+          args: [--namespaced]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: workflow-controller, namespace: other-argo}
+spec:
+  template:
+    spec:
+      containers:
+        - {name: workflow-controller, image: quay.io/argoproj/workflow-controller:v3.6.5}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: workflow-controller-configmap, namespace: argo}
+data:
+  artifactRepository: |
+    s3: {bucket: team-bucket, endpoint: s3.amazonaws.com, useSDKCreds: true, roleARN: "arn:aws:iam::123456789012:role/artifacts"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: runner
+  namespace: argo
+  annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/runner"}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: wf, namespace: argo}
+spec:
+  serviceAccountName: runner
+  templates:
+    - name: main
+      container: {image: busybox, command: [sh]}
+      outputs: {artifacts: [{name: a, path: /tmp/a}]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: elsewhere, namespace: team-b}
+spec:
+  templates:
+    - {name: main, container: {image: busybox}}
+"#,
+    )
+    .unwrap();
+    let s = scan::from_manifests(&[dir.path().to_path_buf()], "default").unwrap();
+    let text = s.render();
+    assert_eq!(s.setups.len(), 1, "{text}");
+    let setup = &s.setups[0];
+    assert_eq!(setup.corresponds_to, None, "{text}");
+    assert!(setup.summary.contains("roleARN"), "{text}");
+    assert!(
+        text.contains("1 workflow object(s) outside the controller's namespace"),
+        "{text}"
+    );
+    assert!(text.contains("2 workflow-controller Deployments"), "{text}");
+    let out = tempfile::tempdir().unwrap();
+    scan::catalogue::write(&s, &crate::util::root().join("scenarios"), out.path()).unwrap();
+    let loaded = authmatrix::scenario::load_dir(out.path()).unwrap();
+    let x = &loaded[0];
+    assert_eq!(x.expectations.len(), 1);
+    assert_eq!(
+        x.expectations[0].outcome,
+        authmatrix::scenario::ExpectedOutcome::Unknown
+    );
+    assert_eq!(x.auth.mode, authmatrix::scenario::AuthMode::Irsa);
+    assert_eq!(x.artifact["s3"]["bucket"], "team-bucket");
+    assert_eq!(
+        x.artifact["s3"]["roleARN"],
+        "arn:aws:iam::123456789012:role/artifacts"
+    );
+}
