@@ -429,6 +429,28 @@ mod tests {
     }
 
     #[test]
+    fn a_setup_failing_on_both_versions_is_listed_as_broken_already_not_as_a_blocker() {
+        let scope = [scenario("gone")];
+        let r = report(
+            vec![
+                cell("gone", "v3.5.11", Fail, AsExpected),
+                cell("gone", "v3.6.0", Fail, AsExpected),
+            ],
+            &["gone"],
+        );
+        let v = decide(&r, &scope, "v3.5.11", "v3.6.0");
+        assert_eq!(v.decision, Decision::Go);
+        assert_eq!(v.broken_already[0].scenario, "gone");
+        assert_eq!(v.broken_already[0].reason, "Fail on v3.6.0");
+        assert!(
+            v.render()
+                .contains("BROKEN ALREADY on v3.5.11 (and still on v3.6.0): gone"),
+            "{}",
+            v.render()
+        );
+    }
+
+    #[test]
     fn the_fix_version_falls_back_to_the_catalogue_when_not_measured() {
         let scope = [scenario("broken")];
         let r = report(

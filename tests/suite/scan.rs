@@ -264,6 +264,24 @@ fn irsa_ecr_verdict_from_the_scanned_catalogue_is_no_go_on_3_6_0() {
         "{stdout}"
     );
     assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));
+    // Nor in any report of a run over the scanned catalogue.
+    let reports = tempfile::tempdir().unwrap();
+    let r = reports.path().to_str().unwrap();
+    let (code, _, stderr) = authmatrix(&["run", "--scenarios", o, "--argo", "v3.5.12", "--out", r]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let written: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(written.len() >= 3, "report.json, report.md, junit.xml…");
+    for f in written {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        assert!(
+            !text.contains(CANARY) && !text.contains(CANARY_B64),
+            "{}",
+            f.path().display()
+        );
+    }
 }
 
 /// A setup no catalogue scenario describes (S3 with `roleARN` on top of IRSA) is exploratory,
