@@ -373,3 +373,74 @@ spec:
         "arn:aws:iam::123456789012:role/artifacts"
     );
 }
+
+/// Node setups: a non-root pod writing to a hostPath, an executor with only the legacy
+/// pods/patch RBAC, and an anonymous public.ecr.aws lookup.
+#[test]
+fn host_paths_legacy_executor_rbac_and_ecr_public_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("team.yaml"),
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: etl, namespace: jobs}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: old-executor, namespace: jobs}
+rules:
+  - {apiGroups: [""], resources: [pods], verbs: [get, watch, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: old-executor, namespace: jobs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: old-executor}
+subjects: [{kind: ServiceAccount, name: etl}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: dump, namespace: jobs}
+spec:
+  serviceAccountName: etl
+  securityContext: {runAsUser: 1000}
+  volumes:
+    - {name: scratch, hostPath: {path: /mnt/scratch}}
+  templates:
+    - name: main
+      container: {image: public.ecr.aws/docker/library/busybox:1.36}
+"#,
+    )
+    .unwrap();
+    let s = scan::from_manifests(&[dir.path().to_path_buf()], "default").unwrap();
+    let text = s.render();
+    let mut found: Vec<&str> = s
+        .setups
+        .iter()
+        .filter_map(|x| x.corresponds_to.as_deref())
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "ecr-public-anonymous-entrypoint",
+            "executor-rbac-missing-taskresults",
+            "hostpath-not-writable"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "jobs/WorkflowTemplate/dump: spec.volumes[name=scratch].hostPath.path=/mnt/scratch"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("jobs/RoleBinding/old-executor -> jobs/Role/old-executor: rules"),
+        "{text}"
+    );
+    // No controller in these manifests: the coverage says what that leaves unknown.
+    assert!(
+        text.contains("the workflow-controller Deployment"),
+        "{text}"
+    );
+}
