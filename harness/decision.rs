@@ -69,6 +69,9 @@ pub struct UpgradeVerdict {
     pub undecided: Vec<Undecided>,
     /// Scenarios that failed on `from` and pass on `to`.
     pub fixed: Vec<String>,
+    /// Scenarios that fail on both: broken already on the running version, not by the upgrade
+    /// (with the error on `to`).
+    pub broken_already: Vec<Undecided>,
 }
 
 /// Decides from a report holding the cells of `scope` on both versions.
@@ -76,6 +79,7 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
     let mut blockers = Vec::new();
     let mut undecided = Vec::new();
     let mut fixed = Vec::new();
+    let mut broken_already = Vec::new();
     for s in scope {
         let (a, b) = (report.cell(&s.id, from), report.cell(&s.id, to));
         match (a, b) {
@@ -97,6 +101,12 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
                         exposed: vec![],
                     }),
                     (ObservedOutcome::Fail, ObservedOutcome::Pass) => fixed.push(s.id.clone()),
+                    (ObservedOutcome::Fail, ObservedOutcome::Fail) => {
+                        broken_already.push(Undecided {
+                            scenario: s.id.clone(),
+                            reason: first_line(&b.observed.message).to_string(),
+                        })
+                    }
                     _ => {}
                 }
                 let (newly, gone) = exposure_change(a, b);
@@ -139,6 +149,7 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
         blockers,
         undecided,
         fixed,
+        broken_already,
     }
 }
 
@@ -282,6 +293,12 @@ impl UpgradeVerdict {
         for u in &self.undecided {
             out.push_str(&format!("\n  UNDECIDED {}: {}\n", u.scenario, u.reason));
         }
+        for b in &self.broken_already {
+            out.push_str(&format!(
+                "\n  BROKEN ALREADY on {} (and still on {}): {}\n    error on {}: {}\n",
+                self.from, self.to, b.scenario, self.to, b.reason
+            ));
+        }
         if !self.fixed.is_empty() {
             out.push_str(&format!(
                 "\n  fixed by the upgrade: {}\n",
@@ -290,6 +307,23 @@ impl UpgradeVerdict {
         }
         out
     }
+}
+
+/// `--from` as given, else the running version `scan --out` recorded beside the scenarios.
+pub fn from_or_recorded(
+    from: Option<String>,
+    scenario_dir: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    if let Some(from) = from {
+        return Ok(from);
+    }
+    let recorded = scenario_dir.and_then(crate::scan::catalogue::recorded_running);
+    recorded.ok_or_else(|| {
+        anyhow::anyhow!(
+            "give --from: no running version recorded ({} in --scenarios DIR, written by `scan --out DIR`)",
+            crate::scan::catalogue::RECORD
+        )
+    })
 }
 
 /// The scenario globs a team relies on: `--uses` values, then a `--uses-file`'s lines (one glob a
@@ -392,6 +426,28 @@ mod tests {
         );
         assert_eq!(b.workarounds, vec!["fine".to_string()]);
         assert_eq!(b.references, vec!["https://example.test/13947".to_string()]);
+    }
+
+    #[test]
+    fn a_setup_failing_on_both_versions_is_listed_as_broken_already_not_as_a_blocker() {
+        let scope = [scenario("gone")];
+        let r = report(
+            vec![
+                cell("gone", "v3.5.11", Fail, AsExpected),
+                cell("gone", "v3.6.0", Fail, AsExpected),
+            ],
+            &["gone"],
+        );
+        let v = decide(&r, &scope, "v3.5.11", "v3.6.0");
+        assert_eq!(v.decision, Decision::Go);
+        assert_eq!(v.broken_already[0].scenario, "gone");
+        assert_eq!(v.broken_already[0].reason, "Fail on v3.6.0");
+        assert!(
+            v.render()
+                .contains("BROKEN ALREADY on v3.5.11 (and still on v3.6.0): gone"),
+            "{}",
+            v.render()
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod scan;
 pub mod scenario;
 pub mod shared;
 pub mod tools;

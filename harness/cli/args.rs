@@ -48,6 +48,10 @@ pub enum Command {
     /// What moved between two runs: cells whose verdict or observed outcome changed, new and
     /// vanished cells. Exit 1 when a cell newly regressed. Each is a report.json or its directory.
     Diff { old: PathBuf, new: PathBuf },
+    /// Read your Argo setup (rendered manifests, or a live cluster read-only) and list the auth
+    /// setups it has, the objects they come from and the catalogue scenario each one is. Exit 0
+    /// when it ran (setups or none), 3 when it could not scan at all.
+    Scan(ScanArgs),
     /// Validate the scenario catalogue and list it.
     Scenarios {
         #[arg(long = "scenarios", value_name = "DIR")]
@@ -88,9 +92,37 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args)]
-pub struct VerdictArgs {
+pub struct ScanArgs {
+    /// Manifest files or directories (multi-document YAML: `helm template` or Kustomize output, a
+    /// GitOps repository).
+    #[arg(long, value_name = "PATH", num_args = 1.., required_unless_present = "kubeconfig", conflicts_with = "kubeconfig")]
+    pub manifests: Vec<std::path::PathBuf>,
+    /// A live cluster, read-only (lists only; Helm release Secrets are never read).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current one).
+    #[arg(long, requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// Namespace of manifest objects that name none (as `kubectl apply -n`).
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Print the scan as JSON.
     #[arg(long)]
-    pub from: String,
+    pub json: bool,
+    /// Write one scenario file per setup, and scan.json, into this directory (for
+    /// `verdict --scenarios DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The catalogue the setups are matched against (default: the project's scenarios/).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    pub scenario_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct VerdictArgs {
+    /// The version running now (default: the one `scan --out` recorded in --scenarios DIR).
+    #[arg(long)]
+    pub from: Option<String>,
     #[arg(long)]
     pub to: String,
     /// Scenario id globs of the setups you rely on (default: all); repeatable.

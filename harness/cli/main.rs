@@ -3,7 +3,7 @@
 mod args;
 
 use anyhow::{Context, bail};
-use args::{Cli, Command, ExplainArgs, PrepareArgs, RunArgs, Selection, VerdictArgs};
+use args::{Cli, Command, ExplainArgs, PrepareArgs, RunArgs, ScanArgs, Selection, VerdictArgs};
 use authmatrix::backend::local::probes::ProbeBuilder;
 use authmatrix::backend::{self, Choice, cluster, local};
 use authmatrix::matrix::{self, plan};
@@ -39,6 +39,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verdict(a) => verdict(a),
+        Command::Scan(a) => scan(a),
         Command::Explain(a) => explain(a),
         Command::Diff { old, new } => {
             let (old, new) = (Report::read(&old)?, Report::read(&new)?);
@@ -65,8 +66,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn verdict(a: VerdictArgs) -> anyhow::Result<ExitCode> {
     let globs = decision::uses_globs(a.uses, a.uses_file.as_deref())?;
     let scope = plan::select(load(&a.scenario_dir)?, &globs)?;
-    let tags = ArgoTag::parse_list(&format!("{},{}", a.from, a.to))?;
-    let (from, to) = (ArgoTag::parse(&a.from)?.tag, ArgoTag::parse(&a.to)?.tag);
+    let from = decision::from_or_recorded(a.from, a.scenario_dir.as_deref())?;
+    let tags = ArgoTag::parse_list(&format!("{from},{}", a.to))?;
+    let (from, to) = (ArgoTag::parse(&from)?.tag, ArgoTag::parse(&a.to)?.tag);
     let report = match a.report {
         Some(dir) => Report::read(&dir)?,
         None => {
@@ -92,6 +94,31 @@ fn verdict(a: VerdictArgs) -> anyhow::Result<ExitCode> {
     ))?;
     ci::output("decision", decision)?;
     Ok(ExitCode::from(verdict.decision.exit_code()))
+}
+
+fn scan(a: ScanArgs) -> anyhow::Result<ExitCode> {
+    let scanned = match &a.kubeconfig {
+        Some(kc) => authmatrix::scan::from_cluster(kc, a.context.as_deref()),
+        None => authmatrix::scan::from_manifests(&a.manifests, &a.namespace),
+    };
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("authmatrix: {e}");
+            return Ok(ExitCode::from(authmatrix::scan::EXIT_CANNOT_SCAN));
+        }
+    };
+    match a.json {
+        true => println!("{}", serde_json::to_string_pretty(&scanned)?),
+        false => print!("{}", scanned.render()),
+    }
+    if let Some(out) = &a.out {
+        let catalogue = a.scenario_dir.unwrap_or_else(|| root().join("scenarios"));
+        let files = authmatrix::scan::catalogue::write(&scanned, &catalogue, out)
+            .map_err(anyhow::Error::msg)?;
+        eprintln!("wrote {} files to {}", files.len(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,7 @@
 //! The suite: everything but the matrix, in one binary (as ripgrep does).
 //!
 //! Tiers, by what a test needs (README's table has each module): `architecture`, `scenarios`,
-//! `diff`, `providers` need nothing; `fakes` the project's venv; `registry` skopeo and Go;
+//! `diff`, `providers`, `scan` (but its verdict test) need nothing; `fakes` the project's venv; `registry` skopeo and Go;
 //! `sandbox` and the matrix-driven modules root or user namespaces, Go and the venv; everything
 //! under `cluster_tier` the cluster builds of `make setup`. `make test-local` runs all but
 //! `cluster_tier::`, `make test-cluster` runs that.
@@ -18,6 +18,7 @@ mod html;
 mod providers;
 mod registry;
 mod sandbox;
+mod scan;
 mod scenarios;
 mod util;
 mod workflows;

@@ -4,3 +4,4 @@
 
 mod cluster;
 mod minio;
+mod scan;

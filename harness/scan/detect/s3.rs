@@ -1,0 +1,204 @@
+//! The executor's S3 access: which repository, which credentials, whose identity.
+
+use super::Detector;
+use crate::scan::identity::{self, Ambient};
+use crate::scan::repos;
+use crate::scan::workflows::{Found, WorkflowUse};
+use crate::scan::{Names, Setup};
+use crate::scenario::{AuthMode, Component};
+use serde_json::Value;
+
+impl Detector<'_> {
+    /// The executor's S3 access, for the workflow's pod ServiceAccounts.
+    pub(super) fn s3(&mut self, u: &WorkflowUse) {
+        let archive =
+            self.c.config.pointer("/artifactRepository/archiveLogs") == Some(&Value::Bool(true));
+        if u.has_artifacts.is_none() && !archive && u.inline_s3.is_empty() {
+            return;
+        }
+        let mut repos: Vec<repos::Repo> = u
+            .inline_s3
+            .iter()
+            .map(|s| repos::Repo {
+                s3: s.s3.clone(),
+                evidence: s.evidence.clone(),
+            })
+            .collect();
+        match repos::resolve(self.inv, self.c, u) {
+            Ok(Some(r)) => repos.push(r),
+            Ok(None) => {}
+            Err(why) => self.gap(
+                format!("artifact repository of {}", u.object),
+                why,
+                "its S3 setup",
+            ),
+        }
+        let used = u.has_artifacts.clone().unwrap_or_else(|| {
+            format!(
+                "{}: logs archived (artifactRepository.archiveLogs=true)",
+                u.object
+            )
+        });
+        let mut sas = vec![u.service_account.clone()];
+        sas.extend(u.template_service_accounts.iter().cloned());
+        for r in &repos {
+            for sa in &sas {
+                self.s3_setup(u, r, sa, &used);
+            }
+        }
+    }
+
+    pub(super) fn s3_setup(
+        &mut self,
+        u: &WorkflowUse,
+        r: &repos::Repo,
+        sa: &Found<String>,
+        used: &str,
+    ) {
+        let s3 = &r.s3;
+        let endpoint = s3
+            .get("endpoint")
+            .and_then(Value::as_str)
+            .unwrap_or("s3.amazonaws.com");
+        let aws = endpoint.contains("amazonaws.com");
+        let field = |f: &str| s3.get(f).filter(|v| !v.is_null());
+        let mut evidence = vec![used.to_string(), r.evidence.clone()];
+        let mut summary;
+        let mut auth = AuthMode::None;
+        let corresponds = if let Some(access) = field("accessKeySecret") {
+            let name = access.get("name").and_then(Value::as_str).unwrap_or("");
+            let key = access.get("key").and_then(Value::as_str).unwrap_or("");
+            evidence.push(format!(
+                "{}.accessKeySecret -> secret {name:?} key {key:?}",
+                r.evidence
+            ));
+            summary = format!(
+                "S3 artifacts ({}) with static keys from a Secret",
+                endpoint_kind(aws)
+            );
+            match self.secret(&u.namespace, name) {
+                Ok(None) => {
+                    evidence.push(format!(
+                        "{}/Secret/{name}: {}",
+                        u.namespace,
+                        self.inv.absence_wording()
+                    ));
+                    summary.push_str(" that is missing");
+                    Some("s3-missing-key-secret")
+                }
+                Ok(Some(keys)) if !keys.iter().any(|k| k == key) => {
+                    evidence.push(format!(
+                        "{}/Secret/{name}: keys {keys:?}, no {key:?}",
+                        u.namespace
+                    ));
+                    summary.push_str(" that lacks the key");
+                    Some("s3-secret-missing-key")
+                }
+                state => {
+                    if let Ok(Some(keys)) = &state {
+                        evidence.push(format!(
+                            "{}/Secret/{name}: exists, keys {keys:?}",
+                            u.namespace
+                        ));
+                    }
+                    if let Err(why) = state {
+                        self.gap(
+                            format!("Secret {name} in {}", u.namespace),
+                            why,
+                            "whether the static-key Secret exists",
+                        );
+                    }
+                    match aws {
+                        true => Some("s3-static-keys"),
+                        false => Some("minio-static-keys"),
+                    }
+                }
+            }
+        } else {
+            let sdk = field("useSDKCreds").and_then(Value::as_bool) == Some(true);
+            let chain = match sdk {
+                true => {
+                    evidence.push(format!("{}.useSDKCreds=true", r.evidence));
+                    "the SDK default chain (useSDKCreds)"
+                }
+                false => "no keys and no useSDKCreds (minio-go IAM chain)",
+            };
+            let executor_env = identity::executor_env(self.c);
+            let who = identity::of_pods(self.inv, &u.namespace, &sa.value, &executor_env);
+            evidence.push(sa.evidence.clone());
+            if let Some(e) = &u.executor_service_account {
+                // The web-identity and Pod Identity webhooks key off the pod's ServiceAccount.
+                evidence.push(format!(
+                    "{} (identity still follows the pod's ServiceAccount)",
+                    e.evidence
+                ));
+            }
+            summary = format!("S3 artifacts ({}) with {chain}", endpoint_kind(aws));
+            match (&who, sdk, aws) {
+                (Ambient::Irsa(e), _, true) => {
+                    auth = AuthMode::Irsa;
+                    evidence.extend(e.clone());
+                    summary.push_str(" under IRSA");
+                    Some(if sdk {
+                        "s3-irsa-sdk-creds"
+                    } else {
+                        "s3-irsa-default-iam"
+                    })
+                }
+                (Ambient::PodIdentity(e), _, true) => {
+                    auth = AuthMode::PodIdentity;
+                    evidence.extend(e.clone());
+                    summary.push_str(" under EKS Pod Identity");
+                    Some(if sdk {
+                        "s3-pod-identity-sdk-creds"
+                    } else {
+                        "s3-pod-identity-default-iam"
+                    })
+                }
+                (Ambient::Unknown(why), _, _) => {
+                    self.gap(
+                        format!("identity of {}/ServiceAccount/{}", u.namespace, sa.value),
+                        why.clone(),
+                        "the S3 setup's identity",
+                    );
+                    summary.push_str(", identity unknown");
+                    None
+                }
+                (Ambient::None(e), _, _) => {
+                    evidence.push(e.clone());
+                    summary.push_str(" and no IRSA or Pod Identity seen (node role?)");
+                    None
+                }
+                _ => None,
+            }
+        };
+        if let Some(role) = field("roleARN").and_then(Value::as_str) {
+            evidence.push(format!("{}.roleARN={role}", r.evidence));
+            summary.push_str(", assuming roleARN");
+        }
+        // No catalogue scenario assumes a role on top: what the matrix measured does not apply.
+        let corresponds = corresponds.filter(|_| field("roleARN").is_none());
+        self.add(Setup {
+            summary,
+            component: Component::ExecutorS3,
+            corresponds_to: corresponds.map(str::to_string),
+            evidence,
+            names: Names {
+                namespace: u.namespace.clone(),
+                service_account: Some(sa.value.clone()),
+                bucket: s3.get("bucket").and_then(Value::as_str).map(str::to_string),
+                ..Default::default()
+            },
+            auth,
+            s3: Some(s3.clone()),
+            ..Default::default()
+        });
+    }
+}
+
+fn endpoint_kind(aws: bool) -> &'static str {
+    match aws {
+        true => "AWS S3",
+        false => "S3-compatible, not AWS",
+    }
+}
