@@ -72,6 +72,10 @@ pub struct UpgradeVerdict {
     /// Scenarios that fail on both: broken already on the running version, not by the upgrade
     /// (with the error on `to`).
     pub broken_already: Vec<Undecided>,
+    /// Where `scan` found each setup in scope (scenario id → objects and field paths), for the
+    /// setups a scan wrote.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub found_in: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Decides from a report holding the cells of `scope` on both versions.
@@ -150,6 +154,11 @@ pub fn decide(report: &Report, scope: &[Scenario], from: &str, to: &str) -> Upgr
         undecided,
         fixed,
         broken_already,
+        found_in: scope
+            .iter()
+            .filter(|s| !s.found_in.is_empty())
+            .map(|s| (s.id.clone(), s.found_in.clone()))
+            .collect(),
     }
 }
 
@@ -275,6 +284,7 @@ impl UpgradeVerdict {
             for e in &b.exposed {
                 out.push_str(&format!("    exposed: {e}\n"));
             }
+            self.push_found_in(&mut out, &b.scenario);
             if !b.references.is_empty() {
                 out.push_str(&format!("    upstream: {}\n", b.references.join(" ")));
             }
@@ -292,12 +302,14 @@ impl UpgradeVerdict {
         }
         for u in &self.undecided {
             out.push_str(&format!("\n  UNDECIDED {}: {}\n", u.scenario, u.reason));
+            self.push_found_in(&mut out, &u.scenario);
         }
         for b in &self.broken_already {
             out.push_str(&format!(
                 "\n  BROKEN ALREADY on {} (and still on {}): {}\n    error on {}: {}\n",
                 self.from, self.to, b.scenario, self.to, b.reason
             ));
+            self.push_found_in(&mut out, &b.scenario);
         }
         if !self.fixed.is_empty() {
             out.push_str(&format!(
@@ -306,6 +318,15 @@ impl UpgradeVerdict {
             ));
         }
         out
+    }
+}
+
+impl UpgradeVerdict {
+    /// The objects a scanned setup came from, one line each.
+    fn push_found_in(&self, out: &mut String, scenario: &str) {
+        for place in self.found_in.get(scenario).into_iter().flatten() {
+            out.push_str(&format!("    found in: {place}\n"));
+        }
     }
 }
 

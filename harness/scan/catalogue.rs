@@ -80,6 +80,8 @@ fn scenario_for(s: &Setup, catalogue: &Path) -> Result<Value, String> {
         make_exploratory(&mut v, s);
     }
     keep_team_names(&mut v, s);
+    // The verdict names the team's objects beside each finding.
+    v["foundIn"] = json!(s.evidence);
     Ok(v)
 }
 

@@ -51,6 +51,9 @@ struct RawScenario {
     #[serde(default)]
     secrets: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
     expect: Spanned<Vec<RawExpectation>>,
+    /// Written by `authmatrix scan --out`.
+    #[serde(default)]
+    found_in: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +171,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
         entrypoint,
         secrets,
         expectations,
+        found_in: raw.found_in,
         source: path.to_path_buf(),
     })
 }

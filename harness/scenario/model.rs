@@ -307,6 +307,9 @@ pub struct Scenario {
     /// `${cloud.NAME}` placeholders for credentials the fake cloud issues at run time.
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
     pub expectations: Vec<Expectation>,
+    /// Where `authmatrix scan` found this setup: objects and field paths, never values. A verdict
+    /// shows them beside what it says of the setup.
+    pub found_in: Vec<String>,
     pub source: PathBuf,
 }
 

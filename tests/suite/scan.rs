@@ -34,7 +34,7 @@ fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 #[rstest]
-#[case::irsa_ecr("irsa-ecr", "v3.5.12", &["s3-irsa-sdk-creds", "ecr-irsa-entrypoint"])]
+#[case::irsa_ecr("irsa-ecr", "v3.5.11", &["s3-irsa-sdk-creds", "ecr-irsa-entrypoint"])]
 #[case::pod_identity("pod-identity", "v3.5.11", &["s3-pod-identity-sdk-creds"])]
 #[case::static_keys("static-keys-37", "v3.7.18", &["s3-static-keys"])]
 #[case::deleted_pull_secret(
@@ -258,16 +258,21 @@ fn irsa_ecr_verdict_from_the_scanned_catalogue_is_no_go_on_3_6_0() {
     assert_eq!(code, Some(0), "{err}");
     let (code, stdout, stderr) = authmatrix(&["verdict", "--scenarios", o, "--to", "v3.6.0"]);
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.starts_with("NO-GO v3.5.12 -> v3.6.0"), "{stdout}");
+    assert!(stdout.starts_with("NO-GO v3.5.11 -> v3.6.0"), "{stdout}");
     assert!(
         stdout.contains("BLOCKER ml-team-argo-workflow-ecr-irsa-entrypoint"),
+        "{stdout}"
+    );
+    // The verdict names the team's objects behind the blocker.
+    assert!(
+        stdout.contains("    found in: ml-team/WorkflowTemplate/train: spec.templates[0](name=train).container.image="),
         "{stdout}"
     );
     assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));
     // Nor in any report of a run over the scanned catalogue.
     let reports = tempfile::tempdir().unwrap();
     let r = reports.path().to_str().unwrap();
-    let (code, _, stderr) = authmatrix(&["run", "--scenarios", o, "--argo", "v3.5.12", "--out", r]);
+    let (code, _, stderr) = authmatrix(&["run", "--scenarios", o, "--argo", "v3.5.11", "--out", r]);
     assert_eq!(code, Some(0), "{stderr}");
     let written: Vec<_> = std::fs::read_dir(reports.path())
         .unwrap()
