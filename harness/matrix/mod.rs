@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod pool;
+pub mod stream;
 pub mod timings;
 pub mod verdict;
 
@@ -85,13 +86,18 @@ pub fn prepare(
 ///
 /// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
 /// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
-/// A cell's evidence stays its own: each sandbox runs one probe at a time.
+/// A cell's evidence stays its own: each sandbox runs one probe at a time. When the backends share
+/// builds that announce themselves (the local backend's probes), a cell starts as soon as its
+/// build is done (`stream`); otherwise (the cluster backend) everything is prepared first.
 pub fn run(
     backends: &mut [Box<dyn Backend + Send>],
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
+    if let Some(builds) = stream::shared_builds(backends) {
+        return stream::run(backends, builds, scenarios, tags, started);
+    }
     let tag_info = prepare(backends, scenarios, tags)?;
     Ok(run_prepared(backends, scenarios, tags, tag_info, started))
 }

@@ -1,0 +1,141 @@
+//! Running cells while their builds continue: a cell enters the queue as soon as what it needs is
+//! built (its tag's probe), the sandboxes start without waiting for any build, and the workers take
+//! the longest ready cell first, waiting when the queue is empty but builds still run.
+
+use super::{run_cell, timings};
+use crate::backend::{Backend, BuildEvent, Builds};
+use crate::report::{Report, cell_name};
+use crate::scenario::Scenario;
+use crate::shared::ArgoTag;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// The builds every backend of the pool shares, if they share one (a pool whose backends each
+/// build for themselves prepares first).
+pub fn shared_builds(backends: &[Box<dyn Backend + Send>]) -> Option<Arc<dyn Builds>> {
+    let first = backends.first()?.builds()?;
+    let same = |b: &Box<dyn Backend + Send>| {
+        b.builds()
+            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(&o), Arc::as_ptr(&first)))
+    };
+    backends.iter().all(same).then_some(first)
+}
+
+/// The cells ready to run, and whether more may come.
+struct Queue<'a> {
+    /// Shortest last-run time first, so that `pop` takes the longest (the catalogue's order among
+    /// equals).
+    ready: Vec<(u64, std::cmp::Reverse<usize>, &'a Scenario, &'a ArgoTag)>,
+    building: bool,
+    /// Why no more cells start (the builds will fail the run, or a backend could not start).
+    stopped: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs every cell on `backends`, each starting as soon as its build (from `builds`, shared by all
+/// of them) is done; `started` is when the run began.
+pub fn run(
+    backends: &mut [Box<dyn Backend + Send>],
+    builds: Arc<dyn Builds>,
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+    started: std::time::Instant,
+) -> anyhow::Result<Report> {
+    let name = backends.first().map(|b| b.name()).unwrap_or_default();
+    let timings = timings::Timings::load(
+        &crate::backend::local::LocalOptions::default_cache_dir(),
+        name,
+    );
+    let total = scenarios.len() * tags.len();
+    let queue = Mutex::new(Queue {
+        ready: Vec::new(),
+        building: true,
+        stopped: false,
+    });
+    let wake = Condvar::new();
+    let cells = Mutex::new(Vec::with_capacity(total));
+    let failed_start = Mutex::new(None);
+    crate::progress::start_cells(total);
+    let built = std::thread::scope(|scope| {
+        let event = |e: BuildEvent| {
+            let mut q = lock(&queue);
+            match e {
+                BuildEvent::Ready {
+                    tag,
+                    scenarios: ready,
+                } => {
+                    for s in ready {
+                        let (scenario, argo) = (&scenarios[s], &tags[tag]);
+                        let time = timings.previous(&scenario.id, &argo.tag);
+                        let order = std::cmp::Reverse(s * tags.len() + tag);
+                        q.ready.push((time, order, scenario, argo));
+                    }
+                    q.ready.sort_by_key(|&(time, order, ..)| (time, order));
+                }
+                BuildEvent::Doomed => q.stopped = true,
+            }
+            wake.notify_all();
+        };
+        let (queue, wake) = (&queue, &wake);
+        let builder = scope.spawn(move || {
+            let result = builds.build(scenarios, tags, &event);
+            let mut q = lock(queue);
+            q.building = false;
+            q.stopped |= result.is_err();
+            wake.notify_all();
+            result
+        });
+        for backend in backends.iter_mut() {
+            let (cells, failed_start) = (&cells, &failed_start);
+            scope.spawn(move || {
+                if let Err(e) = backend.start(scenarios) {
+                    lock(failed_start).get_or_insert(e);
+                    lock(queue).stopped = true;
+                    wake.notify_all();
+                    return;
+                }
+                loop {
+                    let next = {
+                        let mut q = lock(queue);
+                        loop {
+                            if q.stopped {
+                                break None;
+                            }
+                            if let Some((.., s, t)) = q.ready.pop() {
+                                break Some((s, t));
+                            }
+                            if !q.building {
+                                break None;
+                            }
+                            q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                        }
+                    };
+                    let Some((scenario, tag)) = next else { break };
+                    let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let mut done = lock(cells);
+                    crate::progress::cell_done(
+                        done.len() + 1,
+                        total,
+                        &cell_name(&cell.scenario, &cell.argo),
+                        cell.verdict.as_str(),
+                    );
+                    done.push(cell);
+                }
+            });
+        }
+        builder
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("building panicked")))
+    });
+    crate::progress::finish_cells();
+    let tag_info = built?;
+    if let Some(e) = failed_start.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
+    let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
+    timings.save(&report);
+    Ok(report)
+}
