@@ -9,12 +9,11 @@
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
 use authmatrix::backend::Choice;
-use authmatrix::matrix::{self, plan, pool::BackendPool};
+use authmatrix::matrix::{plan, pool::BackendPool};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
-use authmatrix::scenario::{self, Scenario};
-use authmatrix::shared::{ArgoTag, TagInfo};
+use authmatrix::scenario::Scenario;
+use authmatrix::shared::ArgoTag;
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -93,10 +92,14 @@ fn main() -> ExitCode {
     let jobs: usize = runs.iter().map(|r| r.jobs).sum();
     args.test_threads = Some(test_threads.unwrap_or(jobs.max(1)));
     let conclusion = libtest_mimic::run(&args, trials);
+    let mut built = true;
     for run in runs {
-        run.finish(root, started);
+        built &= run.finish(root, started);
     }
-    conclusion.exit_code()
+    match built {
+        true => conclusion.exit_code(),
+        false => ExitCode::FAILURE,
+    }
 }
 
 /// One backend's part of the matrix: its pool of backends and the cells it ran.
@@ -107,7 +110,6 @@ struct Run {
     cells: Vec<(Scenario, ArgoTag)>,
     used: Vec<Scenario>,
     used_tags: Vec<ArgoTag>,
-    versions: BTreeMap<String, BTreeMap<scenario::Component, TagInfo>>,
     done: Arc<Mutex<Vec<Cell>>>,
 }
 
@@ -124,21 +126,24 @@ impl Run {
         }
         choice.check_can_run(&used)?;
         // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
-        let mut backends = authmatrix::backend::pool(
+        let backends = authmatrix::backend::pool(
             choice,
             env!("CARGO_BIN_EXE_authmatrix").into(),
             jobs,
             Duration::from_secs(60),
         )?;
-        let versions = matrix::prepare(&mut backends, &used, &used_tags)?;
+        // Local backends start their sandboxes while the probes build; a trial waits for its own
+        // probe only (tag by tag, as the builds go).
+        let pool = BackendPool::prepare(backends, &used, &used_tags)?;
+        let mut cells = cells;
+        cells.sort_by_key(|(_, t)| used_tags.iter().position(|u| u == t));
         Ok(Run {
             choice,
             jobs,
-            pool: Arc::new(BackendPool::new(backends)),
+            pool: Arc::new(pool),
             cells,
             used,
             used_tags,
-            versions,
             done: Arc::default(),
         })
     }
@@ -158,6 +163,7 @@ impl Run {
                     done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
                 }
                 Trial::test(name, move || {
+                    pool.wait_ready(&scenario, &tag).map_err(Failed::from)?;
                     let cell = pool.run_cell(&scenario, &tag);
                     let ok = cell.verdict.is_ok();
                     let text = evidence_text(&cell);
@@ -171,14 +177,21 @@ impl Run {
     }
     /// Stops the backends, then writes the report of the cells that ran to
     /// `target/authmatrix/<backend>/` (the local one also to `target/authmatrix/`, as before).
-    fn finish(self, root: &Path, started: Instant) {
+    fn finish(self, root: &Path, started: Instant) -> bool {
+        let versions = match self.pool.versions() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("the {} backend cannot start: {e:#}", self.choice.name());
+                return false;
+            }
+        };
         drop(self.pool);
         let cells = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
         let report = Report::new(
             self.choice.name(),
             &self.used,
             &self.used_tags,
-            self.versions,
+            versions,
             cells,
             started.elapsed(),
         );
@@ -198,5 +211,6 @@ impl Run {
                 out.display()
             ),
         }
+        true
     }
 }
