@@ -96,7 +96,14 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     if let Some(builds) = stream::shared_builds(backends) {
-        return stream::run(backends, builds, scenarios, tags, started);
+        let name = backends.first().map(|b| b.name()).unwrap_or_default();
+        let timings = timings::Timings::load(
+            &crate::backend::local::LocalOptions::default_cache_dir(),
+            name,
+        );
+        let report = stream::run(backends, builds, scenarios, tags, started, &timings)?;
+        timings.save(&report);
+        return Ok(report);
     }
     let tag_info = prepare(backends, scenarios, tags)?;
     Ok(run_prepared(backends, scenarios, tags, tag_info, started))

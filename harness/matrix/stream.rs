@@ -35,19 +35,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Runs every cell on `backends`, each starting as soon as its build (from `builds`, shared by all
-/// of them) is done; `started` is when the run began.
+/// of them) is done, the longest (by `timings`) first among the ready ones; `started` is when the
+/// run began.
 pub fn run(
     backends: &mut [Box<dyn Backend + Send>],
     builds: Arc<dyn Builds>,
     scenarios: &[Scenario],
     tags: &[ArgoTag],
     started: std::time::Instant,
+    timings: &timings::Timings,
 ) -> anyhow::Result<Report> {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
-    let timings = timings::Timings::load(
-        &crate::backend::local::LocalOptions::default_cache_dir(),
-        name,
-    );
     let total = scenarios.len() * tags.len();
     let queue = Mutex::new(Queue {
         ready: Vec::new(),
@@ -135,7 +133,113 @@ pub fn run(
         return Err(e);
     }
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
-    timings.save(&report);
-    Ok(report)
+    Ok(Report::new(
+        name,
+        scenarios,
+        tags,
+        tag_info,
+        cells,
+        started.elapsed(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::TagInfos;
+    use crate::scenario::Component;
+    use crate::shared::{Observation, TagInfo};
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    /// Announces the first tag's cells at once, the second's after a while.
+    struct SlowSecondTag(Mutex<Option<Instant>>);
+
+    impl Builds for SlowSecondTag {
+        fn build(
+            &self,
+            scenarios: &[Scenario],
+            tags: &[ArgoTag],
+            event: &(dyn Fn(BuildEvent) + Sync),
+        ) -> anyhow::Result<TagInfos> {
+            let all: Vec<usize> = (0..scenarios.len()).collect();
+            event(BuildEvent::Ready {
+                tag: 0,
+                scenarios: all.clone(),
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            *lock(&self.0) = Some(Instant::now());
+            event(BuildEvent::Ready {
+                tag: 1,
+                scenarios: all,
+            });
+            Ok(tags
+                .iter()
+                .map(|t| {
+                    let info = BTreeMap::from([(Component::ExecutorS3, TagInfo::default())]);
+                    (t.tag.clone(), info)
+                })
+                .collect())
+        }
+    }
+
+    /// Shares its builds; remembers when each cell ran.
+    struct Recording(Arc<SlowSecondTag>, Arc<Mutex<Vec<(String, Instant)>>>);
+
+    impl Backend for Recording {
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+        fn prepare(
+            &mut self,
+            _: &[ArgoTag],
+            _: &[Component],
+            _: &[Scenario],
+        ) -> anyhow::Result<TagInfos> {
+            anyhow::bail!("a streaming backend is not prepared")
+        }
+        fn run(&mut self, _: &Scenario, tag: &ArgoTag) -> Observation {
+            lock(&self.1).push((tag.tag.clone(), Instant::now()));
+            Observation::not_applicable("recording", "ran".into())
+        }
+        fn builds(&self) -> Option<Arc<dyn Builds>> {
+            Some(Arc::clone(&self.0) as Arc<dyn Builds>)
+        }
+        fn start(&mut self, _: &[Scenario]) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_tags_cells_run_while_another_tag_builds_and_the_report_has_every_cell() {
+        let builds = Arc::new(SlowSecondTag(Mutex::new(None)));
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let mut backends: Vec<Box<dyn Backend + Send>> = (0..2)
+            .map(|_| Box::new(Recording(Arc::clone(&builds), Arc::clone(&ran))) as _)
+            .collect();
+        let scenario = crate::scenario::parse(
+            std::path::Path::new("s3-static-keys.yaml"),
+            include_str!("../../scenarios/s3-static-keys.yaml"),
+        )
+        .unwrap();
+        let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
+        let shared = shared_builds(&backends).expect("the backends share their builds");
+        let cache = tempfile::tempdir().unwrap();
+        let timings = timings::Timings::load(cache.path(), "recording");
+        let report = run(
+            &mut backends,
+            shared,
+            std::slice::from_ref(&scenario),
+            &tags,
+            Instant::now(),
+            &timings,
+        )
+        .unwrap();
+        assert_eq!(report.cells.len(), 2);
+        assert_eq!(report.versions.len(), 2);
+        let second_built = lock(&builds.0).expect("built");
+        let ran = lock(&ran);
+        let first = ran.iter().find(|(t, _)| t == "v3.5.11").expect("ran");
+        assert!(first.1 < second_built, "v3.5.11 ran while v3.6.5 built");
+    }
 }
