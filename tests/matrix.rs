@@ -9,7 +9,7 @@
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
 use authmatrix::backend::Choice;
-use authmatrix::matrix::{plan, pool::BackendPool};
+use authmatrix::matrix::{self, plan, pool::BackendPool};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
 use authmatrix::scenario::Scenario;
 use authmatrix::shared::ArgoTag;
@@ -76,7 +76,9 @@ fn main() -> ExitCode {
             }));
             continue;
         }
-        let jobs = test_threads.unwrap_or(choice.default_jobs());
+        let (used_scenarios, used_tags) = used(&cells);
+        let jobs = test_threads
+            .unwrap_or_else(|| matrix::default_jobs(choice, &used_scenarios, &used_tags));
         match Run::start(choice, cells, jobs) {
             Ok(run) => {
                 trials.extend(run.trials());
@@ -102,6 +104,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenarios (in the catalogue's order) and tags (sorted) of these cells.
+fn used(cells: &[(Scenario, ArgoTag)]) -> (Vec<Scenario>, Vec<ArgoTag>) {
+    let mut tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for (s, _) in cells {
+        if !scenarios.iter().any(|u| u.id == s.id) {
+            scenarios.push(s.clone());
+        }
+    }
+    (scenarios, tags)
+}
+
 /// One backend's part of the matrix: its pool of backends and the cells it ran.
 struct Run {
     choice: Choice,
@@ -115,15 +131,7 @@ struct Run {
 
 impl Run {
     fn start(choice: Choice, cells: Vec<(Scenario, ArgoTag)>, jobs: usize) -> anyhow::Result<Self> {
-        let mut used_tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
-        used_tags.sort();
-        used_tags.dedup();
-        let mut used: Vec<Scenario> = Vec::new();
-        for (s, _) in &cells {
-            if !used.iter().any(|u| u.id == s.id) {
-                used.push(s.clone());
-            }
-        }
+        let (used, used_tags) = used(&cells);
         choice.check_can_run(&used)?;
         // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
         let backends = authmatrix::backend::pool(

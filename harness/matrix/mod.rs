@@ -36,6 +36,30 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
     }
 }
 
+/// Backends side by side for these cells when the user did not say: local sandboxes as many as
+/// the previous run's cell times call for (`Timings::sandboxes`, at most `MOST_LOCAL_JOBS`),
+/// `DEFAULT_LOCAL_JOBS` before any run; the cluster backend's default.
+pub fn default_jobs(
+    choice: crate::backend::Choice,
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+) -> usize {
+    if choice != crate::backend::Choice::Local {
+        return choice.default_jobs();
+    }
+    let timings = timings::Timings::load(
+        &crate::backend::local::LocalOptions::default_cache_dir(),
+        choice.name(),
+    );
+    let cells: Vec<(&str, &str)> = scenarios
+        .iter()
+        .flat_map(|s| tags.iter().map(move |t| (s.id.as_str(), t.tag.as_str())))
+        .collect();
+    timings
+        .sandboxes(&cells, crate::backend::MOST_LOCAL_JOBS)
+        .unwrap_or(crate::backend::DEFAULT_LOCAL_JOBS)
+}
+
 /// Runs one cell and judges it.
 pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -> Cell {
     let observation = match backend.not_applicable(scenario) {

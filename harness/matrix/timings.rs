@@ -50,6 +50,22 @@ impl Timings {
     }
 }
 
+impl Timings {
+    /// Sandboxes for these cells, chosen for the waiting work rather than the cores: as many as it
+    /// takes for the cells' last-run times, shared out, to fit within the longest cell (the floor
+    /// no schedule beats), no more — each sandbox costs seconds of CPU to start — and at most
+    /// `most`. `None` while some cell has no time yet (a first run: the caller's default).
+    pub fn sandboxes(&self, cells: &[(&str, &str)], most: usize) -> Option<usize> {
+        let times: Vec<u64> = cells
+            .iter()
+            .map(|(s, t)| self.ms.get(&cell_name(s, t)).copied())
+            .collect::<Option<_>>()?;
+        let longest = times.iter().copied().max()?.max(1);
+        let sum: u64 = times.iter().sum();
+        Some((sum.div_ceil(longest) as usize).clamp(1, most.max(1)))
+    }
+}
+
 /// The cells in the order to run them: longest previous time first, the catalogue's order among equals.
 pub fn longest_first<'a, S, T>(
     cells: Vec<(&'a S, &'a T)>,
@@ -76,5 +92,20 @@ mod tests {
         });
         let names: Vec<&str> = order.iter().map(|(s, _)| **s).collect();
         assert_eq!(names, ["new", "slow", "fast"]);
+    }
+
+    #[test]
+    fn sandboxes_enough_for_the_work_to_fit_in_the_longest_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Timings::load(dir.path(), "local");
+        for (s, ms) in [("a", 14_000), ("b", 14_000), ("c", 10_000), ("d", 3_000)] {
+            t.ms.insert(cell_name(s, "v3.6.5"), ms);
+        }
+        let cells = |ids: &[&'static str]| ids.iter().map(|s| (*s, "v3.6.5")).collect::<Vec<_>>();
+        // 41 s of cells, the longest 14 s: 3 sandboxes.
+        assert_eq!(t.sandboxes(&cells(&["a", "b", "c", "d"]), 8), Some(3));
+        assert_eq!(t.sandboxes(&cells(&["a", "b", "c", "d"]), 2), Some(2));
+        assert_eq!(t.sandboxes(&cells(&["d"]), 8), Some(1));
+        assert_eq!(t.sandboxes(&cells(&["a", "new"]), 8), None);
     }
 }
