@@ -13,11 +13,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// build for themselves prepares first).
 pub fn shared_builds(backends: &[Box<dyn Backend + Send>]) -> Option<Arc<dyn Builds>> {
     let first = backends.first()?.builds()?;
-    let same = |b: &Box<dyn Backend + Send>| {
+    let same = |b: &(dyn Backend + Send)| {
         b.builds()
             .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(&o), Arc::as_ptr(&first)))
     };
-    backends.iter().all(same).then_some(first)
+    backends.iter().all(|b| same(b.as_ref())).then_some(first)
 }
 
 /// The cells ready to run, and whether more may come.
