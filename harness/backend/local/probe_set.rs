@@ -49,9 +49,11 @@ impl ProbeSet {
 
     /// `build`, telling `finished` of each (tag, kind) as soon as its build is done and can be
     /// found with `get` (with whether its tag is unknown). Builds found in the cache go first,
-    /// then tag by tag, the S3 probe (the quicker to build) before the entrypoint probe and the
-    /// other CPUs' builds last, so that the first cells can run soon. A build this set already
-    /// holds is not asked again.
+    /// then tag by tag, the entrypoint probe before the S3 probe and the other CPUs' builds last,
+    /// so that the first cells can run soon: alone, on an empty authmatrix cache, the entrypoint
+    /// probe of v3.6.5 built in 7 s and the S3 probe in 12 s with Go's build cache warm, 433 s and
+    /// 511 s with it empty (2 busy cores, 2026-12-02). A build this set already holds is not asked
+    /// again.
     pub fn build_streaming(
         &self,
         tags: &[ArgoTag],
@@ -92,7 +94,7 @@ impl ProbeSet {
                 !builder.is_cached(kind, tag),
                 kind.arch.is_some(),
                 tags.iter().position(|t| t == tag),
-                kind.component != Component::ExecutorS3,
+                kind.component != Component::ControllerEntrypoint,
                 kind,
             )
         });
