@@ -13,6 +13,7 @@
 //!    cluster's cold run broken into building (Kubernetes, etcd, workflow-controller and argoexec),
 //!    starting the cluster and its node, and the cells.
 //!
+//! The empty cache borrows the user's built tools (MinIO) so that every cell runs.
 //! `AUTHMATRIX_BENCH=local` runs parts 1 and 2 only; `AUTHMATRIX_BENCH=warm` part 2 only, on the
 //! user's own cache (`AUTHMATRIX_CACHE` or ~/.cache/authmatrix). Each run uses authmatrix's default
 //! number of sandboxes. This is a measurement, not a test: it asserts only that every cell ran.
@@ -57,6 +58,16 @@ fn main() {
     }
     let cache = tempfile::tempdir().unwrap();
     println!("  {}", go_caches());
+    // MinIO (`make minio`) is a tool, not a probe: borrowed from the user's cache when built there,
+    // so that its cells run rather than being not applicable.
+    let tools = LocalOptions::default_cache_dir().join("tools");
+    match tools.is_dir() {
+        true => {
+            std::os::unix::fs::symlink(&tools, cache.path().join("tools")).unwrap();
+            println!("  tools (MinIO) from {}", tools.display());
+        }
+        false => println!("  no MinIO built (`make minio`): its cells are not applicable"),
+    }
     let cold = run_cli(cache.path());
     println!(
         "  cold (empty authmatrix cache): first cell's result after {:>6.1} s; all {} cells after {:>6.1} s; {} as expected",
