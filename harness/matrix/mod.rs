@@ -126,7 +126,7 @@ pub fn run(
             name,
         );
         let report = stream::run(backends, builds, scenarios, tags, started, &timings)?;
-        timings.save(&report);
+        timings.save();
         return Ok(report);
     }
     let tag_info = prepare(backends, scenarios, tags)?;
@@ -158,7 +158,7 @@ pub fn run_prepared(
     crate::progress::start_cells(total);
     std::thread::scope(|scope| {
         for backend in backends.iter_mut() {
-            let (queue, cells) = (&queue, &cells);
+            let (queue, cells, timings) = (&queue, &cells, &timings);
             scope.spawn(move || {
                 loop {
                     let Some((scenario, tag)) =
@@ -166,7 +166,10 @@ pub fn run_prepared(
                     else {
                         break;
                     };
+                    let cell_started = std::time::Instant::now();
                     let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let ms = cell_started.elapsed().as_millis() as u64;
+                    timings.record(&scenario.id, &tag.tag, ms);
                     let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
                     crate::progress::cell_done(
                         done.len() + 1,
@@ -182,6 +185,6 @@ pub fn run_prepared(
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
     let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
-    timings.save(&report);
+    timings.save();
     report
 }

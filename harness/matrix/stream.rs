@@ -111,7 +111,10 @@ pub fn run(
                         }
                     };
                     let Some((scenario, tag)) = next else { break };
+                    let cell_started = std::time::Instant::now();
                     let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let ms = cell_started.elapsed().as_millis() as u64;
+                    timings.record(&scenario.id, &tag.tag, ms);
                     let mut done = lock(cells);
                     crate::progress::cell_done(
                         done.len() + 1,

@@ -1,15 +1,20 @@
 //! How long each cell took last time, so that a run starts the longest cells first: a few cells
 //! wait on SDK retries and timeouts for seconds (ecr-public-anonymous-entrypoint, 14 s on 3.5.x),
-//! and started last they would leave every other sandbox idle at the end of the run.
+//! and started last they would leave every other sandbox idle at the end of the run. A cell's time
+//! is all of it as its sandbox spent it (setting up, the probe, a second probe asking the ECR
+//! credential helper why a lookup failed), not only the probe's own time the report shows.
 
-use crate::report::{Report, cell_name};
+use crate::report::cell_name;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Cell name → milliseconds, per backend, kept in the cache directory.
 pub struct Timings {
     path: PathBuf,
     ms: BTreeMap<String, u64>,
+    /// This run's times so far.
+    now: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Timings {
@@ -20,7 +25,17 @@ impl Timings {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Timings { path, ms }
+        Timings {
+            path,
+            ms,
+            now: Mutex::default(),
+        }
+    }
+
+    /// A cell of this run took `ms` on its backend.
+    pub fn record(&self, scenario: &str, tag: &str, ms: u64) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        now.insert(cell_name(scenario, tag), ms);
     }
 
     /// The previous time of a cell; a cell never timed counts as long (it may be new and slow).
@@ -33,11 +48,9 @@ impl Timings {
 
     /// Keeps this run's times (merged over the previous ones); a cache that cannot be written only
     /// costs the ordering of the next run.
-    pub fn save(mut self, report: &Report) {
-        for c in &report.cells {
-            self.ms
-                .insert(cell_name(&c.scenario, &c.argo), c.evidence.elapsed_ms);
-        }
+    pub fn save(mut self) {
+        let now = self.now.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.ms.extend(now);
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
             let partial = self
