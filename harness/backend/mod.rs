@@ -21,8 +21,9 @@ use std::collections::BTreeMap;
 pub const DEFAULT_LOCAL_JOBS: usize = 4;
 
 /// The most local sandboxes a run starts unasked (`matrix::default_jobs` chooses up to this many
-/// for the waiting work): each costs about a second of CPU to start (measured 2026-12-02, 2 cores).
-pub const MOST_LOCAL_JOBS: usize = 8;
+/// for the waiting work). The warm default matrix on 2 busy cores (2026-12-02): 6 sandboxes
+/// 31.4 s, 8 28.2 s, 12 25.8–26.2 s, 16 32.0 s (the last ones were ready after the last cell).
+pub const MOST_LOCAL_JOBS: usize = 12;
 
 /// Which backend a run uses, as the CLI (`--backend`, `--provider`) and the matrix test
 /// (`AUTHMATRIX_BACKEND`) name it.

@@ -82,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 60)]
     pub probe_timeout: u64,
     /// Backends running cells side by side, each with its own sandbox (default: local, as many
-    /// as the previous run's cell times call for, up to 8, else 4; cluster, 2).
+    /// as the previous run's cell times call for, up to 12, else 4; cluster, 2).
     #[arg(long)]
     pub jobs: Option<usize>,
 }

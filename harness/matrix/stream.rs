@@ -131,7 +131,16 @@ pub fn run(
         for backend in backends.iter_mut() {
             let (cells, failed_start, starting) = (&cells, &failed_start, &starting);
             scope.spawn(move || {
-                let started = starting.run(|| backend.start(scenarios));
+                let started = starting.run(|| {
+                    // No sandbox for a run whose cells are all taken by the time its turn comes.
+                    let q = lock(queue);
+                    if q.stopped || (q.ready.is_empty() && !q.building) {
+                        return None;
+                    }
+                    drop(q);
+                    Some(backend.start(scenarios))
+                });
+                let Some(started) = started else { return };
                 if let Err(e) = started {
                     lock(failed_start).get_or_insert(e);
                     lock(queue).stopped = true;
