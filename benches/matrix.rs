@@ -2,12 +2,14 @@
 //! side by side.
 //!
 //! 1. Time to the first cell: `authmatrix run` (the default tags, every scenario) on an empty
-//!    authmatrix cache, from start to the first cell's result, as the user sees it (`[1/N]` on
-//!    stderr), and to the end of that cold run. Go's module and build caches are this machine's:
+//!    authmatrix cache, from start to the first observed cell's result as the user sees it (its
+//!    `[n/N]` line on stderr; node cells, not applicable locally, are reported at once and do not
+//!    count), and to the end of that cold run. Go's module and build caches are this machine's:
 //!    the output says whether they already hold Argo's modules.
 //! 2. The warm default matrix: the same run again with that cache filled (probes built, the cold
-//!    run's cell times ordering the cells), its wall time next to the sum of the cells' own times
-//!    and the longest cell (the floor no schedule beats), all from this one run.
+//!    run's cell times ordering the cells), its wall time next to the sum of the cells' times
+//!    and the longest cell (the floor no schedule beats), all from this one run: a cell's time as
+//!    its sandbox spent it (the timings the run keeps), and the probes' own times (the report's).
 //! 3. The local and cluster backends side by side on the same cells (both columns on the cluster
 //!    tier's tags; on the cluster the S3 column runs in real pods), each cold and warm, the
 //!    cluster's cold run broken into building (Kubernetes, etcd, workflow-controller and argoexec),
@@ -70,7 +72,7 @@ fn main() {
     }
     let cold = run_cli(cache.path());
     println!(
-        "  cold (empty authmatrix cache): first cell's result after {:>6.1} s; all {} cells after {:>6.1} s; {} as expected",
+        "  cold (empty authmatrix cache): first observed cell after {:>6.1} s; all {} cells after {:>6.1} s; {} as expected",
         cold.first_cell.map_or(f64::NAN, |d| d.as_secs_f64()),
         cold.cells.len(),
         cold.wall.as_secs_f64(),
@@ -100,7 +102,7 @@ fn warm(cache: &Path, label: &str) {
     let (sum, (longest, ms)) = sum_and_longest(&cell_ms);
     let (probe_sum, _) = sum_and_longest(&run.cells);
     println!(
-        "  {label:<4} wall {:>5.1} s (first cell after {:.1} s) with {} sandboxes; the cells' times: sum {:>5.1} s (the probes' own {:>5.1} s), longest {:>4.1} s ({longest}) = the floor; {} of {} cells as expected",
+        "  {label:<4} wall {:>5.1} s (first observed cell after {:.1} s) with {} sandboxes; the cells' times: sum {:>5.1} s (the probes' own {:>5.1} s), longest {:>4.1} s ({longest}) = the floor; {} of {} cells as expected",
         run.wall.as_secs_f64(),
         run.first_cell.map_or(f64::NAN, |d| d.as_secs_f64()),
         run.sandboxes,
@@ -147,6 +149,7 @@ fn go_caches() -> String {
 
 struct CliRun {
     wall: Duration,
+    /// When the first cell with an observation (not a not-applicable one) was reported.
     first_cell: Option<Duration>,
     /// Cell name → its own time (ms).
     cells: Vec<(String, u64)>,
@@ -170,7 +173,9 @@ fn run_cli(cache: &Path) -> CliRun {
     let (mut first_cell, mut sandboxes) = (None, 0);
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     for line in stderr.lines().map_while(Result::ok) {
-        if first_cell.is_none() && line.starts_with("authmatrix: [1/") {
+        // The first cell observed: node cells are not applicable locally, and say so at once.
+        let cell = line.starts_with("authmatrix: [") && !line.contains(" not-applicable");
+        if first_cell.is_none() && cell {
             first_cell = Some(started.elapsed());
         }
         if line.contains("sandbox ready") {
