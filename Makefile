@@ -1,5 +1,7 @@
 # authmatrix: `make setup` once on a fresh machine, then `make test`.
 # The local tier alone (the local backend and its tests): `make setup-local`, then `make test-local`.
+# A first result soonest: `make setup-local`, then `target/debug/authmatrix run`: the probes build
+# as the run needs them, and each tag's cells start as soon as its probes are built.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -35,11 +37,14 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-setup: apt setup-local cluster minio
-# After the packages, four things side by side: the venv and actionlint, the Go modules the probes
-# need (network-bound, while cargo compiles), then the probes (CPU-bound, after cargo).
+# Everything up front, for CI: the local tier, every default probe, the cluster tier.
+setup: apt setup-local probes cluster minio
+# After the packages, four things side by side: the venv, actionlint, the Go modules the probes
+# need (network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells
+# need them and runs each tag's cells as soon as they are built; `make probes` builds them all
+# up front (`make test-local` and `make setup` do).
 setup-local: apt-local
-	$(MAKE) --no-print-directory -j4 venv actionlint go-modules probes
+	$(MAKE) --no-print-directory -j4 venv actionlint go-modules build
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -118,7 +123,7 @@ test: test-local test-cluster
 # Everything but the cluster tier: the suite's `cluster_tier::` tests need `make cluster` and
 # `make minio` (the matrix reports minio cells not applicable without MinIO). Pure tests anywhere
 # (the library's `backend::cluster` units included) run here.
-test-local: lint-workflows
+test-local: lint-workflows probes
 	cargo test -- --skip cluster_tier::
 
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
@@ -144,6 +149,7 @@ nightly_argo = $(or $(ARGO),$(NIGHTLY_ARGO))
 
 setup-local-nightly:
 	$(MAKE) setup-local ARGO=$(nightly_argo)
+	$(MAKE) probes ARGO=$(nightly_argo)
 
 nightly: $(built)
 	$(AUTHMATRIX) run --argo $(nightly_argo) --out $(OUT)

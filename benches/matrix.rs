@@ -1,14 +1,24 @@
-//! `make bench`: the local matrix on v3.5.11, v3.6.0, v3.6.2 and v3.6.5, cold and warm: first the S3
-//! column (`s3-*`), then the whole catalogue (S3 and controller entrypoint columns); then the local
-//! and cluster backends side by side on the same cells (both columns on the cluster tier's tags;
-//! on the cluster the S3 column runs in real pods), each cold and warm, the cluster's cold run
-//! broken into building (Kubernetes, etcd, workflow-controller and argoexec), starting the cluster
-//! and its node, and the cells.
+//! `make bench`: what a user of the local backend waits for, then the local and cluster backends
+//! side by side.
 //!
-//! cold = empty authmatrix cache (probes or cluster binaries are built; Go's module and build caches
-//! are whatever this machine has); warm = the same run again with the cache filled. Each backend
-//! runs with its default number of sandboxes, as `authmatrix run` does. This is a measurement, not
-//! a test: it asserts only that every cell ran.
+//! 1. Time to the first cell: `authmatrix run` (the default tags, every scenario) on an empty
+//!    authmatrix cache, from start to the first observed cell's result as the user sees it (its
+//!    `[n/N]` line on stderr; node cells, not applicable locally, are reported at once and do not
+//!    count), and to the end of that cold run. Go's module and build caches are this machine's:
+//!    the output says whether they already hold Argo's modules.
+//! 2. The warm default matrix: the same run again with that cache filled (probes built, the cold
+//!    run's cell times ordering the cells), its wall time next to the sum of the cells' times
+//!    and the longest cell (the floor no schedule beats), all from this one run: a cell's time as
+//!    its sandbox spent it (the timings the run keeps), and the probes' own times (the report's).
+//! 3. The local and cluster backends side by side on the same cells (both columns on the cluster
+//!    tier's tags; on the cluster the S3 column runs in real pods), each cold and warm, the
+//!    cluster's cold run broken into building (Kubernetes, etcd, workflow-controller and argoexec),
+//!    starting the cluster and its node, and the cells.
+//!
+//! The empty cache borrows the user's built tools (MinIO) so that every cell runs.
+//! `AUTHMATRIX_BENCH=local` runs parts 1 and 2 only; `AUTHMATRIX_BENCH=warm` part 2 only, on the
+//! user's own cache (`AUTHMATRIX_CACHE` or ~/.cache/authmatrix). Each run uses authmatrix's default
+//! number of sandboxes. This is a measurement, not a test: it asserts only that every cell ran.
 
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
@@ -16,12 +26,14 @@ use authmatrix::backend::{Backend, Choice};
 use authmatrix::matrix::{self, plan};
 use authmatrix::scenario;
 use authmatrix::shared::ArgoTag;
+use std::io::BufRead;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TAGS: &str = "v3.5.11,v3.6.0,v3.6.2,v3.6.5";
-/// The cluster tier's tags (`make test` runs the controller column there).
-const CLUSTER_TAGS: &str = "v3.5.11,v3.6.0,v3.6.5";
+/// The cluster tier's tags (`CLUSTER_TAGS` in the Makefile: `make test` runs the controller
+/// column there).
+const CLUSTER_TAGS: &str = "v3.5.11,v3.6.0,v3.6.5,v4.0.5";
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run only for the former.
@@ -30,35 +42,175 @@ fn main() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let all = scenario::load_dir(&root.join("scenarios")).unwrap();
-    let tags = ArgoTag::parse_list(TAGS).unwrap();
-    for (label, globs) in [
-        ("S3 column", vec!["s3-*".to_string()]),
-        ("whole matrix", vec![]),
-    ] {
-        let scenarios = plan::select(all.clone(), &globs).unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        println!(
-            "authmatrix local {label}: {} scenarios x {} tags = {} cells ({TAGS}), {} cores",
-            scenarios.len(),
-            tags.len(),
-            scenarios.len() * tags.len(),
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        );
-        for run_label in ["cold (empty probe cache)", "warm"] {
-            let t = run(root, cache.path(), &scenarios, &tags);
-            println!(
-                "  {run_label:<26} total {:>6.1} s with {} sandboxes (probes' own time, summed: {:>5.1} s); {} of {} cells as expected",
-                t.total.as_secs_f64(),
-                authmatrix::backend::DEFAULT_LOCAL_JOBS,
-                t.probe_time.as_secs_f64(),
-                t.ok,
-                scenarios.len() * tags.len()
-            );
+    let parts = std::env::var("AUTHMATRIX_BENCH").unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let tags = authmatrix::shared::tags::DEFAULT_TAGS.join(",");
+    println!(
+        "authmatrix local, default matrix: {} scenarios x {} tags ({tags}), {cores} cores, release build",
+        all.len(),
+        authmatrix::shared::tags::DEFAULT_TAGS.len(),
+    );
+    if parts == "warm" {
+        let cache = LocalOptions::default_cache_dir();
+        println!("  cache: {} (as it is)", cache.display());
+        warm(&cache, "warm");
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    println!("  {}", go_caches());
+    // MinIO (`make minio`) is a tool, not a probe: borrowed from the user's cache when built there,
+    // so that its cells run rather than being not applicable.
+    let tools = LocalOptions::default_cache_dir().join("tools");
+    match tools.is_dir() {
+        true => {
+            std::os::unix::fs::symlink(&tools, cache.path().join("tools")).unwrap();
+            println!("  tools (MinIO) from {}", tools.display());
+        }
+        false => println!("  no MinIO built (`make minio`): its cells are not applicable"),
+    }
+    let cold = run_cli(cache.path());
+    println!(
+        "  cold (empty authmatrix cache): first observed cell after {:>6.1} s; all {} cells after {:>6.1} s; {} as expected",
+        cold.first_cell.map_or(f64::NAN, |d| d.as_secs_f64()),
+        cold.cells.len(),
+        cold.wall.as_secs_f64(),
+        cold.ok
+    );
+    warm(cache.path(), "warm");
+    if parts != "local" {
+        side_by_side(root, &all);
+    }
+}
+
+/// The warm default matrix: wall time against the sum of cell times and the longest cell, as the
+/// run's sandboxes spent them (the cache's timings/local.json, written by this run) and as the
+/// probes' own times (the report's evidence).
+fn warm(cache: &Path, label: &str) {
+    let run = run_cli(cache);
+    let spent: std::collections::BTreeMap<String, u64> =
+        std::fs::read(cache.join("timings/local.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+    let cell_ms: Vec<(String, u64)> = run
+        .cells
+        .iter()
+        .map(|(name, _)| (name.clone(), spent.get(name).copied().unwrap_or(0)))
+        .collect();
+    let (sum, (longest, ms)) = sum_and_longest(&cell_ms);
+    let (probe_sum, _) = sum_and_longest(&run.cells);
+    println!(
+        "  {label:<4} wall {:>5.1} s (first observed cell after {:.1} s) with {} sandboxes; the cells' times: sum {:>5.1} s (the probes' own {:>5.1} s), longest {:>4.1} s ({longest}) = the floor; {} of {} cells as expected",
+        run.wall.as_secs_f64(),
+        run.first_cell.map_or(f64::NAN, |d| d.as_secs_f64()),
+        run.sandboxes,
+        sum as f64 / 1000.0,
+        probe_sum as f64 / 1000.0,
+        ms as f64 / 1000.0,
+        run.ok,
+        run.cells.len()
+    );
+}
+
+fn sum_and_longest(cells: &[(String, u64)]) -> (u64, (String, u64)) {
+    let sum = cells.iter().map(|c| c.1).sum();
+    let longest = cells
+        .iter()
+        .max_by_key(|c| c.1)
+        .cloned()
+        .unwrap_or_default();
+    (sum, longest)
+}
+
+/// Whether Go's caches already hold what the probes build from.
+fn go_caches() -> String {
+    let env = |var: &str| {
+        Command::new("go")
+            .args(["env", var])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let modcache = env("GOMODCACHE");
+    let argo = Path::new(&modcache).join("cache/download/github.com/argoproj/argo-workflows");
+    format!(
+        "Go's module cache ({modcache}) {} Argo's modules and Go's build cache ({}) is this machine's: \
+         a fresh machine also downloads and compiles them",
+        if argo.is_dir() {
+            "already holds"
+        } else {
+            "does not hold"
+        },
+        env("GOCACHE")
+    )
+}
+
+struct CliRun {
+    wall: Duration,
+    /// When the first cell with an observation (not a not-applicable one) was reported.
+    first_cell: Option<Duration>,
+    /// Cell name → its own time (ms).
+    cells: Vec<(String, u64)>,
+    ok: usize,
+    sandboxes: usize,
+}
+
+/// `authmatrix run` with `cache` as its cache, timed from its start; progress read line by line.
+fn run_cli(cache: &Path) -> CliRun {
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+        .args(["run", "--out"])
+        .arg(out.path())
+        .env("AUTHMATRIX_CACHE", cache)
+        .env("CI", "1") // Plain progress lines, one per cell.
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut first_cell, mut sandboxes) = (None, 0);
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines().map_while(Result::ok) {
+        // The first cell observed: node cells are not applicable locally, and say so at once.
+        let cell = line.starts_with("authmatrix: [") && !line.contains(" not-applicable");
+        if first_cell.is_none() && cell {
+            first_cell = Some(started.elapsed());
+        }
+        if line.contains("sandbox ready") {
+            sandboxes += 1;
+        }
+        if line.contains("error") || line.contains("FAILED") {
+            println!("  {line}");
         }
     }
-    side_by_side(root, &all);
+    let _ = child.wait().unwrap();
+    let wall = started.elapsed();
+    let report = authmatrix::report::Report::read(out.path()).unwrap();
+    let mut cells = Vec::new();
+    let mut ok = 0;
+    for c in &report.cells {
+        let name = authmatrix::report::cell_name(&c.scenario, &c.argo);
+        assert_ne!(
+            c.verdict,
+            authmatrix::report::verdict::Verdict::InfraError,
+            "{name}: {}",
+            c.observed.message
+        );
+        match c.verdict.is_ok() {
+            true => ok += 1,
+            false => println!("  NOT AS EXPECTED {name} {}", c.verdict.as_str()),
+        }
+        cells.push((name, c.evidence.elapsed_ms));
+    }
+    CliRun {
+        wall,
+        first_cell,
+        cells,
+        ok,
+        sandboxes,
+    }
 }
 
 /// Both columns on the cluster tier's tags, local and cluster backends, cold and warm. Node
@@ -146,34 +298,5 @@ fn local_options(root: &Path, cache: &Path) -> LocalOptions {
         project_root: root.to_path_buf(),
         cache_dir: cache.to_path_buf(),
         probe_timeout: Duration::from_secs(60),
-    }
-}
-
-struct Timing {
-    total: Duration,
-    probe_time: Duration,
-    ok: usize,
-}
-
-fn run(root: &Path, cache: &Path, scenarios: &[scenario::Scenario], tags: &[ArgoTag]) -> Timing {
-    let started = Instant::now();
-    let mut backends = pool(Choice::Local, root, cache);
-    let report = matrix::run(&mut backends, scenarios, tags).unwrap();
-    drop(backends);
-    let total = started.elapsed();
-    for c in &report.cells {
-        assert_ne!(
-            c.verdict,
-            authmatrix::report::verdict::Verdict::InfraError,
-            "{}",
-            c.observed.message
-        );
-    }
-    let probe_time =
-        Duration::from_millis(report.cells.iter().map(|c| c.evidence.elapsed_ms).sum());
-    Timing {
-        total,
-        probe_time,
-        ok: report.cells.iter().filter(|c| c.verdict.is_ok()).count(),
     }
 }

@@ -11,10 +11,9 @@
 use authmatrix::backend::Choice;
 use authmatrix::matrix::{self, plan, pool::BackendPool};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
-use authmatrix::scenario::{self, Scenario};
-use authmatrix::shared::{ArgoTag, TagInfo};
+use authmatrix::scenario::Scenario;
+use authmatrix::shared::ArgoTag;
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -77,7 +76,9 @@ fn main() -> ExitCode {
             }));
             continue;
         }
-        let jobs = test_threads.unwrap_or(choice.default_jobs());
+        let (used_scenarios, used_tags) = used(&cells);
+        let jobs = test_threads
+            .unwrap_or_else(|| matrix::default_jobs(choice, &used_scenarios, &used_tags));
         match Run::start(choice, cells, jobs) {
             Ok(run) => {
                 trials.extend(run.trials());
@@ -93,10 +94,28 @@ fn main() -> ExitCode {
     let jobs: usize = runs.iter().map(|r| r.jobs).sum();
     args.test_threads = Some(test_threads.unwrap_or(jobs.max(1)));
     let conclusion = libtest_mimic::run(&args, trials);
+    let mut built = true;
     for run in runs {
-        run.finish(root, started);
+        built &= run.finish(root, started);
     }
-    conclusion.exit_code()
+    match built {
+        true => conclusion.exit_code(),
+        false => ExitCode::FAILURE,
+    }
+}
+
+/// The scenarios (in the catalogue's order) and tags (sorted) of these cells.
+fn used(cells: &[(Scenario, ArgoTag)]) -> (Vec<Scenario>, Vec<ArgoTag>) {
+    let mut tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for (s, _) in cells {
+        if !scenarios.iter().any(|u| u.id == s.id) {
+            scenarios.push(s.clone());
+        }
+    }
+    (scenarios, tags)
 }
 
 /// One backend's part of the matrix: its pool of backends and the cells it ran.
@@ -107,38 +126,32 @@ struct Run {
     cells: Vec<(Scenario, ArgoTag)>,
     used: Vec<Scenario>,
     used_tags: Vec<ArgoTag>,
-    versions: BTreeMap<String, BTreeMap<scenario::Component, TagInfo>>,
     done: Arc<Mutex<Vec<Cell>>>,
 }
 
 impl Run {
     fn start(choice: Choice, cells: Vec<(Scenario, ArgoTag)>, jobs: usize) -> anyhow::Result<Self> {
-        let mut used_tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
-        used_tags.sort();
-        used_tags.dedup();
-        let mut used: Vec<Scenario> = Vec::new();
-        for (s, _) in &cells {
-            if !used.iter().any(|u| u.id == s.id) {
-                used.push(s.clone());
-            }
-        }
+        let (used, used_tags) = used(&cells);
         choice.check_can_run(&used)?;
         // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
-        let mut backends = authmatrix::backend::pool(
+        let backends = authmatrix::backend::pool(
             choice,
             env!("CARGO_BIN_EXE_authmatrix").into(),
             jobs,
             Duration::from_secs(60),
         )?;
-        let versions = matrix::prepare(&mut backends, &used, &used_tags)?;
+        // Local backends start their sandboxes while the probes build; a trial waits for its own
+        // probe only (tag by tag, as the builds go).
+        let pool = BackendPool::prepare(backends, &used, &used_tags)?;
+        let mut cells = cells;
+        cells.sort_by_key(|(_, t)| used_tags.iter().position(|u| u == t));
         Ok(Run {
             choice,
             jobs,
-            pool: Arc::new(BackendPool::new(backends)),
+            pool: Arc::new(pool),
             cells,
             used,
             used_tags,
-            versions,
             done: Arc::default(),
         })
     }
@@ -158,6 +171,7 @@ impl Run {
                     done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
                 }
                 Trial::test(name, move || {
+                    pool.wait_ready(&scenario, &tag).map_err(Failed::from)?;
                     let cell = pool.run_cell(&scenario, &tag);
                     let ok = cell.verdict.is_ok();
                     let text = evidence_text(&cell);
@@ -171,14 +185,21 @@ impl Run {
     }
     /// Stops the backends, then writes the report of the cells that ran to
     /// `target/authmatrix/<backend>/` (the local one also to `target/authmatrix/`, as before).
-    fn finish(self, root: &Path, started: Instant) {
+    fn finish(self, root: &Path, started: Instant) -> bool {
+        let versions = match self.pool.versions() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("the {} backend cannot start: {e:#}", self.choice.name());
+                return false;
+            }
+        };
         drop(self.pool);
         let cells = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
         let report = Report::new(
             self.choice.name(),
             &self.used,
             &self.used_tags,
-            self.versions,
+            versions,
             cells,
             started.elapsed(),
         );
@@ -198,5 +219,6 @@ impl Run {
                 out.display()
             ),
         }
+        true
     }
 }

@@ -16,9 +16,14 @@ use crate::scenario::{Component, Scenario};
 use crate::shared::{ArgoTag, Observation, TagInfo};
 use std::collections::BTreeMap;
 
-/// Local sandboxes a run uses side by side by default: cells mostly wait, so more than the 2 cores
-/// pays off.
+/// Local sandboxes a run uses side by side when no earlier run timed its cells: cells mostly wait,
+/// so more than the 2 cores pays off.
 pub const DEFAULT_LOCAL_JOBS: usize = 4;
+
+/// The most local sandboxes a run starts unasked (`matrix::default_jobs` chooses up to this many
+/// for the waiting work). The warm default matrix on 2 busy cores (2026-12-02): 6 sandboxes
+/// 31.4 s, 8 28.2 s, 12 25.8–26.2 s, 16 32.0 s (the last ones were ready after the last cell).
+pub const MOST_LOCAL_JOBS: usize = 12;
 
 /// Which backend a run uses, as the CLI (`--backend`, `--provider`) and the matrix test
 /// (`AUTHMATRIX_BACKEND`) name it.
@@ -134,4 +139,45 @@ pub trait Backend {
     fn not_applicable(&self, _scenario: &Scenario) -> Option<String> {
         None
     }
+
+    /// The builds this backend shares with the other backends of its pool, when it can run a cell
+    /// as soon as what that cell needs is built (the local backend's probes): the matrix then
+    /// calls [`Builds::build`] once and [`Backend::start`] on every backend instead of `prepare`.
+    /// `None` (the default): `prepare` builds everything before any cell runs.
+    fn builds(&self) -> Option<std::sync::Arc<dyn Builds>> {
+        None
+    }
+
+    /// With [`Backend::builds`]: starts what runs cells (a sandbox) without waiting for any build.
+    /// `Err` means nothing can run, as from `prepare`.
+    fn start(&mut self, _scenarios: &[Scenario]) -> anyhow::Result<()> {
+        anyhow::bail!("the {} backend prepares before it runs", self.name())
+    }
+}
+
+/// Version → component → what was built, as [`Backend::prepare`] returns it.
+pub type TagInfos = BTreeMap<String, BTreeMap<Component, TagInfo>>;
+
+/// What [`Builds::build`] tells the matrix while it builds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// These cells can run from now on: the tag's index in `tags`, the scenarios' in `scenarios`.
+    /// Every cell is announced once, whether its build succeeded or not (a cell without its build
+    /// observes why).
+    Ready { tag: usize, scenarios: Vec<usize> },
+    /// The run will fail once the builds end (an unknown tag): start no more cells.
+    Doomed,
+}
+
+/// Per-tag builds shared by every backend of a pool, announced as each finishes.
+pub trait Builds: Send + Sync {
+    /// Builds (or finds cached) what the cells of `scenarios` × `tags` need, telling `event` as
+    /// cells become ready. Returns the per-version information `Backend::prepare` returns, or the
+    /// error it would (e.g. naming every unknown tag), once every build has ended.
+    fn build(
+        &self,
+        scenarios: &[Scenario],
+        tags: &[ArgoTag],
+        event: &(dyn Fn(BuildEvent) + Sync),
+    ) -> anyhow::Result<TagInfos>;
 }

@@ -85,8 +85,8 @@ pub struct RunArgs {
     /// Seconds one probe may run.
     #[arg(long, default_value_t = 60)]
     pub probe_timeout: u64,
-    /// Backends running cells side by side, each with its own sandbox (default: 4 local, 2
-    /// cluster).
+    /// Backends running cells side by side, each with its own sandbox (default: local, as many
+    /// as the previous run's cell times call for, up to 12, else 4; cluster, 2).
     #[arg(long)]
     pub jobs: Option<usize>,
 }
@@ -143,8 +143,9 @@ pub struct VerdictArgs {
     pub provider: String,
     #[arg(long = "scenarios", value_name = "DIR")]
     pub scenario_dir: Option<PathBuf>,
-    #[arg(long, default_value_t = authmatrix::backend::DEFAULT_LOCAL_JOBS)]
-    pub jobs: usize,
+    /// Local sandboxes side by side (default: as for `run`).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,

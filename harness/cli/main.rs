@@ -73,10 +73,11 @@ fn verdict(a: VerdictArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => Report::read(&dir)?,
         None => {
             let choice = Choice::parse(&a.backend, &a.provider)?;
-            let jobs = if choice == Choice::Local {
-                a.jobs
-            } else {
-                choice.default_jobs()
+            let jobs = match choice {
+                Choice::Local => a
+                    .jobs
+                    .unwrap_or(matrix::default_jobs(choice, &scope, &tags)),
+                _ => choice.default_jobs(),
             };
             matrix::run(&mut pool(choice, &scope, jobs, 60)?, &scope, &tags)?
         }
@@ -167,7 +168,9 @@ fn run_matrix(a: RunArgs) -> anyhow::Result<ExitCode> {
     let choice = Choice::parse(&a.backend, &a.provider)?;
     let (scenarios, tags) = select(&a.selection)?;
     Report::check_writable(&a.out)?;
-    let jobs = a.jobs.unwrap_or(choice.default_jobs());
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| matrix::default_jobs(choice, &scenarios, &tags));
     let mut backends = pool(choice, &scenarios, jobs, a.probe_timeout)?;
     let report = matrix::run(&mut backends, &scenarios, &tags)?;
     drop(backends);

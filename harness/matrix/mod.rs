@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod pool;
+pub mod stream;
 pub mod timings;
 pub mod verdict;
 
@@ -33,6 +34,30 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
             note: Some("no expectation covers this version".into()),
         },
     }
+}
+
+/// Backends side by side for these cells when the user did not say: local sandboxes as many as
+/// the previous run's cell times call for (`Timings::sandboxes`, at most `MOST_LOCAL_JOBS`),
+/// `DEFAULT_LOCAL_JOBS` before any run; the cluster backend's default.
+pub fn default_jobs(
+    choice: crate::backend::Choice,
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+) -> usize {
+    if choice != crate::backend::Choice::Local {
+        return choice.default_jobs();
+    }
+    let timings = timings::Timings::load(
+        &crate::backend::local::LocalOptions::default_cache_dir(),
+        choice.name(),
+    );
+    let cells: Vec<(&str, &str)> = scenarios
+        .iter()
+        .flat_map(|s| tags.iter().map(move |t| (s.id.as_str(), t.tag.as_str())))
+        .collect();
+    timings
+        .sandboxes(&cells, crate::backend::MOST_LOCAL_JOBS)
+        .unwrap_or(crate::backend::DEFAULT_LOCAL_JOBS)
 }
 
 /// Runs one cell and judges it.
@@ -85,13 +110,25 @@ pub fn prepare(
 ///
 /// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
 /// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
-/// A cell's evidence stays its own: each sandbox runs one probe at a time.
+/// A cell's evidence stays its own: each sandbox runs one probe at a time. When the backends share
+/// builds that announce themselves (the local backend's probes), a cell starts as soon as its
+/// build is done (`stream`); otherwise (the cluster backend) everything is prepared first.
 pub fn run(
     backends: &mut [Box<dyn Backend + Send>],
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
+    if let Some(builds) = stream::shared_builds(backends) {
+        let name = backends.first().map(|b| b.name()).unwrap_or_default();
+        let timings = timings::Timings::load(
+            &crate::backend::local::LocalOptions::default_cache_dir(),
+            name,
+        );
+        let report = stream::run(backends, builds, scenarios, tags, started, &timings)?;
+        timings.save();
+        return Ok(report);
+    }
     let tag_info = prepare(backends, scenarios, tags)?;
     Ok(run_prepared(backends, scenarios, tags, tag_info, started))
 }
@@ -121,7 +158,7 @@ pub fn run_prepared(
     crate::progress::start_cells(total);
     std::thread::scope(|scope| {
         for backend in backends.iter_mut() {
-            let (queue, cells) = (&queue, &cells);
+            let (queue, cells, timings) = (&queue, &cells, &timings);
             scope.spawn(move || {
                 loop {
                     let Some((scenario, tag)) =
@@ -129,7 +166,10 @@ pub fn run_prepared(
                     else {
                         break;
                     };
+                    let cell_started = std::time::Instant::now();
                     let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let ms = cell_started.elapsed().as_millis() as u64;
+                    timings.record(&scenario.id, &tag.tag, ms);
                     let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
                     crate::progress::cell_done(
                         done.len() + 1,
@@ -145,6 +185,6 @@ pub fn run_prepared(
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
     let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
-    timings.save(&report);
+    timings.save();
     report
 }

@@ -1,28 +1,145 @@
 //! Backends shared by whoever runs cells one at a time from many threads (the matrix test's
 //! trials): a cell takes a free backend, waits when all are busy, and gives it back even when
-//! the cell panics.
+//! the cell panics. A pool whose backends share their builds (`stream`) runs a cell as soon as its
+//! build is done, while the other builds continue.
 
 use super::run_cell;
-use crate::backend::Backend;
+use crate::backend::{Backend, BuildEvent, TagInfos};
 use crate::report::Cell;
 use crate::scenario::Scenario;
 use crate::shared::ArgoTag;
-use std::sync::{Condvar, Mutex};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
 
 type Boxed = Box<dyn Backend + Send>;
 
 pub struct BackendPool {
     free: Mutex<Vec<Boxed>>,
     returned: Condvar,
+    /// The builds under way, when cells start as their builds end.
+    builds: Option<Arc<Gate>>,
+    /// What `prepare` returned, or the thread that builds.
+    versions: Mutex<Versions>,
+}
+
+enum Versions {
+    Prepared(TagInfos),
+    Building(std::thread::JoinHandle<anyhow::Result<TagInfos>>),
+    Taken,
+}
+
+/// Which cells (scenario id, tag) can run, and whether builds still run.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    ready: HashSet<(String, String)>,
+    /// Builds ended; with the error that fails the run, if any.
+    ended: Option<Option<String>>,
+    /// The run will fail when builds end: start no more cells.
+    doomed: bool,
 }
 
 impl BackendPool {
     /// A pool of prepared backends (`matrix::prepare`).
     pub fn new(backends: Vec<Boxed>) -> Self {
+        Self::with(backends, None, Versions::Prepared(TagInfos::new()))
+    }
+
+    fn with(backends: Vec<Boxed>, builds: Option<Arc<Gate>>, versions: Versions) -> Self {
         assert!(!backends.is_empty(), "a pool has backends");
         BackendPool {
             free: Mutex::new(backends),
             returned: Condvar::new(),
+            builds,
+            versions: Mutex::new(versions),
+        }
+    }
+
+    /// Gets the backends ready for these cells: when they share their builds, starts every
+    /// backend (its sandbox) while the builds run in the background, and `wait_ready` tells when a
+    /// cell's build is done; otherwise prepares everything first (`matrix::prepare`).
+    pub fn prepare(
+        mut backends: Vec<Boxed>,
+        scenarios: &[Scenario],
+        tags: &[ArgoTag],
+    ) -> anyhow::Result<Self> {
+        let Some(builds) = super::stream::shared_builds(&backends) else {
+            let versions = super::prepare(&mut backends, scenarios, tags)?;
+            return Ok(Self::with(backends, None, Versions::Prepared(versions)));
+        };
+        let gate = Arc::new(Gate::default());
+        let thread = {
+            let (gate, scenarios, tags) = (Arc::clone(&gate), scenarios.to_vec(), tags.to_vec());
+            std::thread::spawn(move || {
+                let event = |e: BuildEvent| {
+                    let mut state = gate.state.lock().unwrap_or_else(|p| p.into_inner());
+                    match e {
+                        BuildEvent::Ready {
+                            tag,
+                            scenarios: ready,
+                        } => {
+                            for s in ready {
+                                let cell = (scenarios[s].id.clone(), tags[tag].tag.clone());
+                                state.ready.insert(cell);
+                            }
+                        }
+                        BuildEvent::Doomed => state.doomed = true,
+                    }
+                    gate.changed.notify_all();
+                };
+                let result = builds.build(&scenarios, &tags, &event);
+                let mut state = gate.state.lock().unwrap_or_else(|p| p.into_inner());
+                state.ended = Some(result.as_ref().err().map(|e| format!("{e:#}")));
+                gate.changed.notify_all();
+                result
+            })
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = backends
+                .iter_mut()
+                .map(|b| scope.spawn(|| b.start(scenarios)))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("starting a backend panicked")))
+            })
+        })?;
+        Ok(Self::with(backends, Some(gate), Versions::Building(thread)))
+    }
+
+    /// Waits until the cell's build is done (at once for a prepared pool); `Err` when the builds
+    /// fail the run (an unknown tag), with their error.
+    pub fn wait_ready(&self, scenario: &Scenario, tag: &ArgoTag) -> Result<(), String> {
+        let Some(gate) = &self.builds else {
+            return Ok(());
+        };
+        let cell = (scenario.id.clone(), tag.tag.clone());
+        let mut state = gate.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match &state.ended {
+                Some(Some(e)) => return Err(e.clone()),
+                Some(None) => return Ok(()),
+                None if !state.doomed && state.ready.contains(&cell) => return Ok(()),
+                None => {}
+            }
+            state = gate.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Per version, what was built (`Backend::prepare`'s answer), once every build has ended.
+    pub fn versions(&self) -> anyhow::Result<TagInfos> {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *versions, Versions::Taken) {
+            Versions::Prepared(v) => Ok(v),
+            Versions::Building(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("building panicked"))),
+            Versions::Taken => anyhow::bail!("the versions were taken already"),
         }
     }
 
@@ -83,7 +200,6 @@ mod tests {
     use crate::scenario::Component;
     use crate::shared::{Observation, TagInfo};
     use std::collections::BTreeMap;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts how many cells run on it at once.

@@ -9,7 +9,7 @@ pub mod probes;
 pub use probe_set::{ProbeSet, prepare_probes};
 use probes::{ProbeBuild, ProbeKind};
 
-use super::Backend;
+use super::{Backend, Builds};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::{self, RunRequest};
 use crate::backend::{cell, identity};
@@ -19,6 +19,7 @@ use crate::shared::ArgoTag;
 use crate::shared::{ArgoLog, Evidence, Observation, TagInfo};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -47,25 +48,36 @@ impl LocalOptions {
 }
 
 /// `jobs` local backends, one sandbox each, ready for `matrix::run` (cells mostly wait, so several
-/// sandboxes side by side shorten a run even on 2 cores).
+/// sandboxes side by side shorten a run even on 2 cores). They share one set of probe builds, so
+/// that a cell runs on any of them as soon as its probe is built.
 pub fn pool(opts: &LocalOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
+    let probes = Arc::new(ProbeSet::new(&opts.project_root, &opts.cache_dir));
     (0..jobs.max(1))
-        .map(|_| Ok(Box::new(LocalBackend::new(opts.clone())?) as Box<dyn Backend + Send>))
+        .map(|_| {
+            let backend = LocalBackend::sharing(opts.clone(), Arc::clone(&probes))?;
+            Ok(Box::new(backend) as Box<dyn Backend + Send>)
+        })
         .collect()
 }
 
 pub struct LocalBackend {
     opts: LocalOptions,
-    probes: ProbeSet,
+    probes: Arc<ProbeSet>,
     cloud: SandboxedCloud,
 }
 
 impl LocalBackend {
     /// Checks the tools and creates the run's private directory; nothing runs yet.
     pub fn new(opts: LocalOptions) -> anyhow::Result<Self> {
+        let probes = Arc::new(ProbeSet::new(&opts.project_root, &opts.cache_dir));
+        Self::sharing(opts, probes)
+    }
+
+    /// `new`, with probe builds shared with other backends.
+    fn sharing(opts: LocalOptions, probes: Arc<ProbeSet>) -> anyhow::Result<Self> {
         let cloud = SandboxedCloud::new(&opts.project_root, &opts.cache_dir)?;
         Ok(LocalBackend {
-            probes: ProbeSet::new(&opts.project_root, &opts.cache_dir),
+            probes,
             opts,
             cloud,
         })
@@ -100,7 +112,8 @@ impl LocalBackend {
     }
 
     fn observe(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<Observation, String> {
-        let build = cell::prepared(self.probes.get(tag, ProbeKind::of(scenario)), tag, "probe")?;
+        let build = self.probes.get(tag, ProbeKind::of(scenario));
+        let build = cell::prepared(build.as_ref(), tag, "probe")?;
         let start = cell::begin(&mut self.cloud, scenario, tag, world::NAMESPACE)?;
         let token = identity::token(
             &self.cloud.oidc,
@@ -246,6 +259,16 @@ impl Backend for LocalBackend {
         kinds.sort();
         kinds.dedup();
         let infos = self.probes.build(tags, &kinds)?;
+        self.start(scenarios)?;
+        Ok(infos)
+    }
+
+    fn builds(&self) -> Option<Arc<dyn Builds>> {
+        Some(Arc::clone(&self.probes) as Arc<dyn Builds>)
+    }
+
+    /// Starts the sandbox; a sandbox that fails to start is each cell's observation.
+    fn start(&mut self, scenarios: &[Scenario]) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
@@ -256,7 +279,7 @@ impl Backend for LocalBackend {
             )),
             Err(e) => crate::progress::line(&format!("sandbox FAILED: {e}")),
         }
-        Ok(infos)
+        Ok(())
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {

@@ -21,10 +21,13 @@ fn jobs_wanted() -> usize {
         .unwrap_or(DEFAULT_BUILD_JOBS)
 }
 
-/// Builds (or finds cached) each (tag, component) probe; results in the order of `jobs`.
+/// Builds (or finds cached) each (tag, component) probe, starting them in the order of `jobs`;
+/// `finished` hears of each job (its index and result) as soon as it is done, so that cells can
+/// run while other builds continue. Results in the order of `jobs`.
 pub fn build_all(
     builder: &ProbeBuilder,
     jobs: &[(&ArgoTag, ProbeKind)],
+    finished: &(dyn Fn(usize, &Result<ProbeBuild, BuildError>) + Sync),
 ) -> Vec<Result<ProbeBuild, BuildError>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -32,19 +35,22 @@ pub fn build_all(
     let results: Vec<Mutex<Option<Result<ProbeBuild, BuildError>>>> =
         jobs.iter().map(|_| Mutex::new(None)).collect();
     let workers = jobs_wanted().min(jobs.len()).max(1);
-    let finished = std::sync::atomic::AtomicBool::new(false);
+    let all_done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let heartbeat = scope.spawn(|| {
             let mut last = Instant::now();
-            while !finished.load(Ordering::Relaxed) {
+            while !all_done.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
                 if last.elapsed() < HEARTBEAT {
                     continue;
                 }
                 last = Instant::now();
                 let now = running.lock().unwrap_or_else(|p| p.into_inner()).join(", ");
+                let cells = crate::progress::cells_text()
+                    .map(|c| format!("; {c}"))
+                    .unwrap_or_default();
                 crate::progress::line(&format!(
-                    "probes: {}/{} done, {} modules downloaded so far; building {now}",
+                    "probes: {}/{} done, {} modules downloaded so far; building {now}{cells}",
                     done.load(Ordering::Relaxed),
                     jobs.len(),
                     builder.modules_downloaded()
@@ -61,10 +67,13 @@ pub fn build_all(
                         };
                         let label = format!("{}@{}", kind.label(), tag.tag);
                         lock(&running).push(label.clone());
+                        crate::progress::build_running(&label, true);
                         let started = Instant::now();
                         let result = builder.build(kind, tag);
                         lock(&running).retain(|l| *l != label);
+                        crate::progress::build_running(&label, false);
                         report(kind, tag, &result, started.elapsed());
+                        finished(i, &result);
                         *lock(&results[i]) = Some(result);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -74,7 +83,7 @@ pub fn build_all(
         for w in workers {
             let _ = w.join();
         }
-        finished.store(true, Ordering::Relaxed);
+        all_done.store(true, Ordering::Relaxed);
         let _ = heartbeat.join();
     });
     results

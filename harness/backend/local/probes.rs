@@ -211,24 +211,40 @@ impl ProbeBuilder {
         Ok(builder)
     }
 
+    /// The cache key of a build: the probe's sources, this machine's Go and the build flags.
+    fn key(&self, kind: ProbeKind, tag: &ArgoTag) -> String {
+        let mut h = Sha256::new();
+        for (name, text) in &sources(kind.component, tag) {
+            h.update(name.as_bytes());
+            h.update(text.as_bytes());
+        }
+        h.update(self.local_go.as_bytes());
+        h.update(BUILD_FLAGS.join(" ").as_bytes());
+        hex::encode(h.finalize())[..12].to_string()
+    }
+
+    /// `<cache>/<probe>[-<arch>]-<tag>`, the build's family in the cache.
+    fn family(kind: ProbeKind, tag: &ArgoTag) -> String {
+        format!("{}-{}", kind.label(), tag.tag)
+    }
+
+    /// Whether the build is in the cache already (`build` then only reads its manifest).
+    pub fn is_cached(&self, kind: ProbeKind, tag: &ArgoTag) -> bool {
+        let name = format!("{}-{}", Self::family(kind, tag), self.key(kind, tag));
+        read_manifest(&self.cache_dir.join(name)).is_some()
+    }
+
     /// Returns the cached build or builds the probe.
     pub fn build(&self, kind: ProbeKind, tag: &ArgoTag) -> Result<ProbeBuild, BuildError> {
         let component = kind.component;
         let local_go = self.local_go.as_str();
         let files = sources(component, tag);
-        let mut h = Sha256::new();
-        for (name, text) in &files {
-            h.update(name.as_bytes());
-            h.update(text.as_bytes());
-        }
-        h.update(local_go.as_bytes());
-        h.update(BUILD_FLAGS.join(" ").as_bytes());
-        let key = &hex::encode(h.finalize())[..12];
+        let key = &self.key(kind, tag);
         // `<cache>/<probe>[-<arch>]-<tag>-<key>`; a new build removes the builds of its probe and
         // tag under other keys (other sources or another Go), ~80 MB each.
         crate::build_cache::get_or_build(
             &self.cache_dir,
-            &format!("{}-{}", kind.label(), tag.tag),
+            &Self::family(kind, tag),
             key,
             OtherKeys::Forget,
             read_manifest,

@@ -1,0 +1,301 @@
+//! Running cells while their builds continue: a cell enters the queue as soon as what it needs is
+//! built (its tag's probe), the sandboxes start without waiting for any build, and the workers take
+//! the longest ready cell first, waiting when the queue is empty but builds still run.
+
+use super::{run_cell, timings};
+use crate::backend::{Backend, BuildEvent, Builds};
+use crate::report::{Report, cell_name};
+use crate::scenario::Scenario;
+use crate::shared::ArgoTag;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// The builds every backend of the pool shares, if they share one (a pool whose backends each
+/// build for themselves prepares first).
+pub fn shared_builds(backends: &[Box<dyn Backend + Send>]) -> Option<Arc<dyn Builds>> {
+    let first = backends.first()?.builds()?;
+    let same = |b: &(dyn Backend + Send)| {
+        b.builds()
+            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(&o), Arc::as_ptr(&first)))
+    };
+    backends.iter().all(|b| same(b.as_ref())).then_some(first)
+}
+
+/// At most `n` at once.
+struct Semaphore {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Semaphore {
+    fn new(n: usize) -> Self {
+        Semaphore {
+            free: Mutex::new(n.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut free = lock(&self.free);
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+        // Given back even when `f` panics.
+        struct Release<'a>(&'a Semaphore);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *lock(&self.0.free) += 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _release = Release(self);
+        f()
+    }
+}
+
+/// The cells ready to run, and whether more may come.
+struct Queue<'a> {
+    /// Shortest last-run time first, so that `pop` takes the longest (the catalogue's order among
+    /// equals).
+    ready: Vec<(u64, std::cmp::Reverse<usize>, &'a Scenario, &'a ArgoTag)>,
+    building: bool,
+    /// Why no more cells start (the builds will fail the run, or a backend could not start).
+    stopped: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs every cell on `backends`, each starting as soon as its build (from `builds`, shared by all
+/// of them) is done, the longest (by `timings`) first among the ready ones; `started` is when the
+/// run began.
+pub fn run(
+    backends: &mut [Box<dyn Backend + Send>],
+    builds: Arc<dyn Builds>,
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+    started: std::time::Instant,
+    timings: &timings::Timings,
+) -> anyhow::Result<Report> {
+    let name = backends.first().map(|b| b.name()).unwrap_or_default();
+    let total = scenarios.len() * tags.len();
+    let queue = Mutex::new(Queue {
+        ready: Vec::new(),
+        building: true,
+        stopped: false,
+    });
+    let wake = Condvar::new();
+    let cells = Mutex::new(Vec::with_capacity(total));
+    let failed_start = Mutex::new(None);
+    // Sandboxes start a core's worth at a time: starting one is CPU-bound (a Python and a MinIO
+    // server, the fakes' keys), so all at once they would all be ready late (8 at once on 2 busy
+    // cores: 11–12 s each, one alone 2.1 s, measured 2026-12-02); one by one, the first runs cells
+    // (mostly waiting ones, longest first) while the others start.
+    let starting = Semaphore::new(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    );
+    crate::progress::start_cells(total);
+    let built = std::thread::scope(|scope| {
+        let event = |e: BuildEvent| {
+            let mut q = lock(&queue);
+            match e {
+                BuildEvent::Ready {
+                    tag,
+                    scenarios: ready,
+                } => {
+                    for s in ready {
+                        let (scenario, argo) = (&scenarios[s], &tags[tag]);
+                        let time = timings.previous(&scenario.id, &argo.tag);
+                        let order = std::cmp::Reverse(s * tags.len() + tag);
+                        q.ready.push((time, order, scenario, argo));
+                    }
+                    q.ready.sort_by_key(|&(time, order, ..)| (time, order));
+                }
+                BuildEvent::Doomed => q.stopped = true,
+            }
+            wake.notify_all();
+        };
+        let (queue, wake) = (&queue, &wake);
+        let builder = scope.spawn(move || {
+            let result = builds.build(scenarios, tags, &event);
+            let mut q = lock(queue);
+            q.building = false;
+            q.stopped |= result.is_err();
+            wake.notify_all();
+            result
+        });
+        for backend in backends.iter_mut() {
+            let (cells, failed_start, starting) = (&cells, &failed_start, &starting);
+            scope.spawn(move || {
+                let started = starting.run(|| {
+                    // No sandbox for a run whose cells are all taken by the time its turn comes.
+                    let q = lock(queue);
+                    if q.stopped || (q.ready.is_empty() && !q.building) {
+                        return None;
+                    }
+                    drop(q);
+                    Some(backend.start(scenarios))
+                });
+                let Some(started) = started else { return };
+                if let Err(e) = started {
+                    lock(failed_start).get_or_insert(e);
+                    lock(queue).stopped = true;
+                    wake.notify_all();
+                    return;
+                }
+                loop {
+                    let next = {
+                        let mut q = lock(queue);
+                        loop {
+                            if q.stopped {
+                                break None;
+                            }
+                            if let Some((.., s, t)) = q.ready.pop() {
+                                break Some((s, t));
+                            }
+                            if !q.building {
+                                break None;
+                            }
+                            q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                        }
+                    };
+                    let Some((scenario, tag)) = next else { break };
+                    let cell_started = std::time::Instant::now();
+                    let cell = run_cell(backend.as_mut(), scenario, tag);
+                    let ms = cell_started.elapsed().as_millis() as u64;
+                    timings.record(&scenario.id, &tag.tag, ms);
+                    let mut done = lock(cells);
+                    crate::progress::cell_done(
+                        done.len() + 1,
+                        total,
+                        &cell_name(&cell.scenario, &cell.argo),
+                        cell.verdict.as_str(),
+                    );
+                    done.push(cell);
+                }
+            });
+        }
+        builder
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("building panicked")))
+    });
+    crate::progress::finish_cells();
+    let tag_info = built?;
+    if let Some(e) = failed_start.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(Report::new(
+        name,
+        scenarios,
+        tags,
+        tag_info,
+        cells,
+        started.elapsed(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::TagInfos;
+    use crate::scenario::Component;
+    use crate::shared::{Observation, TagInfo};
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    /// Announces the first tag's cells at once, the second's after a while.
+    struct SlowSecondTag(Mutex<Option<Instant>>);
+
+    impl Builds for SlowSecondTag {
+        fn build(
+            &self,
+            scenarios: &[Scenario],
+            tags: &[ArgoTag],
+            event: &(dyn Fn(BuildEvent) + Sync),
+        ) -> anyhow::Result<TagInfos> {
+            let all: Vec<usize> = (0..scenarios.len()).collect();
+            event(BuildEvent::Ready {
+                tag: 0,
+                scenarios: all.clone(),
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            *lock(&self.0) = Some(Instant::now());
+            event(BuildEvent::Ready {
+                tag: 1,
+                scenarios: all,
+            });
+            Ok(tags
+                .iter()
+                .map(|t| {
+                    let info = BTreeMap::from([(Component::ExecutorS3, TagInfo::default())]);
+                    (t.tag.clone(), info)
+                })
+                .collect())
+        }
+    }
+
+    /// Shares its builds; remembers when each cell ran.
+    struct Recording(Arc<SlowSecondTag>, Arc<Mutex<Vec<(String, Instant)>>>);
+
+    impl Backend for Recording {
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+        fn prepare(
+            &mut self,
+            _: &[ArgoTag],
+            _: &[Component],
+            _: &[Scenario],
+        ) -> anyhow::Result<TagInfos> {
+            anyhow::bail!("a streaming backend is not prepared")
+        }
+        fn run(&mut self, _: &Scenario, tag: &ArgoTag) -> Observation {
+            lock(&self.1).push((tag.tag.clone(), Instant::now()));
+            Observation::not_applicable("recording", "ran".into())
+        }
+        fn builds(&self) -> Option<Arc<dyn Builds>> {
+            Some(Arc::clone(&self.0) as Arc<dyn Builds>)
+        }
+        fn start(&mut self, _: &[Scenario]) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_tags_cells_run_while_another_tag_builds_and_the_report_has_every_cell() {
+        let builds = Arc::new(SlowSecondTag(Mutex::new(None)));
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let mut backends: Vec<Box<dyn Backend + Send>> = (0..2)
+            .map(|_| Box::new(Recording(Arc::clone(&builds), Arc::clone(&ran))) as _)
+            .collect();
+        let scenario = crate::scenario::parse(
+            std::path::Path::new("s3-static-keys.yaml"),
+            include_str!("../../scenarios/s3-static-keys.yaml"),
+        )
+        .unwrap();
+        let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
+        let shared = shared_builds(&backends).expect("the backends share their builds");
+        let cache = tempfile::tempdir().unwrap();
+        let timings = timings::Timings::load(cache.path(), "recording");
+        let report = run(
+            &mut backends,
+            shared,
+            std::slice::from_ref(&scenario),
+            &tags,
+            Instant::now(),
+            &timings,
+        )
+        .unwrap();
+        assert_eq!(report.cells.len(), 2);
+        assert_eq!(report.versions.len(), 2);
+        let second_built = lock(&builds.0).expect("built");
+        let ran = lock(&ran);
+        let first = ran.iter().find(|(t, _)| t == "v3.5.11").expect("ran");
+        assert!(first.1 < second_built, "v3.5.11 ran while v3.6.5 built");
+    }
+}
