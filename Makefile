@@ -37,8 +37,11 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-# Everything up front, for CI: the local tier, every default probe, the cluster tier.
-setup: apt setup-local probes cluster minio
+# Everything up front, for CI: the local tier, then every default probe, the cluster tier and MinIO
+# side by side (each downloads its modules while another compiles).
+setup: apt
+	$(MAKE) --no-print-directory setup-local
+	$(MAKE) --no-print-directory -j3 probes cluster minio
 # After the packages, four things side by side: the venv, actionlint, the Go modules the probes
 # need (network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells
 # need them and runs each tag's cells as soon as they are built; `make probes` builds them all
