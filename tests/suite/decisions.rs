@@ -1,19 +1,7 @@
 //! The upgrade questions, answered end to end by the `authmatrix` command on the local backend
 //! (needs what the matrix needs: root or user namespaces, Go, the venv).
 
-use std::process::Command;
-
-fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::util::authmatrix;
 
 /// See: https://github.com/argoproj/argo-workflows/issues/13947
 #[test]

@@ -3,10 +3,10 @@
 //! project's own loader), and that no Secret value of the fixtures leaves the scan. Needs nothing;
 //! the `*_verdict_*` tests run cells on the local backend (root or user namespaces, Go, the venv).
 
+use crate::util::authmatrix;
 use authmatrix::scan::{self, Scan};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Every Secret value, env value and annotation of the fixtures starts with this (or is its
 /// base64: `Q0FOQVJZLVNDQU4t`).
@@ -19,18 +19,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn scanned(name: &str) -> Scan {
     scan::from_manifests(&[fixture(name)], "default").unwrap()
-}
-
-fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[rstest]

@@ -206,3 +206,16 @@ pub fn run_text(cmd: &mut std::process::Command) -> (i32, String) {
     );
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// The `authmatrix` command this test build made: exit code, stdout, stderr.
+pub fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
