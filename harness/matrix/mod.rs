@@ -81,6 +81,28 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
     }
 }
 
+/// Runs one cell for a scheduler: times it for the next run's order, says it is done, keeps it.
+pub(crate) fn run_and_keep(
+    backend: &mut dyn Backend,
+    scenario: &Scenario,
+    tag: &ArgoTag,
+    timings: &timings::Timings,
+    cells: &std::sync::Mutex<Vec<Cell>>,
+    total: usize,
+) {
+    let started = std::time::Instant::now();
+    let cell = run_cell(backend, scenario, tag);
+    timings.record(&scenario.id, &tag.tag, started.elapsed().as_millis() as u64);
+    let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
+    crate::progress::cell_done(
+        done.len() + 1,
+        total,
+        &cell_name(&cell.scenario, &cell.argo),
+        cell.verdict.as_str(),
+    );
+    done.push(cell);
+}
+
 /// Prepares every backend for these cells: the first builds the probes, the others (which then find
 /// them cached) start their sandboxes in parallel. Returns the first's per-version information.
 pub fn prepare(
@@ -166,18 +188,7 @@ pub fn run_prepared(
                     else {
                         break;
                     };
-                    let cell_started = std::time::Instant::now();
-                    let cell = run_cell(backend.as_mut(), scenario, tag);
-                    let ms = cell_started.elapsed().as_millis() as u64;
-                    timings.record(&scenario.id, &tag.tag, ms);
-                    let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
-                    crate::progress::cell_done(
-                        done.len() + 1,
-                        total,
-                        &cell_name(&cell.scenario, &cell.argo),
-                        cell.verdict.as_str(),
-                    );
-                    done.push(cell);
+                    run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
                 }
             });
         }

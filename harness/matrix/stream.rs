@@ -2,9 +2,9 @@
 //! built (its tag's probe), the sandboxes start without waiting for any build, and the workers take
 //! the longest ready cell first, waiting when the queue is empty but builds still run.
 
-use super::{run_cell, timings};
+use super::{run_and_keep, timings};
 use crate::backend::{Backend, BuildEvent, Builds};
-use crate::report::{Report, cell_name};
+use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::shared::ArgoTag;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -164,18 +164,7 @@ pub fn run(
                         }
                     };
                     let Some((scenario, tag)) = next else { break };
-                    let cell_started = std::time::Instant::now();
-                    let cell = run_cell(backend.as_mut(), scenario, tag);
-                    let ms = cell_started.elapsed().as_millis() as u64;
-                    timings.record(&scenario.id, &tag.tag, ms);
-                    let mut done = lock(cells);
-                    crate::progress::cell_done(
-                        done.len() + 1,
-                        total,
-                        &cell_name(&cell.scenario, &cell.argo),
-                        cell.verdict.as_str(),
-                    );
-                    done.push(cell);
+                    run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
                 }
             });
         }
