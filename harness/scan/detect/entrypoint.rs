@@ -10,15 +10,15 @@ use crate::scenario::{AuthMode, Component};
 use serde_json::Value;
 
 impl Detector<'_> {
+    /// The controller ConfigMap's `images:` index (empty when it has none).
+    fn images_index(&self) -> serde_json::Map<String, Value> {
+        let images = self.c.config.get("images").and_then(Value::as_object);
+        images.cloned().unwrap_or_default()
+    }
+
     /// The controller's entrypoint lookups: command-less containers not in the `images:` index.
     pub(super) fn entrypoints(&mut self, u: &WorkflowUse) {
-        let index = self
-            .c
-            .config
-            .get("images")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let index = self.images_index();
         for cl in &u.command_less {
             if index.contains_key(&cl.image) {
                 continue;
@@ -104,13 +104,7 @@ impl Detector<'_> {
             .configmap
             .clone()
             .unwrap_or_else(|| self.c.configmap_name.clone());
-        let index = self
-            .c
-            .config
-            .get("images")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let index = self.images_index();
         for image in index.keys().filter(|i| classify(i) == Registry::EcrPrivate) {
             self.add(Setup {
                 summary: "private ECR image whose command the controller's images index holds"
