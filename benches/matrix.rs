@@ -101,6 +101,7 @@ fn warm(cache: &Path, label: &str) {
         .collect();
     let (sum, (longest, ms)) = sum_and_longest(&cell_ms);
     let (probe_sum, _) = sum_and_longest(&run.cells);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "  {label:<4} wall {:>5.1} s (first observed cell after {:.1} s) with {} sandboxes; the cells' times: sum {:>5.1} s (the probes' own {:>5.1} s), longest {:>4.1} s ({longest}) = the floor; {} of {} cells as expected",
         run.wall.as_secs_f64(),
@@ -111,6 +112,13 @@ fn warm(cache: &Path, label: &str) {
         ms as f64 / 1000.0,
         run.ok,
         run.cells.len()
+    );
+    // The other floor: the run's CPU shared out over the cores (sandboxes starting their servers,
+    // probes, the harness), which no number of sandboxes beats.
+    println!(
+        "  {label:<4} CPU {:>5.1} s (user + sys of the run and every process it ran) = {:>4.1} s on {cores} cores",
+        run.cpu.as_secs_f64(),
+        run.cpu.as_secs_f64() / cores as f64
     );
 }
 
@@ -155,11 +163,23 @@ struct CliRun {
     cells: Vec<(String, u64)>,
     ok: usize,
     sandboxes: usize,
+    /// CPU time (user + sys) of the run and every process it waited for: sandboxes, servers, probes.
+    cpu: Duration,
+}
+
+/// CPU time (user + sys) of this process's waited-for descendants so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// `authmatrix run` with `cache` as its cache, timed from its start; progress read line by line.
 fn run_cli(cache: &Path) -> CliRun {
     let out = tempfile::tempdir().unwrap();
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args(["run", "--out"])
@@ -187,6 +207,7 @@ fn run_cli(cache: &Path) -> CliRun {
     }
     let _ = child.wait().unwrap();
     let wall = started.elapsed();
+    let cpu = children_cpu() - cpu_before;
     let report = authmatrix::report::Report::read(out.path()).unwrap();
     let mut cells = Vec::new();
     let mut ok = 0;
@@ -210,6 +231,7 @@ fn run_cli(cache: &Path) -> CliRun {
         cells,
         ok,
         sandboxes,
+        cpu,
     }
 }
 
