@@ -153,6 +153,13 @@ pub trait Backend {
     fn start(&mut self, _scenarios: &[Scenario]) -> anyhow::Result<()> {
         anyhow::bail!("the {} backend prepares before it runs", self.name())
     }
+
+    /// Whether running this scenario makes [`Backend::start`] start a server of its own that the
+    /// catalogue's other scenarios do not need (MinIO, for `cloud.s3: minio`): the matrix then
+    /// starts only a share of its backends with such scenarios and runs their cells there.
+    fn needs_own_server(&self, _scenario: &Scenario) -> bool {
+        false
+    }
 }
 
 /// Version → component → what was built, as [`Backend::prepare`] returns it.

@@ -54,14 +54,48 @@ impl Semaphore {
     }
 }
 
+/// A ready cell: its last-run time, the catalogue's order (reversed), the cell, and whether its
+/// scenario needs a server of its own (`Backend::needs_own_server`).
+type Ready<'a> = (u64, std::cmp::Reverse<usize>, &'a Scenario, &'a ArgoTag, bool);
+
 /// The cells ready to run, and whether more may come.
 struct Queue<'a> {
-    /// Shortest last-run time first, so that `pop` takes the longest (the catalogue's order among
-    /// equals).
-    ready: Vec<(u64, std::cmp::Reverse<usize>, &'a Scenario, &'a ArgoTag)>,
+    /// Shortest last-run time first, so that the longest is taken first (the catalogue's order
+    /// among equals).
+    ready: Vec<Ready<'a>>,
     building: bool,
     /// Why no more cells start (the builds will fail the run, or a backend could not start).
     stopped: bool,
+}
+
+impl<'a> Queue<'a> {
+    /// The longest ready cell a backend can run: one that hosts the scenarios with a server of
+    /// their own runs those first (only it can), any other backend only the others.
+    fn take(&mut self, hosts_own_servers: bool) -> Option<(&'a Scenario, &'a ArgoTag)> {
+        let at = match hosts_own_servers {
+            true => (self.ready.iter().rposition(|c| c.4)).or(self.ready.len().checked_sub(1)),
+            false => self.ready.iter().rposition(|c| !c.4),
+        }?;
+        let (.., scenario, tag, _) = self.ready.remove(at);
+        Some((scenario, tag))
+    }
+
+    fn has_work_for(&self, hosts_own_servers: bool) -> bool {
+        self.building || self.ready.iter().any(|c| hosts_own_servers || !c.4)
+    }
+}
+
+/// How many of `backends` start with the scenarios that need a server of their own: their share
+/// of the cells, at least one when there are any. The others start without those servers
+/// (MinIO: 12 of the default matrix's 186 cells, 0.43 CPU-seconds for each sandbox that starts
+/// it, 2026-12-03).
+fn own_server_hosts(own_server: &[bool], tags: usize, backends: usize) -> usize {
+    let cells = own_server.iter().filter(|o| **o).count() * tags;
+    let all = (own_server.len() * tags).max(1);
+    match cells {
+        0 => 0,
+        _ => (backends * cells).div_ceil(all).clamp(1, backends),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,6 +115,19 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
     let total = scenarios.len() * tags.len();
+    let own_server: Vec<bool> = scenarios
+        .iter()
+        .map(|s| backends.first().is_some_and(|b| b.needs_own_server(s)))
+        .collect();
+    let hosts = own_server_hosts(&own_server, tags.len(), backends.len());
+    // The last backends to start host them: the first ones take the longest cells.
+    let first_host = backends.len() - hosts;
+    let lean: Vec<Scenario> = scenarios
+        .iter()
+        .zip(&own_server)
+        .filter(|(_, own)| !**own)
+        .map(|(s, _)| s.clone())
+        .collect();
     let queue = Mutex::new(Queue {
         ready: Vec::new(),
         building: true,
@@ -111,7 +158,7 @@ pub fn run(
                         let (scenario, argo) = (&scenarios[s], &tags[tag]);
                         let time = timings.previous(&scenario.id, &argo.tag);
                         let order = std::cmp::Reverse(s * tags.len() + tag);
-                        q.ready.push((time, order, scenario, argo));
+                        q.ready.push((time, order, scenario, argo, own_server[s]));
                     }
                     q.ready.sort_by_key(|&(time, order, ..)| (time, order));
                 }
@@ -128,17 +175,19 @@ pub fn run(
             wake.notify_all();
             result
         });
-        for backend in backends.iter_mut() {
+        for (i, backend) in backends.iter_mut().enumerate() {
             let (cells, failed_start, starting) = (&cells, &failed_start, &starting);
+            let host = i >= first_host;
+            let serves = if host { scenarios } else { &lean[..] };
             scope.spawn(move || {
                 let started = starting.run(|| {
                     // No sandbox for a run whose cells are all taken by the time its turn comes.
                     let q = lock(queue);
-                    if q.stopped || (q.ready.is_empty() && !q.building) {
+                    if q.stopped || !q.has_work_for(host) {
                         return None;
                     }
                     drop(q);
-                    Some(backend.start(scenarios))
+                    Some(backend.start(serves))
                 });
                 let Some(started) = started else { return };
                 if let Err(e) = started {
@@ -154,8 +203,8 @@ pub fn run(
                             if q.stopped {
                                 break None;
                             }
-                            if let Some((.., s, t)) = q.ready.pop() {
-                                break Some((s, t));
+                            if let Some(cell) = q.take(host) {
+                                break Some(cell);
                             }
                             if !q.building {
                                 break None;
@@ -286,5 +335,105 @@ mod tests {
         let ran = lock(&ran);
         let first = ran.iter().find(|(t, _)| t == "v3.5.11").expect("ran");
         assert!(first.1 < second_built, "v3.5.11 ran while v3.6.5 built");
+    }
+
+    /// Needs its own server for `minio-*` scenarios; remembers what it was started with and ran.
+    struct OwnServers {
+        builds: Arc<SlowSecondTag>,
+        id: usize,
+        /// (backend, scenario) for every start and every cell.
+        started: Arc<Mutex<Vec<(usize, String)>>>,
+        ran: Arc<Mutex<Vec<(usize, String)>>>,
+    }
+
+    impl Backend for OwnServers {
+        fn name(&self) -> &'static str {
+            "own-servers"
+        }
+        fn prepare(
+            &mut self,
+            _: &[ArgoTag],
+            _: &[Component],
+            _: &[Scenario],
+        ) -> anyhow::Result<TagInfos> {
+            anyhow::bail!("a streaming backend is not prepared")
+        }
+        fn run(&mut self, scenario: &Scenario, _: &ArgoTag) -> Observation {
+            lock(&self.ran).push((self.id, scenario.id.clone()));
+            Observation::not_applicable("own-servers", "ran".into())
+        }
+        fn builds(&self) -> Option<Arc<dyn Builds>> {
+            Some(Arc::clone(&self.builds) as Arc<dyn Builds>)
+        }
+        fn start(&mut self, scenarios: &[Scenario]) -> anyhow::Result<()> {
+            let mut started = lock(&self.started);
+            started.extend(scenarios.iter().map(|s| (self.id, s.id.clone())));
+            Ok(())
+        }
+        fn needs_own_server(&self, scenario: &Scenario) -> bool {
+            scenario.id.starts_with("minio-")
+        }
+    }
+
+    #[test]
+    fn only_a_share_of_the_backends_starts_a_server_of_its_own_and_runs_its_cells() {
+        let builds = Arc::new(SlowSecondTag(Mutex::new(None)));
+        let (started, ran) = (Arc::default(), Arc::<Mutex<Vec<_>>>::default());
+        let mut backends: Vec<Box<dyn Backend + Send>> = (0..3)
+            .map(|id| {
+                Box::new(OwnServers {
+                    builds: Arc::clone(&builds),
+                    id,
+                    started: Arc::clone(&started),
+                    ran: Arc::clone(&ran),
+                }) as _
+            })
+            .collect();
+        let parse = |name: &str, text: &str| {
+            crate::scenario::parse(std::path::Path::new(name), text).unwrap()
+        };
+        let scenarios = [
+            parse(
+                "s3-static-keys.yaml",
+                include_str!("../../scenarios/s3-static-keys.yaml"),
+            ),
+            parse(
+                "minio-static-keys.yaml",
+                include_str!("../../scenarios/minio-static-keys.yaml"),
+            ),
+        ];
+        let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
+        let shared = shared_builds(&backends).expect("shared");
+        let cache = tempfile::tempdir().unwrap();
+        let timings = timings::Timings::load(cache.path(), "own-servers");
+        let report = run(&mut backends, shared, &scenarios, &tags, Instant::now(), &timings);
+        assert_eq!(report.unwrap().cells.len(), 4);
+        // 2 of 4 cells need MinIO: 2 of 3 backends (their share, rounded up), the last two.
+        let minio = |list: &[(usize, String)]| -> Vec<usize> {
+            let mut ids: Vec<usize> = list
+                .iter()
+                .filter(|(_, s)| s.starts_with("minio-"))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        assert!(minio(&lock(&started)).iter().all(|id| *id >= 1), "{:?}", lock(&started));
+        assert!(minio(&lock(&ran)).iter().all(|id| *id >= 1), "{:?}", lock(&ran));
+        assert_eq!(lock(&ran).len(), 4);
+    }
+
+    #[test]
+    fn the_hosts_are_the_cells_share_of_the_backends_and_at_least_one() {
+        // The default matrix: 2 of 31 scenarios keep their bucket in MinIO.
+        let mut own = vec![false; 31];
+        own[0] = true;
+        own[1] = true;
+        assert_eq!(own_server_hosts(&own, 6, 9), 1);
+        assert_eq!(own_server_hosts(&own, 6, 1), 1);
+        assert_eq!(own_server_hosts(&[false, false], 6, 9), 0);
+        assert_eq!(own_server_hosts(&[true, true], 6, 9), 9);
+        assert_eq!(own_server_hosts(&[true, false], 1, 3), 2);
     }
 }
