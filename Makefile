@@ -37,17 +37,17 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-# Everything up front, for CI: the local tier, then every default probe, the cluster tier and MinIO
-# side by side (each downloads its modules while another compiles).
+# Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO
+# and actionlint side by side (each downloads its modules while another compiles).
 setup: apt
 	$(MAKE) --no-print-directory setup-local
-	$(MAKE) --no-print-directory -j3 probes cluster minio
-# After the packages, four things side by side: the venv, actionlint, the Go modules the probes
-# need (network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells
-# need them and runs each tag's cells as soon as they are built; `make probes` builds them all
-# up front (`make test-local` and `make setup` do).
-setup-local: apt-local
-	$(MAKE) --no-print-directory -j4 venv actionlint go-modules build
+	$(MAKE) --no-print-directory -j3 probes cluster minio actionlint
+# Four things side by side: the apt packages, the venv, the Go modules the probes need (all three
+# network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells need
+# them and runs each tag's cells as soon as they are built; `make probes` builds them all up front
+# (`make test-local` and `make setup` do). actionlint, which only the tests use, builds with them.
+setup-local:
+	$(MAKE) --no-print-directory -j4 apt-local venv go-modules build
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
 apt-local: APT_PACKAGES = $(APT_LOCAL)

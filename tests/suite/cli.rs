@@ -105,8 +105,8 @@ fn an_output_directory_that_cannot_be_written_is_refused_before_any_cell_runs() 
 
 #[test]
 fn prepare_needs_only_go_so_setup_builds_probes_before_the_venv_exists() {
-    // `make setup-local` runs `prepare` side by side with creating the venv (Go tier: the
-    // probes are cached after setup, built otherwise).
+    // `prepare` needs only Go: `make probes` may run before the venv exists, and a machine without
+    // Python still builds every probe (Go tier: the probes are cached after setup, built otherwise).
     let out = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args(["prepare", "--argo", "v3.6.5"])
         .env("AUTHMATRIX_PYTHON", "/nonexistent/python")
