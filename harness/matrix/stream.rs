@@ -56,7 +56,13 @@ impl Semaphore {
 
 /// A ready cell: its last-run time, the catalogue's order (reversed), the cell, and whether its
 /// scenario needs a server of its own (`Backend::needs_own_server`).
-type Ready<'a> = (u64, std::cmp::Reverse<usize>, &'a Scenario, &'a ArgoTag, bool);
+type Ready<'a> = (
+    u64,
+    std::cmp::Reverse<usize>,
+    &'a Scenario,
+    &'a ArgoTag,
+    bool,
+);
 
 /// The cells ready to run, and whether more may come.
 struct Queue<'a> {
@@ -303,7 +309,12 @@ mod tests {
             anyhow::bail!("a streaming backend is not prepared")
         }
         fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
-            let cell = (self.id, scenario.id.clone(), tag.tag.clone(), Instant::now());
+            let cell = (
+                self.id,
+                scenario.id.clone(),
+                tag.tag.clone(),
+                Instant::now(),
+            );
             lock(&self.ran).push(cell);
             Observation::not_applicable("recording", "ran".into())
         }
@@ -321,7 +332,14 @@ mod tests {
     }
 
     /// `n` recording backends sharing one slow build; what they were started with and ran.
-    fn recording(n: usize) -> (RecordingPool, Arc<SlowSecondTag>, Started, Arc<Mutex<Vec<Ran>>>) {
+    fn recording(
+        n: usize,
+    ) -> (
+        RecordingPool,
+        Arc<SlowSecondTag>,
+        Started,
+        Arc<Mutex<Vec<Ran>>>,
+    ) {
         let builds = Arc::new(SlowSecondTag(Mutex::new(None)));
         let (started, ran) = (Started::default(), Arc::<Mutex<Vec<Ran>>>::default());
         let backends = (0..n)
@@ -369,7 +387,6 @@ mod tests {
         assert!(first.3 < second_built, "v3.5.11 ran while v3.6.5 built");
     }
 
-
     #[test]
     fn only_a_share_of_the_backends_starts_a_server_of_its_own_and_runs_its_cells() {
         let (mut backends, _, started, ran) = recording(3);
@@ -390,7 +407,14 @@ mod tests {
         let shared = shared_builds(&backends).expect("shared");
         let cache = tempfile::tempdir().unwrap();
         let timings = timings::Timings::load(cache.path(), "recording");
-        let report = run(&mut backends, shared, &scenarios, &tags, Instant::now(), &timings);
+        let report = run(
+            &mut backends,
+            shared,
+            &scenarios,
+            &tags,
+            Instant::now(),
+            &timings,
+        );
         assert_eq!(report.unwrap().cells.len(), 4);
         // 2 of 4 cells need MinIO: 2 of 3 backends (their share, rounded up), the last two.
         let on_minio = |cells: Vec<(usize, &String)>| -> Vec<usize> {
