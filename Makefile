@@ -5,15 +5,13 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-# How the targets below run authmatrix: the CLI alone (`make cli`, 3 of the 5 minutes a fresh
-# machine spends compiling every target, so the first run starts sooner). The tests' build
-# (`make build`) compiles 53 crates again, with the features the dev-dependencies turn on; both
-# builds' crates stay in target/, so going back and forth only links. Tests point AUTHMATRIX at the
-# binary cargo built for them.
+# How the targets below run authmatrix: the binary of the one cargo build that also builds the
+# tests (`make build`). A plain `cargo build` would compile ~50 crates a second time, without the
+# features the dev-dependencies turn on. Tests point AUTHMATRIX at the binary cargo built for them.
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/authmatrix
 AUTHMATRIX ?= $(BIN)
-# What a target that runs authmatrix needs first: the CLI, unless AUTHMATRIX is another binary.
-built := $(if $(filter $(BIN),$(AUTHMATRIX)),cli)
+# What a target that runs authmatrix needs first: the build, unless AUTHMATRIX is another binary.
+built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
 # The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use;
 # qemu-user-static runs the probe of a controller on arm64),
@@ -34,23 +32,22 @@ PREVIOUS ?= previous
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local host venv cli build go-modules probes cluster minio actionlint \
+.PHONY: setup setup-local apt apt-local host venv build go-modules probes cluster minio actionlint \
 	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-# Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO,
-# actionlint and the tests' build side by side (each downloads its modules while another compiles).
+# Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO
+# and actionlint side by side (each downloads its modules while another compiles).
 setup: apt
 	$(MAKE) --no-print-directory setup-local
-	$(MAKE) --no-print-directory -j5 probes cluster minio actionlint build
+	$(MAKE) --no-print-directory -j3 probes cluster minio actionlint
 # Four things side by side: the apt packages, the venv, the Go modules the probes need (all three
-# network-bound) and the CLI's cargo build. No probes: `authmatrix run` builds them as its cells
-# need them and runs each tag's cells as soon as they are built; `make probes` builds them all up
-# front (`make test-local` and `make setup` do). actionlint and the tests' build, which only the
-# tests use, come with them.
+# network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells need
+# them and runs each tag's cells as soon as they are built; `make probes` builds them all up front
+# (`make test-local` and `make setup` do). actionlint, which only the tests use, builds with them.
 setup-local:
-	$(MAKE) --no-print-directory -j4 apt-local venv go-modules cli
+	$(MAKE) --no-print-directory -j4 apt-local venv go-modules build
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -75,10 +72,6 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
-
-# The CLI alone: what every target that runs authmatrix needs.
-cli:
-	cargo build --bin authmatrix
 
 # The library, the CLI and every test binary, in one build.
 build:
