@@ -98,8 +98,8 @@ impl<'a> Queue<'a> {
 fn own_server_hosts(own_server: &[bool], tags: usize, backends: usize) -> usize {
     let cells = own_server.iter().filter(|o| **o).count() * tags;
     let all = (own_server.len() * tags).max(1);
-    match cells {
-        0 => 0,
+    match (cells, backends) {
+        (0, _) | (_, 0) => 0,
         _ => (backends * cells).div_ceil(all).clamp(1, backends),
     }
 }
@@ -451,5 +451,6 @@ mod tests {
         assert_eq!(own_server_hosts(&[false, false], 6, 9), 0);
         assert_eq!(own_server_hosts(&[true, true], 6, 9), 9);
         assert_eq!(own_server_hosts(&[true, false], 1, 3), 2);
+        assert_eq!(own_server_hosts(&[true, false], 1, 0), 0);
     }
 }
