@@ -29,6 +29,8 @@ ARGO ?=
 NIGHTLY_ARGO := v3.5.11,v3.5.12,v3.6.0,v3.6.2,v3.6.4,v3.6.5,v3.6.18,v3.7.18,v4.0.5
 OUT ?= out
 PREVIOUS ?= previous
+# The version a tool's wrapper module (tools/<tool>/go.mod) requires of a module: $(call module_version,<module>,<go.mod>).
+module_version = $(shell awk '$$1 == "$(1)" {print $$2}' $(2))
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
@@ -109,7 +111,7 @@ $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 # MinIO, the S3 server of Argo's quick-start, for `cloud.s3: minio` scenarios: built from its Go
 # module as MinIO's Makefile builds it (CGO off, tag kqueue), version and checksums pinned in
 # tools/minio/go.mod and go.sum; authmatrix finds it by that version in the cache.
-MINIO_VERSION := $(shell awk '$$1 == "github.com/minio/minio" {print $$2}' tools/minio/go.mod)
+MINIO_VERSION := $(call module_version,github.com/minio/minio,tools/minio/go.mod)
 MINIO := $(CACHE)/tools/minio-$(MINIO_VERSION)
 minio: $(MINIO)
 $(MINIO): tools/minio/go.mod tools/minio/go.sum
@@ -122,8 +124,8 @@ $(MINIO): tools/minio/go.mod tools/minio/go.sum
 # --privileged container here (`unable to apply caps`: the VM withholds CAP_SYS_RESOURCE) and its
 # runc 1.1.5 fails every container under a newer daemon, so both come from their Go modules, versions
 # and checksums pinned in tools/dockerd and tools/runc (kind-facts.md §7), cached by version.
-DOCKERD_VERSION := $(shell awk '$$1 == "github.com/moby/moby/v2" {print $$2}' tools/dockerd/go.mod)
-RUNC_VERSION := $(shell awk '$$1 == "github.com/opencontainers/runc" {print $$2}' tools/runc/go.mod)
+DOCKERD_VERSION := $(call module_version,github.com/moby/moby/v2,tools/dockerd/go.mod)
+RUNC_VERSION := $(call module_version,github.com/opencontainers/runc,tools/runc/go.mod)
 DOCKERD := $(CACHE)/tools/dockerd-$(DOCKERD_VERSION)
 RUNC := $(CACHE)/tools/runc-$(RUNC_VERSION)
 engine: $(DOCKERD) $(RUNC)

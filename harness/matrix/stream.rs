@@ -54,21 +54,23 @@ impl Semaphore {
     }
 }
 
-/// A ready cell: its last-run time, the catalogue's order (reversed), the cell, and whether its
-/// scenario needs a server of its own (`Backend::needs_own_server`).
-type Ready<'a> = (
-    u64,
-    std::cmp::Reverse<usize>,
-    &'a Scenario,
-    &'a ArgoTag,
-    bool,
-);
+/// A cell whose build is done.
+struct ReadyCell<'a> {
+    /// Its last run's time (`Timings::previous`).
+    time: u64,
+    /// The catalogue's order, reversed: among equal times the earlier cell is taken first.
+    order: std::cmp::Reverse<usize>,
+    scenario: &'a Scenario,
+    tag: &'a ArgoTag,
+    /// Its scenario needs a server of its own (`Backend::needs_own_server`).
+    own_server: bool,
+}
 
 /// The cells ready to run, and whether more may come.
 struct Queue<'a> {
     /// Shortest last-run time first, so that the longest is taken first (the catalogue's order
     /// among equals).
-    ready: Vec<Ready<'a>>,
+    ready: Vec<ReadyCell<'a>>,
     building: bool,
     /// Why no more cells start (the builds will fail the run, or a backend could not start).
     stopped: bool,
@@ -79,15 +81,21 @@ impl<'a> Queue<'a> {
     /// their own runs those first (only it can), any other backend only the others.
     fn take(&mut self, hosts_own_servers: bool) -> Option<(&'a Scenario, &'a ArgoTag)> {
         let at = match hosts_own_servers {
-            true => (self.ready.iter().rposition(|c| c.4)).or(self.ready.len().checked_sub(1)),
-            false => self.ready.iter().rposition(|c| !c.4),
+            true => {
+                (self.ready.iter().rposition(|c| c.own_server)).or(self.ready.len().checked_sub(1))
+            }
+            false => self.ready.iter().rposition(|c| !c.own_server),
         }?;
-        let (.., scenario, tag, _) = self.ready.remove(at);
-        Some((scenario, tag))
+        let cell = self.ready.remove(at);
+        Some((cell.scenario, cell.tag))
     }
 
     fn has_work_for(&self, hosts_own_servers: bool) -> bool {
-        self.building || self.ready.iter().any(|c| hosts_own_servers || !c.4)
+        self.building
+            || self
+                .ready
+                .iter()
+                .any(|c| hosts_own_servers || !c.own_server)
     }
 }
 
@@ -164,9 +172,15 @@ pub fn run(
                         let (scenario, argo) = (&scenarios[s], &tags[tag]);
                         let time = timings.previous(&scenario.id, &argo.tag);
                         let order = std::cmp::Reverse(s * tags.len() + tag);
-                        q.ready.push((time, order, scenario, argo, own_server[s]));
+                        q.ready.push(ReadyCell {
+                            time,
+                            order,
+                            scenario,
+                            tag: argo,
+                            own_server: own_server[s],
+                        });
                     }
-                    q.ready.sort_by_key(|&(time, order, ..)| (time, order));
+                    q.ready.sort_by_key(|c| (c.time, c.order));
                 }
                 BuildEvent::Doomed => q.stopped = true,
             }
@@ -358,27 +372,35 @@ mod tests {
     type RecordingPool = Vec<Box<dyn Backend + Send>>;
     type Started = Arc<Mutex<Vec<(usize, String)>>>;
 
+    /// Catalogue scenarios by file name.
+    fn scenarios(names: &[&str]) -> Vec<Scenario> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        names
+            .iter()
+            .map(|n| {
+                let text = std::fs::read_to_string(dir.join(n)).unwrap();
+                crate::scenario::parse(std::path::Path::new(n), &text).unwrap()
+            })
+            .collect()
+    }
+
+    /// Streams every cell on the pool, with no previous timings.
+    fn run_all(
+        backends: &mut RecordingPool,
+        scenarios: &[Scenario],
+        tags: &[ArgoTag],
+    ) -> anyhow::Result<Report> {
+        let shared = shared_builds(backends).expect("the backends share their builds");
+        let cache = tempfile::tempdir().unwrap();
+        let timings = timings::Timings::load(cache.path(), "recording");
+        run(backends, shared, scenarios, tags, Instant::now(), &timings)
+    }
+
     #[test]
     fn a_tags_cells_run_while_another_tag_builds_and_the_report_has_every_cell() {
         let (mut backends, builds, _, ran) = recording(2);
-        let scenario = crate::scenario::parse(
-            std::path::Path::new("s3-static-keys.yaml"),
-            include_str!("../../scenarios/s3-static-keys.yaml"),
-        )
-        .unwrap();
         let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
-        let shared = shared_builds(&backends).expect("the backends share their builds");
-        let cache = tempfile::tempdir().unwrap();
-        let timings = timings::Timings::load(cache.path(), "recording");
-        let report = run(
-            &mut backends,
-            shared,
-            std::slice::from_ref(&scenario),
-            &tags,
-            Instant::now(),
-            &timings,
-        )
-        .unwrap();
+        let report = run_all(&mut backends, &scenarios(&["s3-static-keys.yaml"]), &tags).unwrap();
         assert_eq!(report.cells.len(), 2);
         assert_eq!(report.versions.len(), 2);
         let second_built = lock(&builds.0).expect("built");
@@ -390,31 +412,9 @@ mod tests {
     #[test]
     fn only_a_share_of_the_backends_starts_a_server_of_its_own_and_runs_its_cells() {
         let (mut backends, _, started, ran) = recording(3);
-        let parse = |name: &str, text: &str| {
-            crate::scenario::parse(std::path::Path::new(name), text).unwrap()
-        };
-        let scenarios = [
-            parse(
-                "s3-static-keys.yaml",
-                include_str!("../../scenarios/s3-static-keys.yaml"),
-            ),
-            parse(
-                "minio-static-keys.yaml",
-                include_str!("../../scenarios/minio-static-keys.yaml"),
-            ),
-        ];
+        let scenarios = scenarios(&["s3-static-keys.yaml", "minio-static-keys.yaml"]);
         let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
-        let shared = shared_builds(&backends).expect("shared");
-        let cache = tempfile::tempdir().unwrap();
-        let timings = timings::Timings::load(cache.path(), "recording");
-        let report = run(
-            &mut backends,
-            shared,
-            &scenarios,
-            &tags,
-            Instant::now(),
-            &timings,
-        );
+        let report = run_all(&mut backends, &scenarios, &tags);
         assert_eq!(report.unwrap().cells.len(), 4);
         // 2 of 4 cells need MinIO: 2 of 3 backends (their share, rounded up), the last two.
         let on_minio = |cells: Vec<(usize, &String)>| -> Vec<usize> {
