@@ -15,9 +15,9 @@ built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
 # The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use;
 # qemu-user-static runs the probe of a controller on arm64),
-# then the cluster tier's (a node's container runtime).
+# then the cluster tier's (a node's container runtime; libseccomp-dev for the engine's runc).
 APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck qemu-user-static
-APT_CLUSTER := containerd runc containernetworking-plugins
+APT_CLUSTER := containerd runc containernetworking-plugins libseccomp-dev
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`:
 # before the 3.6 regressions (executor RBAC, ECR 401), on them, and the newest 4.0. v3.6.5 left the
 # tier to keep a fresh CI run within 60 minutes: on the cluster it behaved as v4.0.5 on every cell
@@ -39,11 +39,12 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
-# Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO
-# and actionlint side by side (each downloads its modules while another compiles).
+# Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO,
+# the container engine and actionlint side by side (each downloads its modules while another
+# compiles).
 setup: apt
 	$(MAKE) --no-print-directory setup-local
-	$(MAKE) --no-print-directory -j3 probes cluster minio actionlint
+	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint
 # Four things side by side: the apt packages, the venv, the Go modules the probes need (all three
 # network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells need
 # them and runs each tag's cells as soon as they are built; `make probes` builds them all up front
@@ -119,8 +120,8 @@ $(MINIO): tools/minio/go.mod tools/minio/go.sum
 	cd tools/minio && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -tags kqueue -trimpath -ldflags '-s -w' -o $@.partial github.com/minio/minio
 	mv $@.partial $@
 
-# The container engine the kind provider will run its nodes on (issue 17; not in `make setup` yet: it
-# adds minutes to a CI run that must stay within 60). Debian's dockerd 20.10 cannot start a
+# The container engine the kind provider runs its nodes on (`authmatrix engine` serves it in a
+# sandbox; the suite's Docker tier tests it). Debian's dockerd 20.10 cannot start a
 # --privileged container here (`unable to apply caps`: the VM withholds CAP_SYS_RESOURCE) and its
 # runc 1.1.5 fails every container under a newer daemon, so both come from their Go modules, versions
 # and checksums pinned in tools/dockerd and tools/runc (kind-facts.md §7), cached by version.
@@ -149,16 +150,20 @@ lint-workflows: $(ACTIONLINT)
 
 test: test-local test-cluster
 
-# Everything but the cluster tier: the suite's `cluster_tier::` tests need `make cluster` and
-# `make minio` (the matrix reports minio cells not applicable without MinIO). Pure tests anywhere
+# Everything but the cluster and Docker tiers: the suite's `cluster_tier::` tests need `make cluster`
+# and `make minio` (the matrix reports minio cells not applicable without MinIO), its `docker_tier::`
+# tests `make engine`. Pure tests anywhere
 # (the library's `backend::cluster` units included) run here.
 test-local: lint-workflows probes
-	cargo test -- --skip cluster_tier::
+	cargo test -- --skip cluster_tier:: --skip docker_tier::
 
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
-# cluster runs) and the controller column on the cluster backend (trials <scenario>::<tag>::cluster).
+# cluster runs), its Docker tier (the engine, on one test thread: testcontainers reads DOCKER_HOST
+# from the environment) and the controller column on the cluster backend (trials
+# <scenario>::<tag>::cluster).
 test-cluster:
 	cargo test --test suite -- cluster_tier::
+	cargo test --test suite -- docker_tier:: --test-threads=1
 	AUTHMATRIX_BACKEND=cluster AUTHMATRIX_ARGO=$(CLUSTER_TAGS) cargo test --test matrix
 
 bench:

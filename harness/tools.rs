@@ -87,24 +87,77 @@ pub fn node_runtime() -> Result<(), MissingTool> {
     Ok(())
 }
 
-/// The MinIO server for `cloud.s3: minio` scenarios: built by `make minio` into the cache as
-/// `tools/minio-<version>`, the version being the one tools/minio/go.mod pins.
-pub fn minio(project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
-    let go_mod = project_root.join("tools/minio/go.mod");
-    let text = std::fs::read_to_string(&go_mod)
-        .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
-    let version = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("github.com/minio/minio "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .ok_or_else(|| format!("{} requires no github.com/minio/minio", go_mod.display()))?;
-    let binary = cache_dir.join("tools").join(format!("minio-{version}"));
-    if is_executable(&binary) {
-        Ok(binary)
-    } else {
-        Err(format!(
-            "the MinIO server is needed for `cloud.s3: minio` scenarios but {} does not exist; build it with `make minio` (MinIO {version} from its Go module)",
-            binary.display()
-        ))
+/// A program `make <target>` built from a Go module into the cache as `tools/<name>-<version>`,
+/// the version being the one `tools/<dir>/go.mod` requires of `module`.
+pub struct BuiltTool<'a> {
+    pub name: &'a str,
+    /// The wrapper module's directory under `tools/`.
+    pub dir: &'a str,
+    pub module: &'a str,
+    pub make_target: &'a str,
+    /// What it is needed for, for the error when it is missing.
+    pub why: &'a str,
+}
+
+impl BuiltTool<'_> {
+    pub fn find(&self, project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
+        let go_mod = project_root.join("tools").join(self.dir).join("go.mod");
+        let text = std::fs::read_to_string(&go_mod)
+            .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
+        let version = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(self.module)?.strip_prefix(' '))
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| format!("{} requires no {}", go_mod.display(), self.module))?;
+        let binary = cache_dir
+            .join("tools")
+            .join(format!("{}-{version}", self.name));
+        if is_executable(&binary) {
+            Ok(binary)
+        } else {
+            Err(format!(
+                "{} {version} is needed {} but {} does not exist; build it with `make {}` (from its Go module)",
+                self.name,
+                self.why,
+                binary.display(),
+                self.make_target
+            ))
+        }
     }
+}
+
+/// The MinIO server for `cloud.s3: minio` scenarios.
+pub fn minio(project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
+    BuiltTool {
+        name: "minio",
+        dir: "minio",
+        module: "github.com/minio/minio",
+        make_target: "minio",
+        why: "for `cloud.s3: minio` scenarios",
+    }
+    .find(project_root, cache_dir)
+}
+
+/// The container engine the kind provider runs its nodes on: Docker's daemon and runc, both
+/// built from their Go modules (`make engine`; kind-facts.md §7).
+pub fn engine(project_root: &Path, cache_dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let why = "to run kind's nodes (--provider kind)";
+    let dockerd = BuiltTool {
+        name: "dockerd",
+        dir: "dockerd",
+        module: "github.com/moby/moby/v2",
+        make_target: "engine",
+        why,
+    };
+    let runc = BuiltTool {
+        name: "runc",
+        dir: "runc",
+        module: "github.com/opencontainers/runc",
+        make_target: "engine",
+        why,
+    };
+    Ok((
+        dockerd.find(project_root, cache_dir)?,
+        runc.find(project_root, cache_dir)?,
+    ))
 }

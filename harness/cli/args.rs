@@ -52,6 +52,10 @@ pub enum Command {
     /// setups it has, the objects they come from and the catalogue scenario each one is. Exit 0
     /// when it ran (setups or none), 3 when it could not scan at all.
     Scan(ScanArgs),
+    /// Serve the container engine the kind provider runs its nodes on (Docker's daemon from
+    /// `make engine`) in a sandbox of its own: prints DOCKER_HOST for the docker CLI, kind and
+    /// testcontainers, and serves until stdin closes or Ctrl-C. Everything it ran goes with it.
+    Engine,
     /// Validate the scenario catalogue and list it.
     Scenarios {
         #[arg(long = "scenarios", value_name = "DIR")]

@@ -58,6 +58,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Engine => {
+            let exe = std::env::current_exe()?;
+            cluster::engine::serve(&root(), &default_cache_dir(), &exe)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Prepare(a) => prepare(a),
         Command::Run(a) => run_matrix(a),
     }

@@ -1,13 +1,16 @@
-//! `kind`: a kind cluster with official images, for machines with Docker and a reachable
-//! registry (users' CI). One cluster per run, reused across tags, deleted when the backend is
-//! dropped and on Ctrl-C. Runs `kind` and `docker` as their CLIs (as every Rust kind wrapper
-//! does; kind has no API).
+//! `kind`: a kind cluster, for machines with Docker (users' CI). One cluster per run, reused across
+//! tags. Its nodes run on the harness's own container engine (`engine`), started inside the
+//! sandbox, so the cluster, its network and its containers go with the sandbox: when the backend is
+//! dropped, on Ctrl-C and when the harness is killed. Runs `kind` and `docker` as their CLIs (as
+//! every Rust kind wrapper does; kind has no API), pointed at that engine.
 //!
 //! Cells on kind need the fake cloud beside the cluster as containers and the controller as its
 //! release image; until that exists (the "Cluster backend II" issue), starting a controller here
 //! says so, and every cell is an infra error rather than a result.
 
+use super::engine::{Engine, EngineBuild};
 use super::kube::ClusterAccess;
+use super::node;
 use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use std::path::{Path, PathBuf};
@@ -18,28 +21,38 @@ pub struct Kind {
     name: String,
     kubeconfig: PathBuf,
     config: PathBuf,
+    engine_build: EngineBuild,
+    engine: Option<Engine>,
     created: bool,
 }
 
 impl Kind {
-    pub fn new(run_dir: &Path) -> Result<Self, String> {
+    pub fn new(run_dir: &Path, project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
         let kind = crate::tools::which("kind").ok_or(
             "`kind` is needed for --provider kind but was not found on PATH; install it (`go install sigs.k8s.io/kind@v0.30.0`) and Docker, or use --provider local-up",
         )?;
         crate::tools::which("docker").ok_or(
             "`docker` is needed for --provider kind but was not found on PATH; install Docker, or use --provider local-up",
         )?;
+        let engine_build = EngineBuild::find(project_root, cache_dir)?;
         Ok(Kind {
             kind,
             name: format!("authmatrix-{}", std::process::id()),
             kubeconfig: run_dir.join("kind.kubeconfig"),
             config: crate::project_root().join("kind-config/cluster.yaml"),
+            engine_build,
+            engine: None,
             created: false,
         })
     }
 
     fn cli(&self, args: &[&str]) -> Result<(), String> {
-        let out = Command::new(&self.kind)
+        let mut cmd = Command::new(&self.kind);
+        if let Some(engine) = &self.engine {
+            // kind runs the docker CLI, which reads it too.
+            cmd.env("DOCKER_HOST", engine.docker_host());
+        }
+        let out = cmd
             .args(args)
             .output()
             .map_err(|e| format!("kind {}: {e}", args.join(" ")))?;
@@ -60,14 +73,10 @@ impl ClusterProvider for Kind {
         ProviderKind::Kind
     }
 
-    fn up(&mut self, _cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
-        crate::cleanup::register_command(vec![
-            self.kind.display().to_string(),
-            "delete".into(),
-            "cluster".into(),
-            "--name".into(),
-            self.name.clone(),
-        ]);
+    fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
+        let cgroup = cloud.node_host(&node::tmpfs_paths(), &[])?;
+        let dir = cloud.run_dir().join("engine");
+        self.engine = Some(Engine::start(cloud, &self.engine_build, &dir, &cgroup)?);
         self.created = true;
         self.cli(&[
             "create",
@@ -124,10 +133,13 @@ impl ClusterProvider for Kind {
         })
     }
 
-    fn down(&mut self, _cloud: &mut SandboxedCloud) {
+    fn down(&mut self, cloud: &mut SandboxedCloud) {
         if self.created {
             let _ = self.cli(&["delete", "cluster", "--name", &self.name]);
             self.created = false;
+        }
+        if let Some(mut engine) = self.engine.take() {
+            let _ = engine.stop(cloud);
         }
     }
 }

@@ -10,6 +10,7 @@
 //! controller read Secrets only in its own namespace.
 
 pub mod build;
+pub mod engine;
 pub mod images;
 pub mod kind;
 pub mod kube;
@@ -121,7 +122,11 @@ impl ClusterBackend {
     fn start_cluster(&mut self, plane: build::ControlPlane) -> Result<ClusterAccess, String> {
         let mut provider: Box<dyn ClusterProvider> = match self.opts.provider {
             ProviderKind::LocalUp => Box::new(local_up::LocalUp::new(plane)),
-            ProviderKind::Kind => Box::new(kind::Kind::new(self.cloud.run_dir())?),
+            ProviderKind::Kind => Box::new(kind::Kind::new(
+                self.cloud.run_dir(),
+                &self.opts.project_root,
+                &self.opts.cache_dir,
+            )?),
         };
         let started = Instant::now();
         let access = provider.up(&mut self.cloud);

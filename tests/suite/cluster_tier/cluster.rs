@@ -2,6 +2,7 @@
 //! an interrupted run leaves no etcd, API server, controller, mount, namespace or temporary
 //! directory behind. Needs root, Go, the venv and the cluster builds (`make setup`).
 
+use crate::leftovers::{orphaned_cgroups, processes_using, wait_until_gone};
 use authmatrix::backend::Backend;
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
@@ -12,7 +13,6 @@ use k8s_openapi::api::authorization::v1::{
 };
 use rstest::rstest;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -116,50 +116,6 @@ fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac
         !elsewhere,
         "argo-cluster-role does not let it read secrets elsewhere"
     );
-}
-
-/// Processes whose command line or environment mentions `dir` (the sandbox has it as TMPDIR;
-/// etcd, the API server and the controller have their files under it).
-fn processes_using(dir: &Path) -> Vec<(u32, String)> {
-    let needle = dir.display().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            let env = String::from_utf8_lossy(&environ);
-            (text.contains(&needle) || env.contains(&needle)).then_some((pid, text))
-        })
-        .collect()
-}
-
-fn wait_until_gone(dir: &Path, within: Duration) -> Vec<(u32, String)> {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = processes_using(dir);
-        if left.is_empty() || Instant::now() >= deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Cgroup trees of node containers whose sandbox is gone (a live run's tree has a live pid).
-fn orphaned_cgroups() -> Vec<String> {
-    let mut left = Vec::new();
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for e in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix(authmatrix::cgroups::PREFIX)
-                && !Path::new(&format!("/proc/{pid}")).exists()
-            {
-                left.push(e.path().display().to_string());
-            }
-        }
-    }
-    left
 }
 
 /// Interrupts a cluster run mid-workflow: a pod of it runs on the node. Ctrl-C: everything goes,

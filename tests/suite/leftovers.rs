@@ -1,0 +1,49 @@
+//! What an interrupted run may leave behind, looked for from outside: processes that still use its
+//! directory, and cgroup trees whose sandbox is gone. The cluster and Docker tiers' kill tests use it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Processes whose command line or environment mentions `dir` (the sandbox has it as TMPDIR;
+/// etcd, the API server and the controller have their files under it).
+pub fn processes_using(dir: &Path) -> Vec<(u32, String)> {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let env = String::from_utf8_lossy(&environ);
+            (text.contains(&needle) || env.contains(&needle)).then_some((pid, text))
+        })
+        .collect()
+}
+
+pub fn wait_until_gone(dir: &Path, within: Duration) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = processes_using(dir);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Cgroup trees of node containers whose sandbox is gone (a live run's tree has a live pid).
+pub fn orphaned_cgroups() -> Vec<String> {
+    let mut left = Vec::new();
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for e in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(authmatrix::cgroups::PREFIX)
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                left.push(e.path().display().to_string());
+            }
+        }
+    }
+    left
+}
