@@ -99,16 +99,21 @@ pub struct BuiltTool<'a> {
     pub why: &'a str,
 }
 
+/// The version `tools/<dir>/go.mod` requires of `module` (as the Makefile's `module_version`).
+pub fn module_version(project_root: &Path, dir: &str, module: &str) -> Result<String, String> {
+    let go_mod = project_root.join("tools").join(dir).join("go.mod");
+    let text = std::fs::read_to_string(&go_mod)
+        .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(module)?.strip_prefix(' '))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} requires no {module}", go_mod.display()))
+}
+
 impl BuiltTool<'_> {
     pub fn find(&self, project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
-        let go_mod = project_root.join("tools").join(self.dir).join("go.mod");
-        let text = std::fs::read_to_string(&go_mod)
-            .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
-        let version = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(self.module)?.strip_prefix(' '))
-            .and_then(|rest| rest.split_whitespace().next())
-            .ok_or_else(|| format!("{} requires no {}", go_mod.display(), self.module))?;
+        let version = module_version(project_root, self.dir, self.module)?;
         let binary = cache_dir
             .join("tools")
             .join(format!("{}-{version}", self.name));

@@ -1,71 +1,231 @@
-//! `kind`: a kind cluster, for machines with Docker (users' CI). One cluster per run, reused across
-//! tags. Its nodes run on the harness's own container engine (`engine`), started inside the
-//! sandbox, so the cluster, its network and its containers go with the sandbox: when the backend is
-//! dropped, on Ctrl-C and when the harness is killed. Runs `kind` and `docker` as their CLIs (as
-//! every Rust kind wrapper does; kind has no API), pointed at that engine.
+//! `kind`: a kind cluster on the harness's own container engine (`engine`), started inside the
+//! sandbox, so the cluster, its network and its containers go with the sandbox: when the backend
+//! is dropped, on Ctrl-C and when the harness is killed. One cluster per run, reused across tags.
+//! Runs `kind` as its CLI (kind has no API; it drives the docker CLI), pointed at that engine.
 //!
-//! Cells on kind need the fake cloud beside the cluster as containers and the controller as its
-//! release image; until that exists (the "Cluster backend II" issue), starting a controller here
-//! says so, and every cell is an infra error rather than a result.
+//! The node image is built without a registry (`make kind-node`, tools/kind-node/build.sh), and
+//! the API server signs service-account tokens with the run's key and the EKS issuer, as local-up's
+//! does, so the fake STS and EKS Auth trust them. Argo's controller runs as on local-up: a process
+//! in the sandbox (`SandboxedController`), talking to kind's API server through the port kind
+//! publishes on the sandbox's loopback. Pods on kind's node do not reach the fake cloud yet (its
+//! names live on the sandbox's loopback), so the provider runs no pod-running column.
 
 use super::engine::{Engine, EngineBuild};
-use super::kube::ClusterAccess;
+use super::kube::{self, ClusterAccess};
 use super::node;
-use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind};
+use super::provider::{
+    ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind, SandboxedController,
+};
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::fakes::oidc::ISSUER;
+use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+/// Where kind's node mounts the run's service-account keys: under the directory kubeadm's API
+/// server pod already mounts.
+const NODE_KEYS: &str = "/etc/kubernetes/pki/authmatrix";
+
+/// What `make kind-node` builds: the kind CLI and the node image, cached by version.
+pub struct KindBuild {
+    pub cli: PathBuf,
+    /// A `docker load` archive and the image name it holds.
+    pub node_tarball: PathBuf,
+    pub node_image: String,
+}
+
+impl KindBuild {
+    pub fn find(project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
+        let version = |dir, module| crate::tools::module_version(project_root, dir, module);
+        let kind = version("kind-node/kind", "sigs.k8s.io/kind")?;
+        let kubernetes = version("kind-node/kubernetes", "k8s.io/kubernetes")?;
+        let dir = cache_dir.join("kind");
+        let build = KindBuild {
+            cli: dir.join(format!("kind-{kind}")),
+            node_tarball: dir.join(format!("kindest-node-{kubernetes}-authmatrix.tar")),
+            node_image: format!("kindest/node:{kubernetes}-authmatrix"),
+        };
+        for path in [&build.cli, &build.node_tarball] {
+            if !path.exists() {
+                return Err(format!(
+                    "--provider kind needs the kind CLI {kind} and a node image for Kubernetes {kubernetes} made without a registry, but {} does not exist; build them with `make kind-node`",
+                    path.display()
+                ));
+            }
+        }
+        Ok(build)
+    }
+}
 
 pub struct Kind {
-    kind: PathBuf,
-    name: String,
-    kubeconfig: PathBuf,
-    config: PathBuf,
+    build: KindBuild,
     engine_build: EngineBuild,
+    name: String,
+    dir: PathBuf,
+    config: PathBuf,
     engine: Option<Engine>,
+    controller: SandboxedController,
     created: bool,
 }
 
 impl Kind {
     pub fn new(run_dir: &Path, project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
-        let kind = crate::tools::which("kind").ok_or(
-            "`kind` is needed for --provider kind but was not found on PATH; install it (`go install sigs.k8s.io/kind@v0.30.0`) and Docker, or use --provider local-up",
-        )?;
         crate::tools::which("docker").ok_or(
-            "`docker` is needed for --provider kind but was not found on PATH; install Docker, or use --provider local-up",
+            "the docker CLI is needed for --provider kind (kind drives it) but was not found on PATH; install Docker's CLI",
         )?;
-        let engine_build = EngineBuild::find(project_root, cache_dir)?;
         Ok(Kind {
-            kind,
+            build: KindBuild::find(project_root, cache_dir)?,
+            engine_build: EngineBuild::find(project_root, cache_dir)?,
             name: format!("authmatrix-{}", std::process::id()),
-            kubeconfig: run_dir.join("kind.kubeconfig"),
-            config: crate::project_root().join("kind-config/cluster.yaml"),
-            engine_build,
+            dir: run_dir.join("kind"),
+            config: project_root.join("kind-config/cluster.yaml"),
             engine: None,
+            controller: SandboxedController::default(),
             created: false,
         })
     }
 
-    fn cli(&self, args: &[&str]) -> Result<(), String> {
-        let mut cmd = Command::new(&self.kind);
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// Runs `program` (the kind or docker CLI) against the engine.
+    fn cli(&self, program: &Path, args: &[&str]) -> Result<(), String> {
+        let mut cmd = Command::new(program);
         if let Some(engine) = &self.engine {
             // kind runs the docker CLI, which reads it too.
             cmd.env("DOCKER_HOST", engine.docker_host());
         }
+        let what = || format!("{} {}", program.display(), args.join(" "));
         let out = cmd
             .args(args)
             .output()
-            .map_err(|e| format!("kind {}: {e}", args.join(" ")))?;
+            .map_err(|e| format!("{}: {e}", what()))?;
         if out.status.success() {
             Ok(())
         } else {
             Err(format!(
-                "kind {}: {}",
-                args.join(" "),
+                "{}: {}",
+                what(),
                 String::from_utf8_lossy(&out.stderr).trim()
             ))
         }
     }
+
+    /// The run's service-account keys where the node mounts them (`NODE_KEYS`).
+    fn write_keys(&self, cloud: &SandboxedCloud) -> Result<PathBuf, String> {
+        let keys = self.dir.join("sa");
+        crate::cleanup::create_dir_all(&keys).map_err(|e| e.to_string())?;
+        for (name, pem) in [
+            ("sa.key", &cloud.oidc.private_pem),
+            ("sa.pub", &cloud.oidc.public_pem),
+        ] {
+            std::fs::write(keys.join(name), pem).map_err(|e| format!("write {name}: {e}"))?;
+        }
+        Ok(keys)
+    }
+
+    /// kind-config/cluster.yaml with what this run adds: its node image, and its service-account
+    /// keys mounted into the node and used by the API server.
+    fn write_config(&self, keys: &Path) -> Result<PathBuf, String> {
+        let text = std::fs::read_to_string(&self.config)
+            .map_err(|e| format!("read {}: {e}", self.config.display()))?;
+        let mut config: serde_json::Value =
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", self.config.display()))?;
+        config["kubeadmConfigPatches"] = serde_json::json!([api_server_patch()]);
+        for n in config["nodes"].as_array_mut().into_iter().flatten() {
+            n["image"] = self.build.node_image.clone().into();
+            n["extraMounts"] = serde_json::json!([
+                {"hostPath": keys, "containerPath": NODE_KEYS, "readOnly": true}
+            ]);
+        }
+        let path = self.dir.join("cluster.yaml");
+        // JSON is YAML.
+        std::fs::write(&path, config.to_string()).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    fn create(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
+        crate::cleanup::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
+        let cgroup = cloud.node_host(&node::tmpfs_paths(), &[])?;
+        let engine_dir = self.dir.join("engine");
+        self.engine = Some(Engine::start(
+            cloud,
+            &self.engine_build,
+            &engine_dir,
+            &cgroup,
+        )?);
+        let tarball = self.build.node_tarball.display().to_string();
+        self.cli(Path::new("docker"), &["load", "--quiet", "-i", &tarball])?;
+        let config = self.write_config(&self.write_keys(cloud)?)?;
+        self.created = true;
+        let kubeconfig = self.kubeconfig().display().to_string();
+        self.cli(
+            &self.build.cli,
+            &[
+                "create",
+                "cluster",
+                "--name",
+                &self.name,
+                "--config",
+                &config.display().to_string(),
+                "--kubeconfig",
+                &kubeconfig,
+                "--wait",
+                "180s",
+            ],
+        )?;
+        let access = self.access(cloud)?;
+        access.talk(|c| async move {
+            kube::until_default_service_account(
+                &c,
+                "default",
+                Duration::from_secs(60),
+                "kind's controller-manager",
+            )
+            .await
+        })?;
+        Ok(access)
+    }
+
+    /// kind's kubeconfig points at the API server port it publishes on the sandbox's loopback:
+    /// reachable from the sandbox's network namespace, where the harness talks from and the
+    /// controller runs.
+    fn access(&self, cloud: &SandboxedCloud) -> Result<ClusterAccess, String> {
+        let text = std::fs::read_to_string(self.kubeconfig()).map_err(|e| e.to_string())?;
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(&text).map_err(|e| format!("kind's kubeconfig: {e}"))?;
+        let cluster = &doc["clusters"][0]["cluster"];
+        let server = cluster["server"]
+            .as_str()
+            .ok_or("kind's kubeconfig names no server")?;
+        let ca = base64::engine::general_purpose::STANDARD
+            .decode(
+                cluster["certificate-authority-data"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| format!("kind's kubeconfig: certificate-authority-data: {e}"))?;
+        let ca_file = self.dir.join("ca.crt");
+        std::fs::write(&ca_file, ca).map_err(|e| e.to_string())?;
+        Ok(ClusterAccess {
+            kubeconfig: self.kubeconfig(),
+            server: server.to_string(),
+            ca_file,
+            netns: cloud
+                .sandbox_pid()
+                .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        })
+    }
+}
+
+/// kubeadm's ClusterConfiguration (v1beta3, which kind uses for Kubernetes < 1.36): the API server
+/// issues and trusts service-account tokens with the run's key and the EKS issuer.
+fn api_server_patch() -> String {
+    format!(
+        "kind: ClusterConfiguration\napiServer:\n  extraArgs:\n    service-account-issuer: \"{ISSUER}\"\n    service-account-key-file: {NODE_KEYS}/sa.pub\n    service-account-signing-key-file: {NODE_KEYS}/sa.key\n"
+    )
 }
 
 impl ClusterProvider for Kind {
@@ -74,27 +234,9 @@ impl ClusterProvider for Kind {
     }
 
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
-        let cgroup = cloud.node_host(&node::tmpfs_paths(), &[])?;
-        let dir = cloud.run_dir().join("engine");
-        self.engine = Some(Engine::start(cloud, &self.engine_build, &dir, &cgroup)?);
-        self.created = true;
-        self.cli(&[
-            "create",
-            "cluster",
-            "--name",
-            &self.name,
-            "--config",
-            &self.config.display().to_string(),
-            "--kubeconfig",
-            &self.kubeconfig.display().to_string(),
-            "--wait",
-            "180s",
-        ])?;
-        Ok(ClusterAccess {
-            kubeconfig: self.kubeconfig.clone(),
-            // In-cluster, the controller reaches the API server through its Service.
-            server: "https://kubernetes.default.svc".into(),
-            netns: None,
+        self.create(cloud).map_err(|e| {
+            let log = self.engine.as_ref().map(|e| e.log().display().to_string());
+            format!("{e}\n(the engine's log: {})", log.unwrap_or_default())
         })
     }
 
@@ -104,42 +246,61 @@ impl ClusterProvider for Kind {
         images: &[PathBuf],
     ) -> Result<(), String> {
         for image in images {
-            self.cli(&[
-                "load",
-                "image-archive",
-                &image.display().to_string(),
-                "--name",
-                &self.name,
-            ])?;
+            self.cli(
+                &self.build.cli,
+                &[
+                    "load",
+                    "image-archive",
+                    &image.display().to_string(),
+                    "--name",
+                    &self.name,
+                ],
+            )?;
         }
         Ok(())
     }
 
     fn start_controller(
         &mut self,
-        _cloud: &mut SandboxedCloud,
+        cloud: &mut SandboxedCloud,
         launch: &ControllerLaunch,
     ) -> Result<(), String> {
-        Err(format!(
-            "kind runs workflow-controller {} as its release image beside the fake cloud's containers, which the cluster backend does not start yet (issue \"Cluster backend II\"); use --provider local-up",
-            launch.tag
-        ))
+        let dir = self.dir.clone();
+        self.controller.start(cloud, launch, &dir)
     }
 
-    fn stop_controller(&mut self, _cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
-        Ok(ControllerExit {
-            was_running: false,
-            exit_code: None,
-        })
+    fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
+        self.controller.stop(cloud)
     }
 
     fn down(&mut self, cloud: &mut SandboxedCloud) {
-        if self.created {
-            let _ = self.cli(&["delete", "cluster", "--name", &self.name]);
-            self.created = false;
+        if self.controller.running() {
+            let _ = self.controller.stop(cloud);
+        }
+        if std::mem::take(&mut self.created) {
+            let _ = self.cli(
+                &self.build.cli,
+                &["delete", "cluster", "--name", &self.name],
+            );
         }
         if let Some(mut engine) = self.engine.take() {
             let _ = engine.stop(cloud);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_server_signs_with_the_runs_key_and_the_eks_issuer() {
+        let patch: serde_json::Value = serde_saphyr::from_str(&api_server_patch()).unwrap();
+        let args = &patch["apiServer"]["extraArgs"];
+        assert_eq!(args["service-account-issuer"], ISSUER);
+        assert_eq!(
+            args["service-account-signing-key-file"],
+            format!("{NODE_KEYS}/sa.key")
+        );
     }
 }

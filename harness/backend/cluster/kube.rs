@@ -20,6 +20,8 @@ pub struct ClusterAccess {
     pub kubeconfig: PathBuf,
     /// The API server's URL as seen from where the controller runs.
     pub server: String,
+    /// The CA its serving certificate chains to (local-up: the run's CA; kind: kubeadm's).
+    pub ca_file: PathBuf,
     /// The network namespace the API server is reachable from (`/proc/<pid>/ns/net`), if not ours.
     pub netns: Option<PathBuf>,
 }

@@ -12,7 +12,9 @@
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind};
+use super::provider::{
+    ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind, SandboxedController,
+};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::RunRequest;
@@ -28,14 +30,13 @@ use std::time::Duration;
 /// ClusterIP (network::API_SERVICE_IP), an address of the sandbox. Not the wildcard address: the
 /// fakes listen on :443 of their own loopback addresses.
 const API_SERVER: &str = "https://10.0.0.1:443";
-const CONTROLLER: &str = "workflow-controller";
 
 pub struct LocalUp {
     plane: ControlPlane,
     dir: PathBuf,
     node: Option<NodeDirs>,
     started: Vec<&'static str>,
-    controller_running: bool,
+    controller: SandboxedController,
 }
 
 impl LocalUp {
@@ -45,7 +46,7 @@ impl LocalUp {
             dir: PathBuf::new(),
             node: None,
             started: Vec::new(),
-            controller_running: false,
+            controller: SandboxedController::default(),
         }
     }
 
@@ -161,6 +162,7 @@ impl LocalUp {
         let access = ClusterAccess {
             kubeconfig: pki.dir.join("admin.kubeconfig"),
             server: API_SERVER.into(),
+            ca_file: pki.ca.clone(),
             netns: cloud
                 .sandbox_pid()
                 .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
@@ -414,48 +416,22 @@ impl ClusterProvider for LocalUp {
         self.node.as_ref()
     }
 
-    /// As Argo's dev loop runs it: a process with a kubeconfig for its own ServiceAccount.
     fn start_controller(
         &mut self,
         cloud: &mut SandboxedCloud,
         launch: &ControllerLaunch,
     ) -> Result<(), String> {
-        let mut env = launch.env.clone();
-        // One controller at a time per cluster, so no leader to elect.
-        env.insert("LEADER_ELECTION_DISABLE".into(), "true".into());
-        cloud.sandbox()?.spawn(SpawnRequest {
-            name: CONTROLLER.into(),
-            program: launch.build.binary.clone(),
-            args: vec![
-                format!("--kubeconfig={}", launch.kubeconfig.display()),
-                "--namespaced".into(),
-                format!("--managed-namespace={}", launch.managed_namespace),
-                format!("--executor-image={}", super::images::argoexec(launch.tag)),
-                "--loglevel=debug".into(),
-            ],
-            env,
-            cwd: self.dir.clone(),
-            log: launch.log.clone(),
-        })?;
-        self.controller_running = true;
-        Ok(())
+        let dir = self.dir.clone();
+        self.controller.start(cloud, launch, &dir)
     }
 
     fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
-        if !self.controller_running {
-            return Err("no controller was started".into());
-        }
-        self.controller_running = false;
-        let (was_running, exit_code) = cloud.sandbox()?.stop(CONTROLLER, Duration::from_secs(2))?;
-        Ok(ControllerExit {
-            was_running,
-            exit_code,
-        })
+        self.controller.stop(cloud)
     }
 
     fn down(&mut self, cloud: &mut SandboxedCloud) {
-        if self.controller_running {
-            let _ = self.stop_controller(cloud);
+        if self.controller.running() {
+            let _ = self.controller.stop(cloud);
         }
         while let Some(name) = self.started.pop() {
             if let Ok(sandbox) = cloud.sandbox() {

@@ -429,7 +429,7 @@ impl ClusterBackend {
         let kubeconfig = cell_dir.join("controller.kubeconfig");
         let text = kube::kubeconfig(
             &access.server,
-            &self.cloud.ca_file,
+            &access.ca_file,
             "argo",
             &controller_token,
             ARGO_NAMESPACE,

@@ -6,9 +6,11 @@
 use super::build::ControllerBuild;
 use super::kube::ClusterAccess;
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::backend::sandbox::protocol::SpawnRequest;
 use crate::scenario::Component;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Argo's workflow-controller as one cell needs it.
 pub struct ControllerLaunch<'a> {
@@ -29,6 +31,60 @@ pub struct ControllerExit {
     /// False when it had exited (crashed) before the cell ended.
     pub was_running: bool,
     pub exit_code: Option<i32>,
+}
+
+/// Argo's controller as its dev loop runs it: a process inside the sandbox with a kubeconfig for
+/// its own ServiceAccount, so the fake cloud's names resolve for it as for the probes. Both
+/// providers run it so; the cluster's API server is reachable from the sandbox either way.
+#[derive(Default)]
+pub struct SandboxedController {
+    running: bool,
+}
+
+impl SandboxedController {
+    const NAME: &'static str = "workflow-controller";
+
+    pub fn start(
+        &mut self,
+        cloud: &mut SandboxedCloud,
+        launch: &ControllerLaunch,
+        cwd: &Path,
+    ) -> Result<(), String> {
+        let mut env = launch.env.clone();
+        // One controller at a time per cluster, so no leader to elect.
+        env.insert("LEADER_ELECTION_DISABLE".into(), "true".into());
+        cloud.sandbox()?.spawn(SpawnRequest {
+            name: Self::NAME.into(),
+            program: launch.build.binary.clone(),
+            args: vec![
+                format!("--kubeconfig={}", launch.kubeconfig.display()),
+                "--namespaced".into(),
+                format!("--managed-namespace={}", launch.managed_namespace),
+                format!("--executor-image={}", super::images::argoexec(launch.tag)),
+                "--loglevel=debug".into(),
+            ],
+            env,
+            cwd: cwd.to_path_buf(),
+            log: launch.log.clone(),
+        })?;
+        self.running = true;
+        Ok(())
+    }
+
+    pub fn stop(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
+        if !std::mem::take(&mut self.running) {
+            return Err("no controller was started".into());
+        }
+        let (was_running, exit_code) = cloud.sandbox()?.stop(Self::NAME, Duration::from_secs(2))?;
+        Ok(ControllerExit {
+            was_running,
+            exit_code,
+        })
+    }
+
+    pub fn running(&self) -> bool {
+        self.running
+    }
 }
 
 pub trait ClusterProvider: Send {
@@ -118,9 +174,9 @@ impl ProviderKind {
                 limits: "",
             },
             ProviderKind::Kind => Capabilities {
-                runs_controller: false,
+                runs_controller: true,
                 runs_pods: false,
-                limits: "the kind provider creates and deletes clusters but runs no Argo controller or pod yet; use --provider local-up",
+                limits: "pods on the kind provider's node do not reach the fake cloud yet (its names live on the sandbox's loopback); use --provider local-up",
             },
         }
     }

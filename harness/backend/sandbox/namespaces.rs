@@ -105,9 +105,20 @@ fn mount(
     fstype: Option<&str>,
     flags: libc::c_ulong,
 ) -> io::Result<()> {
+    mount_with(source, target, fstype, flags, None)
+}
+
+fn mount_with(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
     let c = |s: &str| CString::new(s).map_err(io::Error::other);
     let source = source.map(c).transpose()?;
     let fstype = fstype.map(c).transpose()?;
+    let data = data.map(c).transpose()?;
     let target = c(target)?;
     let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: valid C strings (or null) that outlive the call.
@@ -117,14 +128,49 @@ fn mount(
             target.as_ptr(),
             ptr(&fstype),
             flags,
-            std::ptr::null(),
+            ptr(&data).cast(),
         )
     })
 }
 
+/// kind bind-mounts the host's /lib/modules into its nodes, and Docker creates a missing source
+/// directory: on a host without one (this VM's kernel has no modules) that would be a directory
+/// left on the host. So where it is missing, the directory holding it becomes an overlay whose
+/// writes land on a tmpfs of this namespace (`scratch`), and vanish with it.
+fn keep_module_dir_inside(scratch: &std::path::Path) -> io::Result<()> {
+    let modules = std::fs::canonicalize("/lib")?.join("modules");
+    if modules.exists() {
+        return Ok(());
+    }
+    let lib = modules.parent().expect("a parent").to_path_buf();
+    let (upper, work) = (scratch.join("lib-upper"), scratch.join("lib-work"));
+    std::fs::create_dir_all(&upper)?;
+    std::fs::create_dir_all(&work)?;
+    let text = |p: &std::path::Path| {
+        p.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| io::Error::other("non-UTF-8 path"))
+    };
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        text(&lib)?,
+        text(&upper)?,
+        text(&work)?
+    );
+    mount_with(
+        Some("overlay"),
+        &text(&lib)?,
+        Some("overlay"),
+        0,
+        Some(&options),
+    )?;
+    std::fs::create_dir(&modules)
+}
+
 /// For a node inside the sandbox: a proc of the sandbox's own PID namespace (runc and the kubelet
 /// read /proc/1 and /proc/self), fresh tmpfs over `tmpfs` (paths containerd and the kubelet use
-/// whatever their configuration says, e.g. /run/containerd/s, /var/log/containers), then shared
+/// whatever their configuration says, e.g. /run/containerd/s, /var/log/containers), /lib/modules
+/// where the host has none (see `keep_module_dir_inside`; needs /run among `tmpfs`), then shared
 /// propagation under `/` as the kubelet wants it — a peer group of this namespace only, since `/`
 /// was made private from the host first.
 pub fn node_mounts(tmpfs: &[std::path::PathBuf]) -> io::Result<()> {
@@ -144,6 +190,12 @@ pub fn node_mounts(tmpfs: &[std::path::PathBuf]) -> io::Result<()> {
             Some("tmpfs"),
             libc::MS_NOSUID | libc::MS_NODEV,
         )?;
+    }
+    if let Some(run) = tmpfs
+        .iter()
+        .find(|t| t.as_path() == std::path::Path::new("/run"))
+    {
+        keep_module_dir_inside(&run.join("authmatrix-overlays"))?;
     }
     mount(None, "/", None, libc::MS_REC | libc::MS_SHARED)
 }
