@@ -123,6 +123,11 @@ pub fn pool(
 pub trait Backend {
     fn name(&self) -> &'static str;
 
+    /// Where a cluster backend's cluster comes from (`local-up`, `kind`), for the report.
+    fn provider(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Gets everything version-specific ready. A version that cannot be prepared is reported in its
     /// [`TagInfo::error`], not as an `Err`: the other versions still run. `Err` means nothing can run.
     fn prepare(

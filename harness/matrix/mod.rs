@@ -165,6 +165,7 @@ pub fn run_prepared(
     started: std::time::Instant,
 ) -> Report {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
+    let provider = backends.first().and_then(|b| b.provider());
     let timings = timings::Timings::load(
         &crate::backend::local::LocalOptions::default_cache_dir(),
         name,
@@ -195,7 +196,8 @@ pub fn run_prepared(
     });
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
+    let mut report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
+    report.provider = provider.map(str::to_owned);
     timings.save();
     report
 }

@@ -128,6 +128,7 @@ pub fn run(
     timings: &timings::Timings,
 ) -> anyhow::Result<Report> {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
+    let provider = backends.first().and_then(|b| b.provider());
     let total = scenarios.len() * tags.len();
     let own_server: Vec<bool> = scenarios
         .iter()
@@ -247,14 +248,9 @@ pub fn run(
         return Err(e);
     }
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(Report::new(
-        name,
-        scenarios,
-        tags,
-        tag_info,
-        cells,
-        started.elapsed(),
-    ))
+    let mut report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
+    report.provider = provider.map(str::to_owned);
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -96,11 +96,11 @@ impl Diff {
     /// The text `authmatrix diff` prints.
     pub fn render(&self, old: &Report, new: &Report) -> String {
         let mut out = format!(
-            "{} cells ({} backend) -> {} cells ({} backend): {} changed, {} new, {} vanished\n",
+            "{} cells ({}) -> {} cells ({}): {} changed, {} new, {} vanished\n",
             old.cells.len(),
-            old.backend,
+            old.runs_on(),
             new.cells.len(),
-            new.backend,
+            new.runs_on(),
             self.changed.iter().filter(|c| c.old != "absent").count(),
             self.new.len(),
             self.vanished.len()

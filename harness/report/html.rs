@@ -38,8 +38,8 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         s,
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>authmatrix report</title><style>{STYLE}</style><script>{SCRIPT}</script></head><body>\
-         <h1>authmatrix report ({} backend): {status}</h1><p>{} cells: {}; {:.1} s.</p>",
-        esc(&r.backend),
+         <h1>authmatrix report ({}): {status}</h1><p>{} cells: {}; {:.1} s.</p>",
+        esc(&r.runs_on()),
         r.summary.cells,
         esc(&r.summary.verdict_counts()),
         r.elapsed_seconds

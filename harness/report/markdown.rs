@@ -12,11 +12,7 @@ pub fn render(r: &Report) -> String {
     } else {
         "SOME CELLS ARE NOT AS EXPECTED"
     };
-    let _ = writeln!(
-        s,
-        "# authmatrix report ({} backend): {verdict}\n",
-        r.backend
-    );
+    let _ = writeln!(s, "# authmatrix report ({}): {verdict}\n", r.runs_on());
     let _ = writeln!(
         s,
         "{} cells: {}; {:.1} s.\n",

@@ -26,6 +26,9 @@ pub fn cell_name(scenario: &str, tag: &str) -> String {
 pub struct Report {
     pub schema: String,
     pub backend: String,
+    /// The cluster backend's provider (`local-up`, `kind`); absent for the local backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// Tags in version order: the matrix's columns.
     pub argo: Vec<String>,
     /// Per tag and component: toolchain and dependency versions of what ran.
@@ -98,6 +101,14 @@ impl Summary {
 }
 
 impl Report {
+    /// "local backend", "cluster backend, kind": where the cells ran, for headings.
+    pub fn runs_on(&self) -> String {
+        match &self.provider {
+            Some(provider) => format!("{} backend, {provider}", self.backend),
+            None => format!("{} backend", self.backend),
+        }
+    }
+
     pub fn new(
         backend: &str,
         scenarios: &[Scenario],
@@ -128,6 +139,7 @@ impl Report {
         Report {
             schema: SCHEMA.to_string(),
             backend: backend.to_string(),
+            provider: None,
             argo: tags.iter().map(|t| t.as_ref().to_string()).collect(),
             versions,
             scenarios: scenarios

@@ -588,6 +588,10 @@ impl Backend for ClusterBackend {
         "cluster"
     }
 
+    fn provider(&self) -> Option<&'static str> {
+        Some(self.opts.provider.as_str())
+    }
+
     fn prepare(
         &mut self,
         tags: &[ArgoTag],

@@ -5,6 +5,7 @@
 //! the environment, which a test sets).
 
 mod engine;
+mod kind;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
