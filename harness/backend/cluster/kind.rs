@@ -7,18 +7,26 @@
 //! the API server signs service-account tokens with the run's key and the EKS issuer, as local-up's
 //! does, so the fake STS and EKS Auth trust them. Argo's controller runs as on local-up: a process
 //! in the sandbox (`SandboxedController`), talking to kind's API server through the port kind
-//! publishes on the sandbox's loopback. Pods on kind's node do not reach the fake cloud yet (its
-//! names live on the sandbox's loopback), so the provider runs no pod-running column.
+//! publishes on the sandbox's loopback.
+//!
+//! The node reaches the fake cloud through the sandbox, which routes kind's network: the fakes'
+//! names resolve to their outside addresses (`network::outside_hosts`) in the node's /etc/hosts,
+//! its containerd trusts the run's CA for the fake registries, the EKS webhook is registered as on
+//! local-up, and workflow pods use the node's network (`hostNetwork`, as on local-up). Pod logs are
+//! the kubelet's files, which the node writes into the run's directory.
 
 use super::engine::{Engine, EngineBuild};
 use super::kube::{self, ClusterAccess};
-use super::node;
+use super::node::{self, NodeDirs};
 use super::provider::{
     ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind, SandboxedController,
 };
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::backend::sandbox::network;
+use crate::backend::sandbox::protocol::RunRequest;
 use crate::fakes::oidc::ISSUER;
 use base64::Engine as _;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -26,6 +34,10 @@ use std::time::Duration;
 /// Where kind's node mounts the run's service-account keys: under the directory kubeadm's API
 /// server pod already mounts.
 const NODE_KEYS: &str = "/etc/kubernetes/pki/authmatrix";
+/// The run's CA on the node, for its containerd's registry hosts.
+const NODE_CA: &str = "/etc/authmatrix/ca.pem";
+/// Where containerd reads registry hosts on the node (set by `registry_patch`).
+const NODE_REGISTRY_HOSTS: &str = "/etc/containerd/certs.d";
 
 /// What `make kind-node` builds: the kind CLI and the node image, cached by version.
 pub struct KindBuild {
@@ -66,6 +78,8 @@ pub struct Kind {
     config: PathBuf,
     engine: Option<Engine>,
     controller: SandboxedController,
+    /// The node's files the harness reads (pod logs) or writes (registry hosts), mounted into it.
+    node: NodeDirs,
     created: bool,
 }
 
@@ -82,6 +96,7 @@ impl Kind {
             config: project_root.join("kind-config/cluster.yaml"),
             engine: None,
             controller: SandboxedController::default(),
+            node: NodeDirs::new(&run_dir.join("kind")),
             created: false,
         })
     }
@@ -92,18 +107,42 @@ impl Kind {
 
     /// Runs `program` (the kind or docker CLI) against the engine.
     fn cli(&self, program: &Path, args: &[&str]) -> Result<(), String> {
+        self.cli_with(program, args, None).map(|_| ())
+    }
+
+    /// `cli` with `input` on stdin; its stdout.
+    fn cli_with(
+        &self,
+        program: &Path,
+        args: &[&str],
+        input: Option<&str>,
+    ) -> Result<String, String> {
+        use std::io::Write;
         let mut cmd = Command::new(program);
         if let Some(engine) = &self.engine {
             // kind runs the docker CLI, which reads it too.
             cmd.env("DOCKER_HOST", engine.docker_host());
         }
+        // kind makes ~/.kube even when told another kubeconfig; the docker CLI keeps ~/.docker.
+        cmd.env("HOME", &self.dir);
         let what = || format!("{} {}", program.display(), args.join(" "));
-        let out = cmd
-            .args(args)
-            .output()
+        cmd.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", what()))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        if let Some(input) = input {
+            stdin
+                .write_all(input.as_bytes())
+                .map_err(|e| format!("{}: {e}", what()))?;
+        }
+        drop(stdin);
+        let out = child
+            .wait_with_output()
             .map_err(|e| format!("{}: {e}", what()))?;
         if out.status.success() {
-            Ok(())
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(format!(
                 "{}: {}",
@@ -128,17 +167,25 @@ impl Kind {
 
     /// kind-config/cluster.yaml with what this run adds: its node image, and its service-account
     /// keys mounted into the node and used by the API server.
-    fn write_config(&self, keys: &Path) -> Result<PathBuf, String> {
+    fn write_config(&self, keys: &Path, ca: &Path) -> Result<PathBuf, String> {
         let text = std::fs::read_to_string(&self.config)
             .map_err(|e| format!("read {}: {e}", self.config.display()))?;
         let mut config: serde_json::Value =
             serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", self.config.display()))?;
         config["kubeadmConfigPatches"] = serde_json::json!([api_server_patch()]);
+        let patches = config["containerdConfigPatches"].as_array().cloned();
+        let mut patches = patches.unwrap_or_default();
+        patches.push(registry_patch().into());
+        config["containerdConfigPatches"] = patches.into();
+        let mounts = serde_json::json!([
+            {"hostPath": keys, "containerPath": NODE_KEYS, "readOnly": true},
+            {"hostPath": ca, "containerPath": NODE_CA, "readOnly": true},
+            {"hostPath": self.node.registry_hosts(), "containerPath": NODE_REGISTRY_HOSTS, "readOnly": true},
+            {"hostPath": self.node.pod_logs(), "containerPath": "/var/log/pods"},
+        ]);
         for n in config["nodes"].as_array_mut().into_iter().flatten() {
             n["image"] = self.build.node_image.clone().into();
-            n["extraMounts"] = serde_json::json!([
-                {"hostPath": keys, "containerPath": NODE_KEYS, "readOnly": true}
-            ]);
+            n["extraMounts"] = mounts.clone();
         }
         let path = self.dir.join("cluster.yaml");
         // JSON is YAML.
@@ -158,7 +205,11 @@ impl Kind {
         )?);
         let tarball = self.build.node_tarball.display().to_string();
         self.cli(Path::new("docker"), &["load", "--quiet", "-i", &tarball])?;
-        let config = self.write_config(&self.write_keys(cloud)?)?;
+        for d in [self.node.registry_hosts(), self.node.pod_logs()] {
+            crate::cleanup::create_dir_all(&d).map_err(|e| e.to_string())?;
+        }
+        node::write_registry_hosts(&self.node, Path::new(NODE_CA))?;
+        let config = self.write_config(&self.write_keys(cloud)?, &cloud.ca_file)?;
         self.created = true;
         let kubeconfig = self.kubeconfig().display().to_string();
         self.cli(
@@ -176,7 +227,11 @@ impl Kind {
                 "180s",
             ],
         )?;
+        self.route_fakes(cloud)?;
+        let test_image = self.test_image()?;
+        self.load_images(cloud, &[test_image])?;
         let access = self.access(cloud)?;
+        let webhook = super::eks::webhook_configuration(&cloud.ca_file)?;
         access.talk(|c| async move {
             kube::until_default_service_account(
                 &c,
@@ -184,9 +239,54 @@ impl Kind {
                 Duration::from_secs(60),
                 "kind's controller-manager",
             )
-            .await
+            .await?;
+            kube::apply(&c, &webhook).await
         })?;
         Ok(access)
+    }
+
+    fn node_container(&self) -> String {
+        format!("{}-control-plane", self.name)
+    }
+
+    /// The fake cloud from the node: the sandbox maps `network::OUTSIDE_NET` onto the loopback
+    /// addresses the fakes listen on, and the node's /etc/hosts names them there. The pods that run
+    /// already (the API server, which calls the EKS webhook) got a copy of that file when they
+    /// started (the kubelet copies it for `hostNetwork` pods), so their copies get the names too.
+    fn route_fakes(&self, cloud: &mut SandboxedCloud) -> Result<(), String> {
+        let script = format!(
+            "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && iptables -w -t nat -A PREROUTING -d {} -j NETMAP --to 127.0.0.0/24",
+            network::OUTSIDE_NET
+        );
+        let ran = cloud.sandbox()?.run(RunRequest {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script],
+            env: BTreeMap::from([("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())]),
+            cwd: self.dir.clone(),
+            timeout_ms: 30_000,
+        })?;
+        if ran.exit_code != Some(0) {
+            return Err(format!(
+                "routing the fake cloud to kind's network: {}{}",
+                ran.stdout, ran.stderr
+            ));
+        }
+        let append = "cat > /tmp/authmatrix-hosts && for f in /etc/hosts /var/lib/kubelet/pods/*/etc-hosts; do [ -f \"$f\" ] && cat /tmp/authmatrix-hosts >> \"$f\"; done; rm /tmp/authmatrix-hosts";
+        let node = self.node_container();
+        self.cli_with(
+            Path::new("docker"),
+            &["exec", "-i", &node, "sh", "-c", append],
+            Some(&network::outside_hosts()),
+        )?;
+        Ok(())
+    }
+
+    /// The image workflow pods run (busybox), as an archive for `kind load`.
+    fn test_image(&self) -> Result<PathBuf, String> {
+        let image = super::images::test_image()?;
+        let path = self.dir.join("test-image.tar");
+        super::images::write_archive(&image, &path)?;
+        Ok(path)
     }
 
     /// kind's kubeconfig points at the API server port it publishes on the sandbox's loopback:
@@ -218,6 +318,14 @@ impl Kind {
                 .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
         })
     }
+}
+
+/// containerd on the node reads registry hosts (the fake registries, trusting the run's CA) where
+/// the run mounts them.
+fn registry_patch() -> String {
+    format!(
+        "[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"{NODE_REGISTRY_HOSTS}\"\n"
+    )
 }
 
 /// kubeadm's ClusterConfiguration (v1beta3, which kind uses for Kubernetes < 1.36): the API server
@@ -258,6 +366,34 @@ impl ClusterProvider for Kind {
             )?;
         }
         Ok(())
+    }
+
+    fn forget_pulled_images(&mut self, _cloud: &mut SandboxedCloud) -> Result<(), String> {
+        let node = self.node_container();
+        let ctr = |args: &[&str]| {
+            let mut all = vec!["exec", node.as_str(), "ctr", "-n", "k8s.io", "images"];
+            all.extend(args);
+            self.cli_with(Path::new("docker"), &all, None)
+        };
+        let pulled: Vec<String> = ctr(&["ls", "-q"])?
+            .lines()
+            .filter(|r| {
+                network::registry_hosts()
+                    .iter()
+                    .any(|h| r.starts_with(&format!("{h}/")))
+            })
+            .map(String::from)
+            .collect();
+        if !pulled.is_empty() {
+            let mut args = vec!["rm"];
+            args.extend(pulled.iter().map(String::as_str));
+            ctr(&args)?;
+        }
+        Ok(())
+    }
+
+    fn pod_logs(&self) -> Option<&NodeDirs> {
+        Some(&self.node)
     }
 
     fn start_controller(

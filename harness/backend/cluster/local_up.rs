@@ -19,7 +19,6 @@ use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::RunRequest;
 use crate::backend::sandbox::protocol::SpawnRequest;
-use crate::fakes::eks_webhook;
 use crate::fakes::oidc::ISSUER;
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use std::collections::BTreeMap;
@@ -287,7 +286,7 @@ impl LocalUp {
         let kube_bin = self.plane.kube.clone();
         self.spawn(cloud, "kubelet", &kube_bin, args)?;
 
-        let webhook = webhook_configuration(&cloud.ca_file)?;
+        let webhook = super::eks::webhook_configuration(&cloud.ca_file)?;
         access.talk(|c| async move {
             kube::apply(&c, &webhook).await?;
             let nodes: ::kube::Api<Node> = ::kube::Api::all(c);
@@ -335,30 +334,6 @@ impl LocalUp {
         }
         Ok(ran.stdout)
     }
-}
-
-/// The EKS webhook, as EKS registers it: pods of Argo's workflows, on CREATE, failing closed.
-fn webhook_configuration(ca_file: &Path) -> Result<serde_json::Value, String> {
-    use base64::Engine;
-    let ca = std::fs::read(ca_file).map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": eks_webhook::FAKE},
-        "webhooks": [{
-            "name": format!("{}.amazonaws.com", eks_webhook::FAKE),
-            "clientConfig": {
-                "url": format!("https://{}{}", network::EKS_WEBHOOK_HOST, eks_webhook::PATH),
-                "caBundle": base64::engine::general_purpose::STANDARD.encode(ca),
-            },
-            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
-            "objectSelector": {"matchExpressions": [{"key": "workflows.argoproj.io/workflow", "operator": "Exists"}]},
-            "failurePolicy": "Fail",
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "reinvocationPolicy": "IfNeeded",
-        }],
-    }))
 }
 
 fn wait_for(timeout: Duration, what: &str, ready: impl Fn() -> bool) -> Result<(), String> {

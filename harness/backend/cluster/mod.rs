@@ -10,6 +10,7 @@
 //! controller read Secrets only in its own namespace.
 
 pub mod build;
+pub mod eks;
 pub mod engine;
 pub mod images;
 pub mod kind;

@@ -175,8 +175,8 @@ impl ProviderKind {
             },
             ProviderKind::Kind => Capabilities {
                 runs_controller: true,
-                runs_pods: false,
-                limits: "pods on the kind provider's node do not reach the fake cloud yet (its names live on the sandbox's loopback); use --provider local-up",
+                runs_pods: true,
+                limits: "",
             },
         }
     }

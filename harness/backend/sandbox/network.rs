@@ -84,3 +84,41 @@ pub fn hosts_file() -> String {
     s.push_str(&format!("{EKS_WEBHOOK_IP} {EKS_WEBHOOK_HOST}\n"));
     s
 }
+
+/// The fakes as another network namespace behind the sandbox sees them (kind's node and its pods,
+/// routed through the sandbox): loopback addresses are not routed, so the sandbox maps this network
+/// one to one onto 127.0.0.0/24 (`iptables … -j NETMAP`, with `route_localnet`), and the names
+/// resolve to it there.
+pub const OUTSIDE_NET: &str = "10.254.0.0/24";
+
+/// `hosts_file()` with each fake's outside address (`OUTSIDE_NET`), without localhost.
+pub fn outside_hosts() -> String {
+    hosts_file()
+        .lines()
+        .filter_map(|line| {
+            let (ip, names) = line.split_once(' ')?;
+            let last = ip.strip_prefix("127.0.0.")?;
+            (!names.split(' ').any(|n| n == "localhost"))
+                .then(|| format!("10.254.0.{last} {names}\n"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fake_name_has_an_outside_address_in_the_mapped_network() {
+        let outside = outside_hosts();
+        for name in tls_names().into_iter().chain([S3_HOST]) {
+            let line = outside
+                .lines()
+                .find(|l| l.split(' ').skip(1).any(|n| n == name))
+                .unwrap_or_else(|| panic!("{name} in {outside}"));
+            assert!(line.starts_with("10.254.0."), "{line}");
+        }
+        assert!(outside.contains(&format!("10.254.0.2 {}", STS_NAMES.join(" "))));
+        assert!(!outside.contains("localhost"));
+    }
+}
