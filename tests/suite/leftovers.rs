@@ -47,3 +47,63 @@ pub fn orphaned_cgroups() -> Vec<String> {
     }
     left
 }
+
+/// Pids of processes whose command line `matches` (its NUL-separated bytes).
+pub fn pids_where(matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| matches(&c)))
+        .collect()
+}
+
+/// Waits up to `within` until no process's command line `matches`; the ones left.
+pub fn wait_until_none(within: Duration, matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = pids_where(&matches);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends `signal` as an interrupted run gets it: SIGINT to the process group (a terminal's
+/// Ctrl-C), anything else to the process alone.
+pub fn interrupt(pid: u32, signal: libc::c_int) {
+    let pid = pid as i32;
+    // SAFETY: plain kill(2) of a child (and its group) this test started.
+    unsafe {
+        if signal == libc::SIGINT {
+            libc::kill(-pid, signal);
+        } else {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// What every interrupted run must leave: no mount under `tmp` and no cgroup tree of a gone
+/// sandbox; after Ctrl-C also exit code 130 and no run directory.
+pub fn assert_clean_after(tmp: &Path, signal: libc::c_int, status: std::process::ExitStatus) {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(&tmp.display().to_string()),
+        "no mount under the run's directory"
+    );
+    assert_eq!(
+        orphaned_cgroups(),
+        Vec::<String>::new(),
+        "no container's cgroup is left"
+    );
+    if signal == libc::SIGINT {
+        assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
+        let runs: Vec<_> = std::fs::read_dir(tmp)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("authmatrix-run-"))
+            .collect();
+        assert!(runs.is_empty(), "temporary run directory removed: {runs:?}");
+    }
+}

@@ -18,9 +18,7 @@
 use super::engine::{Engine, EngineBuild};
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{
-    ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind, SandboxedController,
-};
+use super::provider::{ClusterProvider, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::RunRequest;
@@ -77,7 +75,6 @@ pub struct Kind {
     dir: PathBuf,
     config: PathBuf,
     engine: Option<Engine>,
-    controller: SandboxedController,
     /// The node's files the harness reads (pod logs) or writes (registry hosts), mounted into it.
     node: NodeDirs,
     created: bool,
@@ -95,7 +92,6 @@ impl Kind {
             dir: run_dir.join("kind"),
             config: project_root.join("kind-config/cluster.yaml"),
             engine: None,
-            controller: SandboxedController::default(),
             node: NodeDirs::new(&run_dir.join("kind")),
             created: false,
         })
@@ -375,15 +371,7 @@ impl ClusterProvider for Kind {
             all.extend(args);
             self.cli_with(Path::new("docker"), &all, None)
         };
-        let pulled: Vec<String> = ctr(&["ls", "-q"])?
-            .lines()
-            .filter(|r| {
-                network::registry_hosts()
-                    .iter()
-                    .any(|h| r.starts_with(&format!("{h}/")))
-            })
-            .map(String::from)
-            .collect();
+        let pulled = node::pulled_from_fakes(&ctr(&["ls", "-q"])?);
         if !pulled.is_empty() {
             let mut args = vec!["rm"];
             args.extend(pulled.iter().map(String::as_str));
@@ -396,23 +384,7 @@ impl ClusterProvider for Kind {
         Some(&self.node)
     }
 
-    fn start_controller(
-        &mut self,
-        cloud: &mut SandboxedCloud,
-        launch: &ControllerLaunch,
-    ) -> Result<(), String> {
-        let dir = self.dir.clone();
-        self.controller.start(cloud, launch, &dir)
-    }
-
-    fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
-        self.controller.stop(cloud)
-    }
-
     fn down(&mut self, cloud: &mut SandboxedCloud) {
-        if self.controller.running() {
-            let _ = self.controller.stop(cloud);
-        }
         if std::mem::take(&mut self.created) {
             let _ = self.cli(
                 &self.build.cli,

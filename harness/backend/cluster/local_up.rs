@@ -12,9 +12,7 @@
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{
-    ClusterProvider, ControllerExit, ControllerLaunch, ProviderKind, SandboxedController,
-};
+use super::provider::{ClusterProvider, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::RunRequest;
@@ -35,7 +33,6 @@ pub struct LocalUp {
     dir: PathBuf,
     node: Option<NodeDirs>,
     started: Vec<&'static str>,
-    controller: SandboxedController,
 }
 
 impl LocalUp {
@@ -45,7 +42,6 @@ impl LocalUp {
             dir: PathBuf::new(),
             node: None,
             started: Vec::new(),
-            controller: SandboxedController::default(),
         }
     }
 
@@ -370,15 +366,7 @@ impl ClusterProvider for LocalUp {
             return Ok(());
         };
         let listed = self.ctr(cloud, node::ctr_args(dirs, &["images", "ls", "-q"]))?;
-        let pulled: Vec<String> = listed
-            .lines()
-            .filter(|r| {
-                network::registry_hosts()
-                    .iter()
-                    .any(|h| r.starts_with(&format!("{h}/")))
-            })
-            .map(String::from)
-            .collect();
+        let pulled = node::pulled_from_fakes(&listed);
         if !pulled.is_empty() {
             let mut args = vec!["images", "rm"];
             args.extend(pulled.iter().map(String::as_str));
@@ -391,23 +379,7 @@ impl ClusterProvider for LocalUp {
         self.node.as_ref()
     }
 
-    fn start_controller(
-        &mut self,
-        cloud: &mut SandboxedCloud,
-        launch: &ControllerLaunch,
-    ) -> Result<(), String> {
-        let dir = self.dir.clone();
-        self.controller.start(cloud, launch, &dir)
-    }
-
-    fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String> {
-        self.controller.stop(cloud)
-    }
-
     fn down(&mut self, cloud: &mut SandboxedCloud) {
-        if self.controller.running() {
-            let _ = self.controller.stop(cloud);
-        }
         while let Some(name) = self.started.pop() {
             if let Ok(sandbox) = cloud.sandbox() {
                 let _ = sandbox.stop(name, Duration::from_secs(3));

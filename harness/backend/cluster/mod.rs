@@ -32,7 +32,7 @@ use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
 use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome, TagInfo};
 use build::{ClusterBuilder, ControllerBuild};
 use kube::ClusterAccess;
-use provider::{ClusterProvider, ControllerLaunch, ProviderKind};
+use provider::{ClusterProvider, ControllerLaunch, ProviderKind, SandboxedController};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -66,6 +66,8 @@ pub struct ClusterBackend {
     opts: ClusterOptions,
     cloud: SandboxedCloud,
     provider: Option<Box<dyn ClusterProvider>>,
+    /// Argo's controller of the cell that runs, if one does.
+    controller: SandboxedController,
     access: Result<ClusterAccess, String>,
     kubernetes_version: String,
     controllers: HashMap<String, Result<ControllerBuild, String>>,
@@ -83,6 +85,7 @@ impl ClusterBackend {
             opts,
             cloud,
             provider: None,
+            controller: SandboxedController::default(),
             access: Err("the cluster has not been started".into()),
             kubernetes_version: String::new(),
             controllers: HashMap::new(),
@@ -275,7 +278,12 @@ impl ClusterBackend {
         self.cloud.sandbox()?.events()?;
         let started = Instant::now();
         let provider = self.provider.as_mut().ok_or("no cluster")?;
-        provider.start_controller(
+        let cwd = cell
+            .log
+            .parent()
+            .unwrap_or(self.cloud.run_dir())
+            .to_path_buf();
+        self.controller.start(
             &mut self.cloud,
             &ControllerLaunch {
                 build: &cell.build,
@@ -285,6 +293,7 @@ impl ClusterBackend {
                 kubeconfig: cell.kubeconfig.clone(),
                 log: cell.log.clone(),
             },
+            &cwd,
         )?;
         let (timeout, workflow) = (self.opts.cell_timeout, cell.start.objects.workflow.clone());
         let until = if cell.runs_pods {
@@ -298,7 +307,7 @@ impl ClusterBackend {
             let events = workflow::events(&c, &workflow).await;
             Ok((watched, events))
         });
-        let exit = provider.stop_controller(&mut self.cloud);
+        let exit = self.controller.stop(&mut self.cloud);
         let fake_events = self.cloud.sandbox()?.events().unwrap_or_default();
         let leftovers = cell.start.objects.clone();
         access.talk(|c| async move { workflow::remove(&c, &leftovers).await })?;
@@ -659,6 +668,9 @@ impl Backend for ClusterBackend {
 
 impl Drop for ClusterBackend {
     fn drop(&mut self) {
+        if self.controller.running() {
+            let _ = self.controller.stop(&mut self.cloud);
+        }
         if let Some(mut provider) = self.provider.take() {
             provider.down(&mut self.cloud);
         }

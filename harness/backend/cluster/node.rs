@@ -125,6 +125,20 @@ pub fn cni_config(dirs: &NodeDirs) -> String {
     .to_string()
 }
 
+/// The images of `ctr images ls -q` that came from the fake cloud's registries: what a node forgets
+/// between cells, so that the next cell's pull is a pull.
+pub fn pulled_from_fakes(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .filter(|r| {
+            network::registry_hosts()
+                .iter()
+                .any(|h| r.starts_with(&format!("{h}/")))
+        })
+        .map(String::from)
+        .collect()
+}
+
 /// `hosts.toml` for each of the fake cloud's registries: trust the run's CA, as a node trusts
 /// the real registries' public CAs.
 pub fn write_registry_hosts(dirs: &NodeDirs, ca_file: &Path) -> Result<(), String> {

@@ -34,8 +34,8 @@ pub struct ControllerExit {
 }
 
 /// Argo's controller as its dev loop runs it: a process inside the sandbox with a kubeconfig for
-/// its own ServiceAccount, so the fake cloud's names resolve for it as for the probes. Both
-/// providers run it so; the cluster's API server is reachable from the sandbox either way.
+/// its own ServiceAccount, so the fake cloud's names resolve for it as for the probes. The backend
+/// runs it so on either provider: both clusters' API servers are reachable from the sandbox.
 #[derive(Default)]
 pub struct SandboxedController {
     running: bool,
@@ -110,15 +110,6 @@ pub trait ClusterProvider: Send {
     fn pod_logs(&self) -> Option<&super::node::NodeDirs> {
         None
     }
-
-    /// Starts Argo's controller where this provider runs it.
-    fn start_controller(
-        &mut self,
-        cloud: &mut SandboxedCloud,
-        launch: &ControllerLaunch,
-    ) -> Result<(), String>;
-
-    fn stop_controller(&mut self, cloud: &mut SandboxedCloud) -> Result<ControllerExit, String>;
 
     /// Deletes the cluster and everything it started. Also runs on drop.
     fn down(&mut self, cloud: &mut SandboxedCloud);

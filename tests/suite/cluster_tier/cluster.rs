@@ -2,7 +2,7 @@
 //! an interrupted run leaves no etcd, API server, controller, mount, namespace or temporary
 //! directory behind. Needs root, Go, the venv and the cluster builds (`make setup`).
 
-use crate::leftovers::{orphaned_cgroups, processes_using, wait_until_gone};
+use crate::leftovers::{assert_clean_after, interrupt, processes_using, wait_until_gone};
 use authmatrix::backend::Backend;
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
@@ -185,25 +185,13 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         "the cluster lives in the sandbox's network namespace"
     );
 
-    // SAFETY: plain kill(2); SIGINT to the group is what a terminal sends on Ctrl-C.
-    unsafe {
-        if signal == libc::SIGINT {
-            libc::kill(-(child.id() as i32), signal);
-        } else {
-            libc::kill(child.id() as i32, signal);
-        }
-    }
+    interrupt(child.id(), signal);
     let status = child.wait().unwrap();
     let left = wait_until_gone(tmp.path(), Duration::from_secs(15));
     assert_eq!(
         left,
         Vec::<(u32, String)>::new(),
         "no etcd, API server, controller or sandbox survives"
-    );
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(
-        !mounts.contains(&tmp.path().display().to_string()),
-        "no mount under the run's directory"
     );
     // Killed processes take a moment to exit (moto runs Python's SIGINT handling first).
     let in_netns = || -> Vec<String> {
@@ -226,19 +214,5 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
         namespaces_left.is_empty(),
         "the sandbox's network namespace is gone, and every container in it: {namespaces_left:?}"
     );
-    assert_eq!(
-        orphaned_cgroups(),
-        Vec::<String>::new(),
-        "no container's cgroup is left"
-    );
-    if signal == libc::SIGINT {
-        assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
-        let runs: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("authmatrix-run-"))
-            .collect();
-        assert!(runs.is_empty(), "temporary run directory removed: {runs:?}");
-    }
+    assert_clean_after(tmp.path(), signal, status);
 }

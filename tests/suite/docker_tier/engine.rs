@@ -4,9 +4,11 @@
 //! interrupted engine leaves no daemon, container, mount, cgroup or directory behind.
 
 use super::{BUSYBOX, ServedEngine};
-use crate::leftovers::{orphaned_cgroups, processes_using, wait_until_gone};
+use crate::leftovers::{
+    assert_clean_after, interrupt, pids_where, processes_using, wait_until_gone, wait_until_none,
+};
 use rstest::rstest;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{GenericImage, ImageExt};
@@ -118,16 +120,7 @@ fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] sign
         "sleep",
         "4242",
     ]);
-    let container = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c == b"busybox\0sleep\x004242\0")
-            })
-            .collect::<Vec<_>>()
-    };
+    let container = || pids_where(|c| c == b"busybox\0sleep\x004242\0");
     let seen = processes_using(tmp.path());
     for part in ["dockerd", "containerd --config", "containerd-shim"] {
         assert!(
@@ -137,15 +130,7 @@ fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] sign
     }
     assert_eq!(container().len(), 1, "the container runs");
 
-    let pid = engine.child.id() as i32;
-    // SAFETY: plain kill(2); SIGINT to the group is what a terminal sends on Ctrl-C.
-    unsafe {
-        if signal == libc::SIGINT {
-            libc::kill(-pid, signal);
-        } else {
-            libc::kill(pid, signal);
-        }
-    }
+    interrupt(engine.child.id(), signal);
     let status = engine.child.wait().unwrap();
     let left = wait_until_gone(tmp.path(), Duration::from_secs(30));
     assert_eq!(
@@ -153,29 +138,11 @@ fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] sign
         Vec::<(u32, String)>::new(),
         "no daemon, containerd or shim survives"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !container().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(container(), Vec::<u32>::new(), "the container is gone");
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(
-        !mounts.contains(&tmp.path().display().to_string()),
-        "no mount under the run's directory"
-    );
     assert_eq!(
-        orphaned_cgroups(),
-        Vec::<String>::new(),
-        "no container's cgroup is left"
+        wait_until_none(Duration::from_secs(15), |c| c
+            == b"busybox\0sleep\x004242\0"),
+        Vec::<u32>::new(),
+        "the container is gone"
     );
-    if signal == libc::SIGINT {
-        assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
-        let runs: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("authmatrix-run-"))
-            .collect();
-        assert!(runs.is_empty(), "temporary run directory removed: {runs:?}");
-    }
+    assert_clean_after(tmp.path(), signal, status);
 }

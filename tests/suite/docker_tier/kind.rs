@@ -2,7 +2,9 @@
 //! node image on the harness's engine, Argo's controller against it on two tags, and an
 //! interrupted kind run that leaves nothing behind. Needs `make engine` and `make kind-node`.
 
-use crate::leftovers::{orphaned_cgroups, processes_using, wait_until_gone};
+use crate::leftovers::{
+    assert_clean_after, interrupt, pids_where, processes_using, wait_until_gone, wait_until_none,
+};
 use authmatrix::report::Report;
 use rstest::rstest;
 use std::os::unix::process::CommandExt;
@@ -34,21 +36,18 @@ fn kind_run(tmp: &Path, scenarios: &[&str]) -> Command {
     cmd
 }
 
-/// The smoke: a controller cell runs on kind and flips where it flips on local-up (the ECR 401 of
-/// 3.6.0, issue 13947); an executor and a node cell are not applicable there, with the reason.
+/// The smoke: an executor, a controller and a node cell on kind, two tags. The controller cell
+/// flips where it flips on local-up (the ECR 401 of 3.6.0, issue 13947); the executor reads S3
+/// with IRSA through the fake STS; the kubelet pulls from the fake registry with a pull secret.
 #[test]
-fn kind_runs_the_controller_column_and_says_what_it_cannot_run() {
+fn kind_runs_an_executor_a_controller_and_a_node_cell_on_two_tags() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = kind_run(
-        tmp.path(),
-        &[
-            "ecr-irsa-entrypoint",
-            "s3-static-keys",
-            "kubelet-pull-sa-secret",
-        ],
-    )
-    .output()
-    .unwrap();
+    let scenarios = [
+        "ecr-irsa-entrypoint",
+        "s3-irsa-sdk-creds",
+        "kubelet-pull-sa-secret",
+    ];
+    let out = kind_run(tmp.path(), &scenarios).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -65,26 +64,15 @@ fn kind_runs_the_controller_column_and_says_what_it_cannot_run() {
             .unwrap_or_else(|| panic!("{scenario}::{tag} in the report"))
     };
     for tag in ["v3.5.11", "v3.6.0"] {
-        let entrypoint = cell("ecr-irsa-entrypoint", tag);
-        assert_eq!(
-            entrypoint.verdict.as_str(),
-            "as-expected",
-            "{tag}: {:?}",
-            entrypoint.observed
-        );
-        let probe = &entrypoint.evidence.probe;
-        assert!(
-            probe.contains(&format!("workflow-controller {tag}")) && probe.contains("on kind"),
-            "{probe}"
-        );
-        for other in ["s3-static-keys", "kubelet-pull-sa-secret"] {
-            let c = cell(other, tag);
-            assert_eq!(c.verdict.as_str(), "not-applicable", "{other}::{tag}");
-            assert!(
-                c.observed.message.contains("fake cloud"),
-                "{other}: {}",
-                c.observed.message
+        for scenario in scenarios {
+            let c = cell(scenario, tag);
+            assert_eq!(
+                c.verdict.as_str(),
+                "as-expected",
+                "{scenario}::{tag}: {:?}",
+                c.observed
             );
+            assert!(c.evidence.probe.contains("on kind"), "{}", c.evidence.probe);
         }
     }
     let outcome = |tag| format!("{:?}", cell("ecr-irsa-entrypoint", tag).observed.outcome);
@@ -112,17 +100,13 @@ fn an_interrupted_kind_run_leaves_no_node_daemon_mount_cgroup_or_module_dir(
         .spawn()
         .unwrap();
     // The node is up: its kubelet runs (in the node container, under the engine's containerd).
+    let kubelet = |c: &[u8]| c.starts_with(b"/usr/bin/kubelet\0");
     let deadline = Instant::now() + Duration::from_secs(300);
     let seen = loop {
         let procs = processes_using(tmp.path());
-        let kubelet = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .any(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c.starts_with(b"/usr/bin/kubelet\0"))
-            });
-        if kubelet && procs.iter().any(|(_, c)| c.contains("containerd-shim")) {
+        if !pids_where(kubelet).is_empty()
+            && procs.iter().any(|(_, c)| c.contains("containerd-shim"))
+        {
             break procs;
         }
         assert!(Instant::now() < deadline, "no kind node within 5 minutes");
@@ -136,59 +120,22 @@ fn an_interrupted_kind_run_leaves_no_node_daemon_mount_cgroup_or_module_dir(
         seen.iter().any(|(_, c)| c.contains("dockerd")),
         "the engine runs: {seen:?}"
     );
-    let pid = child.id() as i32;
-    // SAFETY: plain kill(2); SIGINT to the group is what a terminal sends on Ctrl-C.
-    unsafe {
-        if signal == libc::SIGINT {
-            libc::kill(-pid, signal);
-        } else {
-            libc::kill(pid, signal);
-        }
-    }
+    interrupt(child.id(), signal);
     let status = child.wait().unwrap();
     assert_eq!(
         wait_until_gone(tmp.path(), Duration::from_secs(30)),
         Vec::<(u32, String)>::new(),
         "no engine, containerd, shim or sandbox survives"
     );
-    let kubelets = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c.starts_with(b"/usr/bin/kubelet\0"))
-            })
-            .count()
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while kubelets() > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(kubelets(), 0, "the node's processes are gone");
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(
-        !mounts.contains(&tmp.path().display().to_string()),
-        "no mount under the run's directory"
-    );
     assert_eq!(
-        orphaned_cgroups(),
-        Vec::<String>::new(),
-        "no cgroup is left"
+        wait_until_none(Duration::from_secs(15), kubelet),
+        Vec::<u32>::new(),
+        "the node's processes are gone"
     );
     assert_eq!(
         Path::new("/lib/modules").exists(),
         had_modules,
         "kind's /lib/modules mount made no directory on the host"
     );
-    if signal == libc::SIGINT {
-        assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
-        let runs: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("authmatrix-run-"))
-            .collect();
-        assert!(runs.is_empty(), "temporary run directory removed: {runs:?}");
-    }
+    assert_clean_after(tmp.path(), signal, status);
 }
