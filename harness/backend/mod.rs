@@ -56,9 +56,8 @@ impl Choice {
     pub fn default_jobs(self) -> usize {
         match self {
             Choice::Local => DEFAULT_LOCAL_JOBS,
-            Choice::Cluster(cluster::provider::ProviderKind::LocalUp) => 2,
-            // One kind cluster per run.
-            Choice::Cluster(cluster::provider::ProviderKind::Kind) => 1,
+            // Each backend has its own sandbox and cluster (kind's on its own engine).
+            Choice::Cluster(_) => 2,
         }
     }
 }
