@@ -401,7 +401,7 @@ mod tests {
 
     fn report(cells: Vec<Cell>, ids: &[&str]) -> Report {
         let mut r = Report::new(
-            "local",
+            ("local", None),
             &[],
             &[] as &[&str],
             Default::default(),

@@ -142,27 +142,3 @@ pub fn minio(project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
     }
     .find(project_root, cache_dir)
 }
-
-/// The container engine the kind provider runs its nodes on: Docker's daemon and runc, both
-/// built from their Go modules (`make engine`; kind-facts.md §7).
-pub fn engine(project_root: &Path, cache_dir: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let why = "to run kind's nodes (--provider kind)";
-    let dockerd = BuiltTool {
-        name: "dockerd",
-        dir: "dockerd",
-        module: "github.com/moby/moby/v2",
-        make_target: "engine",
-        why,
-    };
-    let runc = BuiltTool {
-        name: "runc",
-        dir: "runc",
-        module: "github.com/opencontainers/runc",
-        make_target: "engine",
-        why,
-    };
-    Ok((
-        dockerd.find(project_root, cache_dir)?,
-        runc.find(project_root, cache_dir)?,
-    ))
-}

@@ -196,7 +196,7 @@ impl Run {
         drop(self.pool);
         let cells = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
         let report = Report::new(
-            self.choice.name(),
+            (self.choice.name(), self.choice.provider()),
             &self.used,
             &self.used_tags,
             versions,

@@ -51,6 +51,14 @@ impl Choice {
         }
     }
 
+    /// The cluster's provider, for the report (`None` for the local backend).
+    pub fn provider(self) -> Option<&'static str> {
+        match self {
+            Choice::Local => None,
+            Choice::Cluster(p) => Some(p.as_str()),
+        }
+    }
+
     /// Backends side by side by default: local sandboxes are cheap; each cluster backend runs a
     /// control plane of its own.
     pub fn default_jobs(self) -> usize {

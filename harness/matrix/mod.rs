@@ -196,8 +196,14 @@ pub fn run_prepared(
     });
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
-    report.provider = provider.map(str::to_owned);
+    let report = Report::new(
+        (name, provider),
+        scenarios,
+        tags,
+        tag_info,
+        cells,
+        started.elapsed(),
+    );
     timings.save();
     report
 }

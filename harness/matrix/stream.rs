@@ -248,9 +248,14 @@ pub fn run(
         return Err(e);
     }
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut report = Report::new(name, scenarios, tags, tag_info, cells, started.elapsed());
-    report.provider = provider.map(str::to_owned);
-    Ok(report)
+    Ok(Report::new(
+        (name, provider),
+        scenarios,
+        tags,
+        tag_info,
+        cells,
+        started.elapsed(),
+    ))
 }
 
 #[cfg(test)]

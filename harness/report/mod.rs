@@ -109,8 +109,9 @@ impl Report {
         }
     }
 
+    /// A report of cells the `backend` ran (with the cluster `provider`, for the cluster backend).
     pub fn new(
-        backend: &str,
+        (backend, provider): (&str, Option<&str>),
         scenarios: &[Scenario],
         tags: &[impl AsRef<str>],
         versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
@@ -139,7 +140,7 @@ impl Report {
         Report {
             schema: SCHEMA.to_string(),
             backend: backend.to_string(),
-            provider: None,
+            provider: provider.map(str::to_owned),
             argo: tags.iter().map(|t| t.as_ref().to_string()).collect(),
             versions,
             scenarios: scenarios

@@ -86,7 +86,7 @@ fn the_html_report_shows_the_matrix_and_unfolds_a_cells_evidence_in_chromium() {
         ),
     ];
     let report = Report::new(
-        "local",
+        ("local", None),
         &scenarios,
         &tags,
         Default::default(),

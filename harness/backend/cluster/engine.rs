@@ -10,7 +10,9 @@
 //! in the sandbox's tree (`crate::cgroups`), removed when the sandbox ends.
 
 use crate::backend::sandbox::cloud::SandboxedCloud;
+use crate::backend::sandbox::log_tail;
 use crate::backend::sandbox::protocol::SpawnRequest;
+use crate::tools::BuiltTool;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,8 +32,17 @@ pub struct EngineBuild {
 
 impl EngineBuild {
     pub fn find(project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
-        let (dockerd, runc) = crate::tools::engine(project_root, cache_dir)?;
-        Ok(EngineBuild { dockerd, runc })
+        let tool = |name, module| BuiltTool {
+            name,
+            dir: name,
+            module,
+            make_target: "engine",
+            why: "to run kind's nodes (--provider kind)",
+        };
+        Ok(EngineBuild {
+            dockerd: tool("dockerd", "github.com/moby/moby/v2").find(project_root, cache_dir)?,
+            runc: tool("runc", "github.com/opencontainers/runc").find(project_root, cache_dir)?,
+        })
     }
 }
 
@@ -104,7 +115,7 @@ impl Engine {
             self.socket().display(),
             READY_WITHIN.as_secs(),
             self.log().display(),
-            tail(&self.log(), 12)
+            log_tail(&self.log(), 12)
         ))
     }
 
@@ -119,7 +130,7 @@ impl Engine {
             (false, code) => Err(format!(
                 "Docker's daemon had exited ({code:?}) before it was stopped; the end of {}:\n{}",
                 self.log().display(),
-                tail(&self.log(), 12)
+                log_tail(&self.log(), 12)
             )),
         }
     }
@@ -186,12 +197,6 @@ pub fn ping(socket: &Path) -> Result<(), String> {
     } else {
         Err(answer.lines().next().unwrap_or_default().to_string())
     }
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let last: Vec<&str> = text.lines().rev().take(lines).collect();
-    last.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]

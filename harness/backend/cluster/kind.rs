@@ -21,10 +21,8 @@ use super::node::{self, NodeDirs};
 use super::provider::{ClusterProvider, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
-use crate::backend::sandbox::protocol::RunRequest;
 use crate::fakes::oidc::ISSUER;
 use base64::Engine as _;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -201,9 +199,7 @@ impl Kind {
         )?);
         let tarball = self.build.node_tarball.display().to_string();
         self.cli(Path::new("docker"), &["load", "--quiet", "-i", &tarball])?;
-        for d in [self.node.registry_hosts(), self.node.pod_logs()] {
-            crate::cleanup::create_dir_all(&d).map_err(|e| e.to_string())?;
-        }
+        crate::cleanup::create_dir_all(&self.node.pod_logs()).map_err(|e| e.to_string())?;
         node::write_registry_hosts(&self.node, Path::new(NODE_CA))?;
         let config = self.write_config(&self.write_keys(cloud)?, &cloud.ca_file)?;
         self.created = true;
@@ -254,19 +250,15 @@ impl Kind {
             "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && iptables -w -t nat -A PREROUTING -d {} -j NETMAP --to 127.0.0.0/24",
             network::OUTSIDE_NET
         );
-        let ran = cloud.sandbox()?.run(RunRequest {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script],
-            env: BTreeMap::from([("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())]),
-            cwd: self.dir.clone(),
-            timeout_ms: 30_000,
-        })?;
-        if ran.exit_code != Some(0) {
-            return Err(format!(
-                "routing the fake cloud to kind's network: {}{}",
-                ran.stdout, ran.stderr
-            ));
-        }
+        cloud
+            .sandbox()?
+            .run_ok(
+                Path::new("/bin/sh"),
+                vec!["-c".into(), script],
+                &self.dir,
+                Duration::from_secs(30),
+            )
+            .map_err(|e| format!("routing the fake cloud to kind's network: {e}"))?;
         let append = "cat > /tmp/authmatrix-hosts && for f in /etc/hosts /var/lib/kubelet/pods/*/etc-hosts; do [ -f \"$f\" ] && cat /tmp/authmatrix-hosts >> \"$f\"; done; rm /tmp/authmatrix-hosts";
         let node = self.node_container();
         self.cli_with(
@@ -309,9 +301,7 @@ impl Kind {
             kubeconfig: self.kubeconfig(),
             server: server.to_string(),
             ca_file,
-            netns: cloud
-                .sandbox_pid()
-                .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
+            netns: cloud.netns(),
         })
     }
 }

@@ -15,7 +15,6 @@ use super::node::{self, NodeDirs};
 use super::provider::{ClusterProvider, ProviderKind};
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
-use crate::backend::sandbox::protocol::RunRequest;
 use crate::backend::sandbox::protocol::SpawnRequest;
 use crate::fakes::oidc::ISSUER;
 use k8s_openapi::api::core::v1::{Namespace, Node};
@@ -76,13 +75,9 @@ impl LocalUp {
     fn logs_tail(&self) -> String {
         let mut out = String::new();
         for name in &self.started {
-            let text = std::fs::read_to_string(self.log(name)).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(6).collect();
-            out.push_str(&format!("--- {name} ({}):\n", self.log(name).display()));
-            for line in tail.into_iter().rev() {
-                out.push_str(line);
-                out.push('\n');
-            }
+            let log = self.log(name);
+            let tail = crate::backend::sandbox::log_tail(&log, 6);
+            out.push_str(&format!("--- {name} ({}):\n{tail}\n", log.display()));
         }
         out
     }
@@ -158,9 +153,7 @@ impl LocalUp {
             kubeconfig: pki.dir.join("admin.kubeconfig"),
             server: API_SERVER.into(),
             ca_file: pki.ca.clone(),
-            netns: cloud
-                .sandbox_pid()
-                .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
+            netns: cloud.netns(),
         };
         access.talk(|c| async move {
             let namespaces: ::kube::Api<Namespace> = ::kube::Api::all(c);
@@ -313,22 +306,9 @@ impl LocalUp {
     /// Runs containerd's client inside the sandbox; its stdout.
     fn ctr(&self, cloud: &mut SandboxedCloud, args: Vec<String>) -> Result<String, String> {
         let ctr = crate::tools::which("ctr").ok_or("ctr (containerd's client) is missing")?;
-        let ran = cloud.sandbox()?.run(RunRequest {
-            program: ctr,
-            args: args.clone(),
-            env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into())]),
-            cwd: self.dir.clone(),
-            timeout_ms: 120_000,
-        })?;
-        if ran.exit_code != Some(0) {
-            return Err(format!(
-                "ctr {} failed: {}{}",
-                args.join(" "),
-                ran.stdout,
-                ran.stderr
-            ));
-        }
-        Ok(ran.stdout)
+        cloud
+            .sandbox()?
+            .run_ok(&ctr, args, &self.dir, Duration::from_secs(120))
     }
 }
 

@@ -167,6 +167,12 @@ impl SandboxedCloud {
         self.sandbox.as_ref().ok().map(Sandbox::pid)
     }
 
+    /// The sandbox's network namespace (`/proc/<pid>/ns/net`), for talking from inside it.
+    pub fn netns(&self) -> Option<PathBuf> {
+        self.sandbox_pid()
+            .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
+    }
+
     /// Puts the cloud into the state the scenario describes (agent up or down, ECR's settings),
     /// changing only what differs from the previous cell.
     pub fn apply(&mut self, scenario: &Scenario) -> Result<(), String> {

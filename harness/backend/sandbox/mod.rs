@@ -96,6 +96,28 @@ impl Sandbox {
         }
     }
 
+    /// Runs a program to its end with the system's PATH, failing unless it exits 0; its stdout.
+    pub fn run_ok(
+        &mut self,
+        program: &Path,
+        args: Vec<String>,
+        cwd: &Path,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let what = format!("{} {}", program.display(), args.join(" "));
+        let ran = self.run(RunRequest {
+            program: program.to_path_buf(),
+            args,
+            env: [("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())].into(),
+            cwd: cwd.to_path_buf(),
+            timeout_ms: timeout.as_millis() as u64,
+        })?;
+        if ran.exit_code != Some(0) {
+            return Err(format!("{what} failed: {}{}", ran.stdout, ran.stderr));
+        }
+        Ok(ran.stdout)
+    }
+
     /// Starts a long-lived program inside the sandbox; returns its pid.
     pub fn spawn(&mut self, spawn: SpawnRequest) -> Result<u32, String> {
         match self
@@ -151,13 +173,10 @@ impl Sandbox {
 
     /// The sandbox's own words about why it stopped, from its log.
     fn gone(&self, what: String) -> SandboxError {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         SandboxError::Gone(format!(
             "{what}; its log ({}) ends with:\n{}",
             self.log.display(),
-            tail.join("\n")
+            log_tail(&self.log, 15)
         ))
     }
 }
@@ -192,4 +211,12 @@ impl Drop for Sandbox {
         crate::cgroups::remove(&crate::cgroups::name_for(self.child.id()));
         crate::cleanup::forget_child(self.child.id());
     }
+}
+
+/// The last `lines` lines of a log file (empty if it cannot be read), for an error message.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut last: Vec<&str> = text.lines().rev().take(lines).collect();
+    last.reverse();
+    last.join("\n")
 }
