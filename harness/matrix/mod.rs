@@ -165,7 +165,6 @@ pub fn run_prepared(
     started: std::time::Instant,
 ) -> Report {
     let name = backends.first().map(|b| b.name()).unwrap_or_default();
-    let provider = backends.first().and_then(|b| b.provider());
     let timings = timings::Timings::load(
         &crate::backend::local::LocalOptions::default_cache_dir(),
         name,
@@ -196,14 +195,29 @@ pub fn run_prepared(
     });
     crate::progress::finish_cells();
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let report = Report::new(
+    let report = report_of(backends, scenarios, tags, tag_info, cells, started);
+    timings.save();
+    report
+}
+
+/// The report of the cells these backends ran, naming the backend (and the cluster's provider).
+fn report_of(
+    backends: &[Box<dyn Backend + Send>],
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+    tag_info: BTreeMap<String, BTreeMap<Component, TagInfo>>,
+    cells: Vec<crate::report::Cell>,
+    started: std::time::Instant,
+) -> Report {
+    let first = backends.first();
+    let name = first.map(|b| b.name()).unwrap_or_default();
+    let provider = first.and_then(|b| b.provider());
+    Report::new(
         (name, provider),
         scenarios,
         tags,
         tag_info,
         cells,
         started.elapsed(),
-    );
-    timings.save();
-    report
+    )
 }

@@ -127,8 +127,6 @@ pub fn run(
     started: std::time::Instant,
     timings: &timings::Timings,
 ) -> anyhow::Result<Report> {
-    let name = backends.first().map(|b| b.name()).unwrap_or_default();
-    let provider = backends.first().and_then(|b| b.provider());
     let total = scenarios.len() * tags.len();
     let own_server: Vec<bool> = scenarios
         .iter()
@@ -248,13 +246,8 @@ pub fn run(
         return Err(e);
     }
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(Report::new(
-        (name, provider),
-        scenarios,
-        tags,
-        tag_info,
-        cells,
-        started.elapsed(),
+    Ok(super::report_of(
+        backends, scenarios, tags, tag_info, cells, started,
     ))
 }
 
