@@ -99,21 +99,10 @@ pub struct BuiltTool<'a> {
     pub why: &'a str,
 }
 
-/// The version `tools/<dir>/go.mod` requires of `module` (as the Makefile's `module_version`).
-pub fn module_version(project_root: &Path, dir: &str, module: &str) -> Result<String, String> {
-    let go_mod = project_root.join("tools").join(dir).join("go.mod");
-    let text = std::fs::read_to_string(&go_mod)
-        .map_err(|e| format!("cannot read {}: {e}", go_mod.display()))?;
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(module)?.strip_prefix(' '))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{} requires no {module}", go_mod.display()))
-}
-
 impl BuiltTool<'_> {
     pub fn find(&self, project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
-        let version = module_version(project_root, self.dir, self.module)?;
+        let version =
+            crate::go::required_version(&project_root.join("tools").join(self.dir), self.module)?;
         let binary = cache_dir
             .join("tools")
             .join(format!("{}-{version}", self.name));

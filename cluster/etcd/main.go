@@ -1,5 +1,5 @@
-// etcd for the cluster backend's control plane, built from etcd's own module: server/v3's main
-// package is not importable, so this calls etcdmain.Main exactly as server/main.go does.
+// etcd for local-up's control plane and the kind node's etcd image, built from etcd's own module:
+// server/v3's main package is not importable, so this calls etcdmain.Main exactly as server/main.go does.
 package main
 
 import (

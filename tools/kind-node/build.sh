@@ -7,8 +7,10 @@
 # Produces, cached by version under ${AUTHMATRIX_CACHE:-$HOME/.cache/authmatrix}/kind/:
 #   kindest-node-v1.34.1-authmatrix.tar   docker-archive (`docker load -i`) of kindest/node:v1.34.1-authmatrix
 #   kind-v0.33.0                          the kind CLI
-# Inputs: Debian bookworm (deb.debian.org), the Go module proxy, this directory's wrapper modules
-# (checksums pinned in their go.sum files) and runc (tools/runc, built by `make` if it is missing).
+# Inputs: Debian bookworm (deb.debian.org), the Go module proxy, the wrapper modules of this
+# directory and of cluster/ (Kubernetes and etcd: the same builds as local-up's, so the Go build
+# cache serves both; checksums pinned in their go.sum files) and runc (tools/runc, built by `make`
+# if it is missing).
 # Idempotent: a second run with unchanged inputs only prints the paths.
 set -euo pipefail
 
@@ -20,13 +22,14 @@ OUT=$CACHE/kind
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm # systemd 252: still fine with cgroup v1 (trixie's 257 deprecates it)
 
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+# As the harness builds cluster/ (harness/go.rs): the same flags, so that its compiled packages are reused.
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false -gcflags=all=-dwarf=false"
 
 # The version $2/go.mod requires of module $1 (as the Makefile's module_version).
 module_version() { awk -v m="$1" '$1 == m {print $2} $1 == "require" && $2 == m {print $3}' "$2/go.mod"; }
-K8S_VERSION=$(module_version k8s.io/kubernetes "$HERE/kubernetes")
+K8S_VERSION=$(module_version k8s.io/kubernetes "$ROOT/cluster/kubernetes")
 KIND_VERSION=$(module_version sigs.k8s.io/kind "$HERE/kind")
-ETCD_VERSION=$(module_version go.etcd.io/etcd/server/v3 "$HERE/etcd")
+ETCD_VERSION=$(module_version go.etcd.io/etcd/server/v3 "$ROOT/cluster/etcd")
 COREDNS_VERSION=$(module_version github.com/coredns/coredns "$HERE/coredns")
 RUNC_VERSION=$(module_version github.com/opencontainers/runc "$ROOT/tools/runc")
 RUNC=$CACHE/tools/runc-$RUNC_VERSION
@@ -73,18 +76,19 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   KUBE_LDFLAGS+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
-BIN=$OUT/bin-$(KEY_EXTRA=$KUBE_LDFLAGS key_of "$HERE"/{kubernetes,etcd,coredns,pause}/go.* "$HERE"/{kubernetes,etcd,pause}/main.go)
-build_go() { # dir package output [ldflags]
+GO_SOURCES=("$ROOT"/cluster/{kubernetes,etcd}/{go.*,main.go} "$HERE"/coredns/go.* "$HERE"/pause/{go.*,main.go})
+BIN=$OUT/bin-$(KEY_EXTRA=$KUBE_LDFLAGS key_of "${GO_SOURCES[@]}")
+build_go() { # module-dir package output [ldflags]
   local dir=$1 pkg=$2 out=$3 ldflags=${4:--s -w}
   [[ -x $BIN/$out ]] && return 0
   mkdir -p "$BIN"
   timed "building $out" bash -c 'cd "$1" && go build -trimpath -ldflags "$4" -o "$3.partial" "$2"' \
-    _ "$HERE/$dir" "$pkg" "$BIN/$out" "$ldflags"
+    _ "$dir" "$pkg" "$BIN/$out" "$ldflags"
   mv "$BIN/$out.partial" "$BIN/$out"
 }
 
 # Everything the image is made of: this script, the wrapper modules, runc's module and Go.
-IMAGE_KEY=$(KEY_EXTRA="$KUBE_LDFLAGS $SUITE" key_of "$HERE/build.sh" "$HERE"/*/go.* "$HERE"/*/main.go "$ROOT/tools/runc/go."*)
+IMAGE_KEY=$(KEY_EXTRA="$KUBE_LDFLAGS $SUITE" key_of "$HERE/build.sh" "$HERE"/kind/go.* "${GO_SOURCES[@]}" "$ROOT/tools/runc/go."*)
 if [[ -f $TARBALL && "$(cat "$TARBALL.key" 2>/dev/null)" == "$IMAGE_KEY" ]]; then
   log "up to date: $TARBALL ($IMAGE), $KIND"
   echo "$TARBALL" >&3
@@ -93,11 +97,12 @@ fi
 
 log "Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION, runc $RUNC_VERSION, kind $KIND_VERSION"
 # kube: one multi-call binary (kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kube-proxy; main.go); etcd; coredns; pause.
-build_go kubernetes . kube "$KUBE_LDFLAGS"
-build_go etcd . etcd "-s -w"
-build_go coredns github.com/coredns/coredns coredns "-s -w"
-build_go pause . pause "-s -w"
+# kube-scheduler, kube-proxy; cluster/kubernetes/main.go), with the version ldflags local-up's build
+# sets (harness/backend/cluster/build.rs kube_ldflags); etcd; coredns; pause.
+build_go "$ROOT/cluster/kubernetes" . kube "$KUBE_LDFLAGS"
+build_go "$ROOT/cluster/etcd" . etcd "-s -w"
+build_go "$HERE/coredns" github.com/coredns/coredns coredns "-s -w"
+build_go "$HERE/pause" . pause "-s -w"
 if [[ ! -x $RUNC ]]; then
   timed "building runc $RUNC_VERSION (make)" make -C "$ROOT" "$RUNC" CACHE="$CACHE"
 fi

@@ -1,9 +1,11 @@
 //! Building what the cluster backend runs, from Go modules through the module proxy, cached by
 //! version and source hash under `<cache>/cluster/`:
 //! - Kubernetes (one multi-call binary: kube-apiserver, kube-controller-manager, kube-scheduler,
-//!   kubelet, kube-proxy) from `cluster/kubernetes/` — `k8s.io/kubernetes` at a pinned release with
-//!   every staging module replaced by its published `v0.X` (kubernetes issue 79384);
-//! - etcd from `cluster/etcd/` (etcdmain, as etcd's own server/main.go);
+//!   kubelet, kube-proxy, and kubeadm and kubectl for the kind node image, which tools/kind-node/build.sh
+//!   links from the same module with the same flags) from `cluster/kubernetes/` — `k8s.io/kubernetes`
+//!   at a pinned release with every staging module replaced by its published `v0.X` (kubernetes
+//!   issue 79384);
+//! - etcd from `cluster/etcd/` (etcdmain, as etcd's own server/main.go; the kind node's etcd too);
 //! - Argo's workflow-controller and argoexec per tag, built together inside a copy of that tag's
 //!   module directory so its own `replace` directives hold, with the version ldflags of Argo's
 //!   Makefile, and the tag's `manifests/` and `hack/ssh_known_hosts` beside them.
@@ -76,9 +78,9 @@ impl ClusterBuilder {
     /// etcd and the Kubernetes components, built once per source change.
     pub fn control_plane(&self) -> Result<ControlPlane, String> {
         let kubernetes_version =
-            required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
+            crate::go::required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
         let etcd_version =
-            required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
+            crate::go::required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
         let kube = self.build_wrapper("kubernetes", "kube", &kube_ldflags(&kubernetes_version)?)?;
         let etcd = self.build_wrapper("etcd", "etcd", "-s -w")?;
         Ok(ControlPlane {
@@ -309,18 +311,6 @@ fn kube_ldflags(version: &str) -> Result<String, String> {
     Ok(flags)
 }
 
-/// The version a wrapper go.mod requires of `module`.
-fn required_version(dir: &Path, module: &str) -> Result<String, String> {
-    let gomod = dir.join("go.mod");
-    let text =
-        std::fs::read_to_string(&gomod).map_err(|e| format!("read {}: {e}", gomod.display()))?;
-    text.lines()
-        .map(|l| l.trim().trim_start_matches("require").trim())
-        .find_map(|l| l.strip_prefix(&format!("{module} ")))
-        .map(|v| v.split_whitespace().next().unwrap_or_default().to_string())
-        .ok_or_else(|| format!("{} requires no {module}", gomod.display()))
-}
-
 /// `cp -r` of a (read-only) module directory into a writable copy.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("create {}: {e}", to.display()))?;
@@ -360,18 +350,5 @@ mod tests {
         assert!(flags.contains("k8s.io/component-base/version.gitVersion=v1.34.1"));
         assert!(flags.contains("k8s.io/client-go/pkg/version.gitMinor=34"));
         assert!(super::kube_ldflags("master").is_err());
-    }
-
-    #[test]
-    fn the_required_version_is_read_from_the_wrapper_module() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("go.mod"),
-            "module x\n\ngo 1.24\n\nrequire k8s.io/kubernetes v1.34.1\n\nrequire (\n\tfoo v1 // indirect\n)\n",
-        )
-        .unwrap();
-        let v = super::required_version(dir.path(), "k8s.io/kubernetes").unwrap();
-        assert_eq!(v, "v1.34.1");
-        assert!(super::required_version(dir.path(), "go.etcd.io/etcd/server/v3").is_err());
     }
 }

@@ -45,9 +45,10 @@ pub struct KindBuild {
 
 impl KindBuild {
     pub fn find(project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
-        let version = |dir, module| crate::tools::module_version(project_root, dir, module);
-        let kind = version("kind-node/kind", "sigs.k8s.io/kind")?;
-        let kubernetes = version("kind-node/kubernetes", "k8s.io/kubernetes")?;
+        let version =
+            |dir: &str, module| crate::go::required_version(&project_root.join(dir), module);
+        let kind = version("tools/kind-node/kind", "sigs.k8s.io/kind")?;
+        let kubernetes = version("cluster/kubernetes", "k8s.io/kubernetes")?;
         let dir = cache_dir.join("kind");
         let build = KindBuild {
             cli: dir.join(format!("kind-{kind}")),
