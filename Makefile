@@ -18,6 +18,8 @@ CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authm
 # then the cluster tier's (a node's container runtime; libseccomp-dev for the engine's runc).
 APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck qemu-user-static
 APT_CLUSTER := containerd runc containernetworking-plugins libseccomp-dev
+# What tools/kind-node/build.sh needs beside them (debootstrap makes the node's Debian rootfs).
+APT_KIND := debootstrap jq busybox-static containerd
 # The cluster tier: Argo tags whose workflow-controller runs against the local-up cluster in `make test`:
 # before the 3.6 regressions (executor RBAC, ECR 401), on them, and the newest 4.0. v3.6.5 left the
 # tier to keep a fresh CI run within 60 minutes: on the cluster it behaved as v4.0.5 on every cell
@@ -31,6 +33,9 @@ OUT ?= out
 PREVIOUS ?= previous
 # The version a tool's wrapper module (tools/<tool>/go.mod) requires of a module: $(call module_version,<module>,<go.mod>).
 module_version = $(shell awk '$$1 == "$(1)" {print $$2}' $(2))
+# Every Go build here: the compiler emits no DWARF (a tenth of the compile time on two cores; the
+# binaries are linked with -s -w, which drops it anyway), as the harness' own builds (harness/go.rs NO_DWARF).
+GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
@@ -40,11 +45,12 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
 
 # Everything up front, for CI: the local tier, then every default probe, the cluster tier, MinIO,
-# the container engine and actionlint side by side (each downloads its modules while another
-# compiles).
+# the container engine, actionlint and kind's node image side by side (each downloads its modules
+# while another compiles). The node image waits for the cluster tier: it links the same Kubernetes
+# and etcd, whose packages the cluster tier's build has then compiled into the Go build cache.
 setup: apt
 	$(MAKE) --no-print-directory setup-local
-	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint
+	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint kind-node KIND_NODE_AFTER=cluster
 # Four things side by side: the apt packages, the venv, the Go modules the probes need (all three
 # network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells need
 # them and runs each tag's cells as soon as they are built; `make probes` builds them all up front
@@ -52,10 +58,10 @@ setup: apt
 setup-local:
 	$(MAKE) --no-print-directory -j4 apt-local venv go-modules build
 
-apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER)
+apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER) $(APT_KIND)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
 apt-engine: APT_PACKAGES = libseccomp-dev
-apt-kind: APT_PACKAGES = debootstrap jq busybox-static containerd
+apt-kind: APT_PACKAGES = $(APT_KIND)
 apt apt-local apt-engine apt-kind:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -107,7 +113,7 @@ cluster: $(built)
 actionlint: $(ACTIONLINT)
 $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	@mkdir -p $(dir $@)
-	cd tools/actionlint && GOFLAGS=-mod=readonly go build -trimpath -o $@.partial github.com/rhysd/actionlint/cmd/actionlint
+	cd tools/actionlint && GOFLAGS='-mod=readonly $(GO_NO_DWARF)' go build -trimpath -ldflags '-s -w' -o $@.partial github.com/rhysd/actionlint/cmd/actionlint
 	mv $@.partial $@
 
 # MinIO, the S3 server of Argo's quick-start, for `cloud.s3: minio` scenarios: built from its Go
@@ -118,7 +124,7 @@ MINIO := $(CACHE)/tools/minio-$(MINIO_VERSION)
 minio: $(MINIO)
 $(MINIO): tools/minio/go.mod tools/minio/go.sum
 	@mkdir -p $(dir $@)
-	cd tools/minio && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -tags kqueue -trimpath -ldflags '-s -w' -o $@.partial github.com/minio/minio
+	cd tools/minio && CGO_ENABLED=0 GOFLAGS='-mod=readonly $(GO_NO_DWARF)' go build -tags kqueue -trimpath -ldflags '-s -w' -o $@.partial github.com/minio/minio
 	mv $@.partial $@
 
 # The container engine the kind provider runs its nodes on (`authmatrix engine` serves it in a
@@ -133,23 +139,24 @@ RUNC := $(CACHE)/tools/runc-$(RUNC_VERSION)
 engine: $(DOCKERD) $(RUNC)
 $(DOCKERD): tools/dockerd/go.mod tools/dockerd/go.sum
 	@mkdir -p $(dir $@)
-	cd tools/dockerd && GOFLAGS=-mod=readonly go build -tags exclude_graphdriver_btrfs -trimpath \
+	cd tools/dockerd && GOFLAGS='-mod=readonly $(GO_NO_DWARF)' go build -tags exclude_graphdriver_btrfs -trimpath \
 	  -ldflags '-s -w -X github.com/moby/moby/v2/dockerversion.Version=$(DOCKERD_VERSION)' \
 	  -o $@.partial github.com/moby/moby/v2/cmd/dockerd
 	mv $@.partial $@
 # seccomp: runc's own build tag (libseccomp through cgo), as its release binaries have it.
 $(RUNC): tools/runc/go.mod tools/runc/go.sum | apt-engine
 	@mkdir -p $(dir $@)
-	cd tools/runc && CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -tags seccomp -trimpath \
+	cd tools/runc && CGO_ENABLED=1 GOFLAGS='-mod=readonly $(GO_NO_DWARF)' go build -tags seccomp -trimpath \
 	  -ldflags '-s -w -X main.version=$(RUNC_VERSION:v%=%)' -o $@.partial github.com/opencontainers/runc
 	mv $@.partial $@
 
 # kind's node image for Kubernetes v1.34.1 made without a registry (debootstrap, kind's base files,
 # Kubernetes with kubeadm, etcd, CoreDNS and pause from their Go modules, preloaded), and the kind
-# CLI: tools/kind-node/build.sh, cached by version under $(CACHE)/kind. Not in `make setup`: its
-# ~11 minutes on 2 cores (measured 2026-12-03) do not fit a fresh CI run within 60 minutes beside
-# the local-up tier; `make test-kind` runs what needs it.
-kind-node: $(RUNC) | apt-kind
+# CLI: tools/kind-node/build.sh, cached by version under $(CACHE)/kind. Kubernetes and etcd are
+# cluster/'s wrapper modules, as local-up's: after `make cluster` they only relink. KIND_NODE_AFTER
+# (`make setup` sets it to `cluster`) orders the two where they run side by side.
+KIND_NODE_AFTER ?=
+kind-node: $(RUNC) $(KIND_NODE_AFTER) | apt-kind
 	AUTHMATRIX_CACHE=$(CACHE) tools/kind-node/build.sh
 
 # No files: every workflow under .github/workflows.
@@ -157,7 +164,7 @@ ACTIONLINT_FILES ?=
 lint-workflows: $(ACTIONLINT)
 	$(ACTIONLINT) -no-color $(ACTIONLINT_FILES)
 
-test: test-local test-cluster
+test: test-local test-cluster test-kind
 
 # Everything but the cluster and Docker tiers: the suite's `cluster_tier::` tests need `make cluster`
 # and `make minio` (the matrix reports minio cells not applicable without MinIO), its `docker_tier::`
