@@ -1,7 +1,11 @@
 //! The cgroup tree a sandboxed node's containers live in. Namespaces and mounts vanish with the
-//! sandbox; cgroups do not (the v1 hierarchies are the machine's), so the tree is named after the
+//! sandbox; cgroups do not (the hierarchies are the machine's), so the tree is named after the
 //! sandbox and removed by whoever outlives its processes: the sandbox itself as it ends, the harness
 //! when it kills a sandbox, and every later run for trees whose sandbox is gone.
+//!
+//! Both layouts: cgroup v1 (a hierarchy per controller under /sys/fs/cgroup, and a v2 one at
+//! `unified/` on hybrid machines: this project's VM) and cgroup v2 alone (/sys/fs/cgroup is the
+//! one hierarchy, marked by its `cgroup.controllers`: GitHub's Ubuntu runners, current distros).
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +27,16 @@ pub fn trees(name: &str) -> Vec<PathBuf> {
 }
 
 fn hierarchies() -> Vec<PathBuf> {
-    std::fs::read_dir(ROOT)
+    hierarchies_under(Path::new(ROOT))
+}
+
+/// The hierarchies mounted at `root`: `root` itself when it is a cgroup v2 root, else each
+/// directory in it (v1's per-controller mounts).
+fn hierarchies_under(root: &Path) -> Vec<PathBuf> {
+    if root.join("cgroup.controllers").is_file() {
+        return vec![root.to_path_buf()];
+    }
+    std::fs::read_dir(root)
         .into_iter()
         .flatten()
         .flatten()
@@ -71,6 +84,10 @@ pub fn remove_orphans() {
 }
 
 fn kill_all(dir: &Path) {
+    // cgroup v2 (Linux 5.14+) kills the whole subtree at once, processes forking meanwhile included.
+    if std::fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             kill_all(&entry.path());
@@ -91,4 +108,27 @@ fn remove_tree(dir: &Path) -> std::io::Result<()> {
     }
     // A cgroup directory goes with rmdir(2) alone; its control files are not files to unlink.
     std::fs::remove_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hierarchies_under;
+    use std::fs;
+
+    #[test]
+    fn a_v1_machine_has_a_hierarchy_per_controller_and_a_v2_machine_one() {
+        let v1 = tempfile::tempdir().unwrap();
+        for h in ["cpu,cpuacct", "memory", "unified"] {
+            fs::create_dir(v1.path().join(h)).unwrap();
+        }
+        let mut found = hierarchies_under(v1.path());
+        found.sort();
+        let names: Vec<_> = found.iter().map(|p| p.file_name().unwrap()).collect();
+        assert_eq!(names, ["cpu,cpuacct", "memory", "unified"]);
+
+        let v2 = tempfile::tempdir().unwrap();
+        fs::write(v2.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        fs::create_dir(v2.path().join("system.slice")).unwrap();
+        assert_eq!(hierarchies_under(v2.path()), [v2.path()]);
+    }
 }

@@ -32,20 +32,28 @@ pub fn wait_until_gone(dir: &Path, within: Duration) -> Vec<(u32, String)> {
     }
 }
 
-/// Cgroup trees of node containers whose sandbox is gone (a live run's tree has a live pid).
+/// Cgroup trees of node containers whose sandbox is gone (a live run's tree has a live pid): at
+/// the top of a v1 hierarchy (/sys/fs/cgroup/<controller>/…) or of the v2 root (/sys/fs/cgroup/…).
 pub fn orphaned_cgroups() -> Vec<String> {
-    let mut left = Vec::new();
-    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for e in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix(authmatrix::cgroups::PREFIX)
-                && !Path::new(&format!("/proc/{pid}")).exists()
-            {
-                left.push(e.path().display().to_string());
-            }
-        }
+    let subdirs = |dir: &Path| -> Vec<std::path::PathBuf> {
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries.map(|e| e.path()).filter(|p| p.is_dir()).collect()
+    };
+    let root = Path::new("/sys/fs/cgroup");
+    let mut candidates = subdirs(root);
+    for h in subdirs(root) {
+        candidates.extend(subdirs(&h));
     }
-    left
+    let orphaned = |p: &std::path::PathBuf| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        name.strip_prefix(authmatrix::cgroups::PREFIX)
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    };
+    candidates
+        .iter()
+        .filter(|p| orphaned(p))
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 /// Pids of processes whose command line `matches` (its NUL-separated bytes).
