@@ -13,10 +13,12 @@ AUTHMATRIX ?= $(BIN)
 # What a target that runs authmatrix needs first: the build, unless AUTHMATRIX is another binary.
 built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
-# The local tier's packages (skopeo, chromium and shellcheck are the real clients its tests use;
-# qemu-user-static runs the probe of a controller on arm64),
+# The local tier's packages: what `authmatrix run` needs (qemu-user-static runs the probe of a
+# controller on arm64), then the real clients only its tests use (skopeo, chromium, shellcheck);
 # then the cluster tier's (a node's container runtime; libseccomp-dev for the engine's runc).
-APT_LOCAL := iproute2 ca-certificates skopeo busybox-static chromium shellcheck qemu-user-static
+APT_RUN := iproute2 ca-certificates busybox-static qemu-user-static
+APT_TEST := skopeo chromium shellcheck
+APT_LOCAL := $(APT_RUN) $(APT_TEST)
 APT_CLUSTER := containerd runc containernetworking-plugins libseccomp-dev
 # What tools/kind-node/build.sh needs beside them (debootstrap makes the node's Debian rootfs).
 APT_KIND := debootstrap jq busybox-static containerd
@@ -39,7 +41,7 @@ GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local apt-engine apt-kind kind-node test-kind host venv build go-modules engine probes cluster minio actionlint \
+.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node cli test-kind host venv build go-modules engine probes cluster minio actionlint \
 	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
@@ -49,20 +51,25 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 # while another compiles). The node image waits for the cluster tier: it links the same Kubernetes
 # and etcd, whose packages the cluster tier's build has then compiled into the Go build cache.
 setup: apt
-	$(MAKE) --no-print-directory setup-local
+	$(MAKE) --no-print-directory setup-local SETUP_BUILD=build
 	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint kind-node KIND_NODE_AFTER=cluster
-# Four things side by side: the apt packages, the venv, the Go modules the probes need (all three
-# network-bound) and the one cargo build. No probes: `authmatrix run` builds them as its cells need
-# them and runs each tag's cells as soon as they are built; `make probes` builds them all up front
-# (`make test-local` and `make setup` do). actionlint, which only the tests use, builds with them.
+# Four things side by side: the apt packages `authmatrix run` needs, the venv, the Go modules the
+# probes need (all three network-bound) and the CLI (`make cli`; `make setup` builds the tests with
+# it instead: SETUP_BUILD=build). No probes: `authmatrix run` builds them as its cells need them and
+# runs each tag's cells as soon as they are built; `make probes` builds them all up front (`make
+# test-local` and `make setup` do). The tests' packages, the tests and actionlint come with
+# `make test-local`.
+SETUP_BUILD ?= cli
 setup-local:
-	$(MAKE) --no-print-directory -j4 apt-local venv go-modules build
+	$(MAKE) --no-print-directory -j4 apt-run venv go-modules $(SETUP_BUILD)
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER) $(APT_KIND)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
+apt-run: APT_PACKAGES = $(APT_RUN)
+apt-test: APT_PACKAGES = $(APT_TEST)
 apt-engine: APT_PACKAGES = libseccomp-dev
 apt-kind: APT_PACKAGES = $(APT_KIND)
-apt apt-local apt-engine apt-kind:
+apt apt-local apt-run apt-test apt-engine apt-kind:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
@@ -73,7 +80,7 @@ apt apt-local apt-engine apt-kind:
 
 # A CI runner, as root: the local tier's packages, and user namespaces for an unprivileged run
 # (Ubuntu 24.04 restricts them through AppArmor).
-host: apt-local
+host: apt-run
 	@if [ -f /proc/sys/kernel/apparmor_restrict_unprivileged_userns ]; then \
 	  sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0; fi
 
@@ -87,6 +94,12 @@ $(VENV)/.installed: requirements.txt
 # The library, the CLI and every test binary, in one build.
 build:
 	cargo test --no-run
+
+# The CLI alone, for a first result soonest (`make setup-local`): about 60 % of `make build`'s
+# compile. The tests' build after it compiles ~50 crates again, with the features the
+# dev-dependencies turn on (anstream, clap, tower, time, the AWS runtime crates …).
+cli:
+	cargo build --bin authmatrix
 
 # The modules the default tags' probes build from, as their committed go.sum files list them
 # (checked against those sums when the probes build): downloads only, so that they can overlap
@@ -170,7 +183,7 @@ test: test-local test-cluster test-kind
 # and `make minio` (the matrix reports minio cells not applicable without MinIO), its `docker_tier::`
 # tests `make engine`. Pure tests anywhere
 # (the library's `backend::cluster` units included) run here.
-test-local: lint-workflows probes
+test-local: apt-test lint-workflows probes
 	cargo test -- --skip cluster_tier:: --skip docker_tier::
 
 # The cluster tier: the suite's cluster tests (kube-rs against the API server, interrupted
@@ -203,7 +216,7 @@ scenarios: $(built)
 nightly_argo = $(or $(ARGO),$(NIGHTLY_ARGO))
 
 setup-local-nightly:
-	$(MAKE) setup-local ARGO=$(nightly_argo)
+	$(MAKE) setup-local SETUP_BUILD=build ARGO=$(nightly_argo)
 	$(MAKE) probes ARGO=$(nightly_argo)
 
 nightly: $(built)
