@@ -41,7 +41,7 @@ GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node cli test-kind host venv build go-modules engine probes cluster minio actionlint \
+.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node test-kind host venv build go-modules engine probes cluster minio actionlint \
 	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
@@ -51,17 +51,16 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 # while another compiles). The node image waits for the cluster tier: it links the same Kubernetes
 # and etcd, whose packages the cluster tier's build has then compiled into the Go build cache.
 setup: apt
-	$(MAKE) --no-print-directory setup-local SETUP_BUILD=build
+	$(MAKE) --no-print-directory setup-local
 	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint kind-node KIND_NODE_AFTER=cluster
 # Four things side by side: the apt packages `authmatrix run` needs, the venv, the Go modules the
-# probes need (all three network-bound) and the CLI (`make cli`; `make setup` builds the tests with
-# it instead: SETUP_BUILD=build). No probes: `authmatrix run` builds them as its cells need them and
-# runs each tag's cells as soon as they are built; `make probes` builds them all up front (`make
-# test-local` and `make setup` do). The tests' packages, the tests and actionlint come with
-# `make test-local`.
-SETUP_BUILD ?= cli
+# probes need (all three network-bound) and the one cargo build. No probes: `authmatrix run` builds
+# them as its cells need them and runs each tag's cells as soon as they are built; `make probes`
+# builds them all up front (`make test-local` and `make setup` do). The tests' apt packages and
+# actionlint come with `make test-local`. (Building the CLI alone here was measured twice and bought
+# no earlier first result: README, issue 18.)
 setup-local:
-	$(MAKE) --no-print-directory -j4 apt-run venv go-modules $(SETUP_BUILD)
+	$(MAKE) --no-print-directory -j4 apt-run venv go-modules build
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER) $(APT_KIND)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -94,12 +93,6 @@ $(VENV)/.installed: requirements.txt
 # The library, the CLI and every test binary, in one build.
 build:
 	cargo test --no-run
-
-# The CLI alone, for a first result soonest (`make setup-local`): about 60 % of `make build`'s
-# compile. The tests' build after it compiles ~50 crates again, with the features the
-# dev-dependencies turn on (anstream, clap, tower, time, the AWS runtime crates …).
-cli:
-	cargo build --bin authmatrix
 
 # The modules the default tags' probes build from, as their committed go.sum files list them
 # (checked against those sums when the probes build): downloads only, so that they can overlap
@@ -216,7 +209,7 @@ scenarios: $(built)
 nightly_argo = $(or $(ARGO),$(NIGHTLY_ARGO))
 
 setup-local-nightly:
-	$(MAKE) setup-local SETUP_BUILD=build ARGO=$(nightly_argo)
+	$(MAKE) setup-local ARGO=$(nightly_argo)
 	$(MAKE) probes ARGO=$(nightly_argo)
 
 nightly: $(built)
