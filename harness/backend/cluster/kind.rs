@@ -84,14 +84,15 @@ impl Kind {
         crate::tools::which("docker").ok_or(
             "the docker CLI is needed for --provider kind (kind drives it) but was not found on PATH; install Docker's CLI",
         )?;
+        let dir = run_dir.join("kind");
         Ok(Kind {
             build: KindBuild::find(project_root, cache_dir)?,
             engine_build: EngineBuild::find(project_root, cache_dir)?,
             name: format!("authmatrix-{}", std::process::id()),
-            dir: run_dir.join("kind"),
             config: project_root.join("kind-config/cluster.yaml"),
             engine: None,
-            node: NodeDirs::new(&run_dir.join("kind")),
+            node: NodeDirs::new(&dir),
+            dir,
             created: false,
         })
     }
@@ -147,19 +148,6 @@ impl Kind {
         }
     }
 
-    /// The run's service-account keys where the node mounts them (`NODE_KEYS`).
-    fn write_keys(&self, cloud: &SandboxedCloud) -> Result<PathBuf, String> {
-        let keys = self.dir.join("sa");
-        crate::cleanup::create_dir_all(&keys).map_err(|e| e.to_string())?;
-        for (name, pem) in [
-            ("sa.key", &cloud.oidc.private_pem),
-            ("sa.pub", &cloud.oidc.public_pem),
-        ] {
-            std::fs::write(keys.join(name), pem).map_err(|e| format!("write {name}: {e}"))?;
-        }
-        Ok(keys)
-    }
-
     /// kind-config/cluster.yaml with what this run adds: its node image, and its service-account
     /// keys mounted into the node and used by the API server.
     fn write_config(&self, keys: &Path, ca: &Path) -> Result<PathBuf, String> {
@@ -202,7 +190,10 @@ impl Kind {
         self.cli(Path::new("docker"), &["load", "--quiet", "-i", &tarball])?;
         crate::cleanup::create_dir_all(&self.node.pod_logs()).map_err(|e| e.to_string())?;
         node::write_registry_hosts(&self.node, Path::new(NODE_CA))?;
-        let config = self.write_config(&self.write_keys(cloud)?, &cloud.ca_file)?;
+        // The run's service-account keys, in the directory the node mounts at NODE_KEYS.
+        let keys = self.dir.join("sa");
+        super::eks::write_service_account_keys(&cloud.oidc, &keys)?;
+        let config = self.write_config(&keys, &cloud.ca_file)?;
         self.created = true;
         let kubeconfig = self.kubeconfig().display().to_string();
         self.cli(
@@ -318,8 +309,9 @@ fn registry_patch() -> String {
 /// kubeadm's ClusterConfiguration (v1beta3, which kind uses for Kubernetes < 1.36): the API server
 /// issues and trusts service-account tokens with the run's key and the EKS issuer.
 fn api_server_patch() -> String {
+    use super::eks::{SA_KEY, SA_PUB};
     format!(
-        "kind: ClusterConfiguration\napiServer:\n  extraArgs:\n    service-account-issuer: \"{ISSUER}\"\n    service-account-key-file: {NODE_KEYS}/sa.pub\n    service-account-signing-key-file: {NODE_KEYS}/sa.key\n"
+        "kind: ClusterConfiguration\napiServer:\n  extraArgs:\n    service-account-issuer: \"{ISSUER}\"\n    service-account-key-file: {NODE_KEYS}/{SA_PUB}\n    service-account-signing-key-file: {NODE_KEYS}/{SA_KEY}\n"
     )
 }
 

@@ -396,11 +396,12 @@ impl Pki {
             ])
             .map_err(|e| e.to_string())?;
         cloud.redactor.add(&serving.key_pem);
+        let sa = super::eks::write_service_account_keys(&cloud.oidc, dir)?;
         Ok(Pki {
             cert: write_file(dir, "apiserver.crt", &serving.cert_pem)?,
             key: write_file(dir, "apiserver.key", &serving.key_pem)?,
-            sa_key: write_file(dir, "sa.key", &cloud.oidc.private_pem)?,
-            sa_pub: write_file(dir, "sa.pub", &cloud.oidc.public_pem)?,
+            sa_key: sa.key,
+            sa_pub: sa.public,
             ca: cloud.ca_file.clone(),
             dir: dir.to_path_buf(),
         })
