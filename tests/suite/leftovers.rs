@@ -21,12 +21,18 @@ pub fn processes_using(dir: &Path) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Waits up to `within` until no process uses `dir`; the ones left.
 pub fn wait_until_gone(dir: &Path, within: Duration) -> Vec<(u32, String)> {
+    poll_until_empty(within, || processes_using(dir))
+}
+
+/// Calls `left` every 100 ms until it returns nothing or `within` has passed; its last answer.
+fn poll_until_empty<T>(within: Duration, left: impl Fn() -> Vec<T>) -> Vec<T> {
     let deadline = Instant::now() + within;
     loop {
-        let left = processes_using(dir);
-        if left.is_empty() || Instant::now() >= deadline {
-            return left;
+        let now = left();
+        if now.is_empty() || Instant::now() >= deadline {
+            return now;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -39,11 +45,9 @@ pub fn orphaned_cgroups() -> Vec<String> {
         let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
         entries.map(|e| e.path()).filter(|p| p.is_dir()).collect()
     };
-    let root = Path::new("/sys/fs/cgroup");
-    let mut candidates = subdirs(root);
-    for h in subdirs(root) {
-        candidates.extend(subdirs(&h));
-    }
+    let top = subdirs(Path::new("/sys/fs/cgroup"));
+    let mut candidates: Vec<_> = top.iter().flat_map(|h| subdirs(h)).collect();
+    candidates.extend(top);
     let orphaned = |p: &std::path::PathBuf| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         name.strip_prefix(authmatrix::cgroups::PREFIX)
@@ -67,14 +71,7 @@ pub fn pids_where(matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
 
 /// Waits up to `within` until no process's command line `matches`; the ones left.
 pub fn wait_until_none(within: Duration, matches: impl Fn(&[u8]) -> bool) -> Vec<u32> {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = pids_where(&matches);
-        if left.is_empty() || Instant::now() >= deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_until_empty(within, || pids_where(&matches))
 }
 
 /// Sends `signal` as an interrupted run gets it: SIGINT to the process group (a terminal's
