@@ -5,13 +5,17 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-# How the targets below run authmatrix: the binary of the one cargo build that also builds the
-# tests (`make build`). A plain `cargo build` would compile ~50 crates a second time, without the
-# features the dev-dependencies turn on. Tests point AUTHMATRIX at the binary cargo built for them.
+# How the targets below run authmatrix: the CLI cargo builds (`make cli`); the tests' build (`make
+# build`) reuses every crate of it (Cargo.toml: resolver 1). Tests point AUTHMATRIX at the binary
+# cargo built for them.
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/authmatrix
 AUTHMATRIX ?= $(BIN)
-# What a target that runs authmatrix needs first: the build, unless AUTHMATRIX is another binary.
-built := $(if $(filter $(BIN),$(AUTHMATRIX)),build)
+# What a target that runs authmatrix needs first: the CLI, unless AUTHMATRIX is another binary.
+built := $(if $(filter $(BIN),$(AUTHMATRIX)),cli)
+# The build `authmatrix run` starts first: the entrypoint probe of the first default tag
+# (harness/shared/tags.rs). `make setup-local` downloads only its modules, so that its compile
+# starts at once and the other tags' downloads come while it runs.
+FIRST_PROBE_SUMS := probes/entrypoint/sums/v3.5.11.sum
 CACHE ?= $(or $(AUTHMATRIX_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/authmatrix),$(HOME)/.cache/authmatrix)
 # The local tier's packages: what `authmatrix run` needs (qemu-user-static runs the probe of a
 # controller on arm64), then the real clients only its tests use (skopeo, chromium, shellcheck);
@@ -41,7 +45,7 @@ GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node test-kind host venv build go-modules engine probes cluster minio actionlint \
+.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node test-kind host venv cli build go-modules engine probes cluster minio actionlint \
 	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
@@ -53,14 +57,14 @@ ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 setup: apt
 	$(MAKE) --no-print-directory setup-local
 	$(MAKE) --no-print-directory -j3 probes cluster minio engine actionlint kind-node KIND_NODE_AFTER=cluster
-# Four things side by side: the apt packages `authmatrix run` needs, the venv, the Go modules the
-# probes need (all three network-bound) and the one cargo build. No probes: `authmatrix run` builds
-# them as its cells need them and runs each tag's cells as soon as they are built; `make probes`
-# builds them all up front (`make test-local` and `make setup` do). The tests' apt packages and
-# actionlint come with `make test-local`. (Building the CLI alone here was measured twice and bought
-# no earlier first result: README, issue 18.)
+# Four things side by side: the apt packages `authmatrix run` needs, the venv, the Go modules of
+# the first probe the run builds (all three network-bound) and the CLI's cargo build. No probes:
+# `authmatrix run` builds them as its cells need them and runs each tag's cells as soon as they
+# are built; `make probes` builds them all up front (`make test-local` and `make setup` do). The
+# tests' apt packages, their cargo build and actionlint come with `make test-local`. Everything
+# here is CPU the first result waits for, on 2 cores (README, issue 18).
 setup-local:
-	$(MAKE) --no-print-directory -j4 apt-run venv go-modules build
+	$(MAKE) --no-print-directory -j4 apt-run venv go-modules cli GO_MODULE_SUMS="$(FIRST_PROBE_SUMS)"
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER) $(APT_KIND)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -90,15 +94,18 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# The library, the CLI and every test binary, in one build.
+# The CLI alone; then the library, the CLI and every test binary.
+cli:
+	cargo build --bin authmatrix
 build:
 	cargo test --no-run
 
-# The modules the default tags' probes build from, as their committed go.sum files list them
-# (checked against those sums when the probes build): downloads only, so that they can overlap
-# the Rust build. Best effort: `make probes` reports what is still missing.
+# The modules the default tags' probes build from (or those of GO_MODULE_SUMS), as their committed
+# go.sum files list them (checked against those sums when the probes build): downloads only, so
+# that they can overlap the Rust build. Best effort: `make probes` reports what is still missing.
+GO_MODULE_SUMS ?= probes/*/sums/*.sum
 go-modules:
-	@awk '$$2 !~ /\/go\.mod$$/ {print $$1 "@" $$2}' probes/*/sums/*.sum | sort -u \
+	@awk '$$2 !~ /\/go\.mod$$/ {print $$1 "@" $$2}' $(GO_MODULE_SUMS) | sort -u \
 	  | GONOSUMDB=github.com/argoproj/argo-workflows xargs go mod download -x 2>&1 \
 	  | awk '/\.zip: 200/ {if (++n % 100 == 0) print "go-modules: " n " downloaded"; next} \
 	         /^go: / {print} END {print "go-modules: " n+0 " modules downloaded"}'

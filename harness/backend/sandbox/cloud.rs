@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 pub const REGISTRY_USER: &str = "argo-puller";
 
 pub struct SandboxedCloud {
-    run_dir: tempfile::TempDir,
     pub ca: Ca,
     pub ca_file: PathBuf,
     /// The cluster's service-account token signing key, trusted by the fake STS and EKS Auth.
@@ -37,6 +36,9 @@ pub struct SandboxedCloud {
     agent_running: bool,
     /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
     ecr_settings: (i64, u16),
+    /// Last: fields drop in order, and the sandbox (MinIO writes under `run_dir/sandbox`) must be
+    /// stopped before its directory is removed, or MinIO brings part of it back.
+    run_dir: tempfile::TempDir,
 }
 
 impl SandboxedCloud {
