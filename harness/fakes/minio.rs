@@ -1,8 +1,9 @@
 //! MinIO, the S3 server Argo's quick-start deploys, for `cloud.s3: minio` scenarios: the real
 //! server (built from its Go module by `make minio`), started with a root user made per run and
-//! seeded through the `minio` crate, MinIO's own Rust SDK.
+//! seeded with S3 calls signed by `aws-sigv4`.
 
 use super::moto::SeedObject;
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -119,65 +120,98 @@ impl Drop for Minio {
     }
 }
 
-/// Creates each object's bucket (once) and puts the object, as the root user.
+/// Creates each object's bucket (once) and puts the object, as the root user: two S3 calls
+/// (CreateBucket, PutObject), signed by `aws-sigv4`, AWS's own signer. (MinIO's Rust SDK, the
+/// `minio` crate, did this until 2026-12-03: it and its 74 crates were a fifth of the CLI's build,
+/// which a fresh machine's first result waits for; the suite still reads the seeded objects back
+/// with it, with boto3 and with the AWS SDK for Rust.)
 pub async fn seed(
     endpoint: &str,
     user: &str,
     password: &str,
     objects: &[SeedObject],
 ) -> Result<(), String> {
-    use minio::s3::types::{BucketName, ObjectKey, S3Api};
-    let client = client(endpoint, user, password)?;
-    let fail = |what: &str, e: &dyn std::fmt::Display| format!("MinIO: {what}: {e}");
     let mut made: Vec<&str> = Vec::new();
     for o in objects {
-        let bucket = BucketName::new(&o.bucket).map_err(|e| fail(&o.bucket, &e))?;
         if !made.contains(&o.bucket.as_str()) {
-            let exists = client
-                .bucket_exists(bucket.clone())
-                .map_err(|e| fail(&o.bucket, &e))?
-                .build()
-                .send()
+            let path = format!("/{}", s3_path_segment(&o.bucket));
+            put(endpoint, user, password, &path, Bytes::new())
                 .await
-                .map_err(|e| fail(&format!("bucket {}", o.bucket), &e))?
-                .exists();
-            if !exists {
-                client
-                    .create_bucket(bucket.clone())
-                    .map_err(|e| fail(&o.bucket, &e))?
-                    .build()
-                    .send()
-                    .await
-                    .map_err(|e| fail(&format!("create bucket {}", o.bucket), &e))?;
-            }
+                .map_err(|e| format!("MinIO: create bucket {}: {e}", o.bucket))?;
             made.push(&o.bucket);
         }
-        let key = ObjectKey::new(&o.key).map_err(|e| fail(&o.key, &e))?;
-        client
-            .put_object_content(bucket, key, o.body.clone())
-            .map_err(|e| fail(&o.key, &e))?
-            .build()
-            .send()
+        let path = format!("/{}/{}", s3_path_segment(&o.bucket), s3_path_segment(&o.key));
+        put(endpoint, user, password, &path, Bytes::from(o.body.clone()))
             .await
-            .map_err(|e| fail(&format!("put s3://{}/{}", o.bucket, o.key), &e))?;
+            .map_err(|e| format!("MinIO: put s3://{}/{}: {e}", o.bucket, o.key))?;
     }
     Ok(())
 }
 
-/// A `minio` crate client signing as `user`.
-pub fn client(
+/// A SigV4-signed `PUT` of `body` to `path`, as S3 clients sign (the payload's SHA-256 in
+/// `x-amz-content-sha256`, the path encoded once); an error unless MinIO answers 2xx.
+async fn put(
     endpoint: &str,
     user: &str,
     password: &str,
-) -> Result<minio::s3::MinioClient, String> {
-    use minio::s3::creds::StaticProvider;
-    let base_url = endpoint
-        .parse::<minio::s3::http::BaseUrl>()
-        .map_err(|e| format!("MinIO endpoint {endpoint}: {e}"))?;
-    minio::s3::MinioClientBuilder::new(base_url)
-        .provider(Some(StaticProvider::new(user, password, None)))
+    path: &str,
+    body: Bytes,
+) -> Result<(), String> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
+    };
+    use http_body_util::{BodyExt, Full};
+    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+    let identity =
+        aws_credential_types::Credentials::new(user, password, None, None, "minio-root").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
         .build()
-        .map_err(|e| format!("MinIO client: {e}"))
+        .map_err(|e| e.to_string())?
+        .into();
+    let signable = SignableRequest::new("PUT", &url, std::iter::empty(), SignableBody::Bytes(&body))
+        .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+    let mut request = axum::http::Request::put(&url)
+        .body(Full::new(body))
+        .map_err(|e| e.to_string())?;
+    instructions.apply_to_request_http1x(&mut request);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    Err(format!("{status}: {answer}"))
+}
+
+/// A bucket name or object key as one S3 URI path: every byte but the unreserved ones and `/`
+/// percent-encoded (as the AWS SDKs encode keys).
+fn s3_path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The status of `GET /minio/health/cluster`, if the server answers at all.

@@ -3,13 +3,15 @@
 
 use crate::util::{BODY, BUCKET, ClientResult, KEY, boto3, free_port, root, rust_sdk};
 use authmatrix::backend::local::LocalOptions;
-use authmatrix::fakes::minio::{Minio, MinioLaunch, client as sdk_client};
+use authmatrix::fakes::minio::{Minio, MinioLaunch};
 use authmatrix::fakes::moto::SeedObject;
 
 const USER: &str = "suite-root-user";
 const PASSWORD: &str = "suite-root-password";
+/// A key the seeding must percent-encode in the signed path.
+const ODD_KEY: &str = "dir/a b+c=d@e.txt";
 
-/// MinIO on a free loopback port, seeded (through the `minio` crate) with the suite's object.
+/// MinIO on a free loopback port, seeded (by the harness) with the suite's object.
 fn start(dir: &std::path::Path) -> Minio {
     let binary = authmatrix::tools::minio(root(), &LocalOptions::default_cache_dir())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -17,11 +19,18 @@ fn start(dir: &std::path::Path) -> Minio {
         binary,
         root_user: USER.into(),
         root_password: PASSWORD.into(),
-        objects: vec![SeedObject {
-            bucket: BUCKET.into(),
-            key: KEY.into(),
-            body: BODY.into(),
-        }],
+        objects: vec![
+            SeedObject {
+                bucket: BUCKET.into(),
+                key: KEY.into(),
+                body: BODY.into(),
+            },
+            SeedObject {
+                bucket: BUCKET.into(),
+                key: ODD_KEY.into(),
+                body: BODY.into(),
+            },
+        ],
     };
     Minio::start(
         &launch,
@@ -52,6 +61,18 @@ fn env(dir: &std::path::Path, endpoint: &str, key: &str, secret: &str) -> Vec<(S
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// A `minio` crate client (MinIO's own Rust SDK) signing as `user`.
+fn sdk_client(endpoint: &str, user: &str, password: &str) -> Result<::minio::s3::MinioClient, String> {
+    use ::minio::s3::creds::StaticProvider;
+    let base_url = endpoint
+        .parse::<::minio::s3::http::BaseUrl>()
+        .map_err(|e| format!("MinIO endpoint {endpoint}: {e}"))?;
+    ::minio::s3::MinioClientBuilder::new(base_url)
+        .provider(Some(StaticProvider::new(user, password, None)))
+        .build()
+        .map_err(|e| format!("MinIO client: {e}"))
 }
 
 type Client = fn(&[(String, String)]) -> ClientResult;
@@ -87,6 +108,9 @@ fn minios_own_sdk_reads_the_seeded_object_and_names_the_wrong_secret() {
         let got = right.get_object(BUCKET, KEY).unwrap().build().send().await;
         let body = got.unwrap().into_bytes().await.unwrap();
         assert_eq!(String::from_utf8_lossy(&body), BODY);
+        let got = right.get_object(BUCKET, ODD_KEY).unwrap().build().send().await;
+        let body = got.unwrap().into_bytes().await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&body), BODY, "{ODD_KEY}");
 
         let wrong = sdk_client(&server.endpoint, USER, "not-the-root-password").unwrap();
         let code = |e: Option<Error>| match e {
