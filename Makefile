@@ -45,7 +45,7 @@ GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node test-kind host venv cli build go-modules go-std engine probes cluster minio actionlint \
+.PHONY: setup setup-local apt apt-local apt-run apt-test apt-engine apt-kind kind-node test-kind host venv cli build go-modules engine probes cluster minio actionlint \
 	lint-workflows \
 	test test-local test-cluster bench faults scenarios clean \
 	setup-local-nightly nightly previous-report nightly-diff upgrade-gate
@@ -64,7 +64,7 @@ setup: apt
 # tests' apt packages, their cargo build and actionlint come with `make test-local`. Everything
 # here is CPU the first result waits for, on 2 cores (README, issue 18).
 setup-local:
-	$(MAKE) --no-print-directory -j5 apt-run venv go-modules go-std cli GO_MODULE_SUMS="$(FIRST_PROBE_SUMS)"
+	$(MAKE) --no-print-directory -j4 apt-run venv go-modules cli GO_MODULE_SUMS="$(FIRST_PROBE_SUMS)"
 
 apt: APT_PACKAGES = $(APT_LOCAL) $(APT_CLUSTER) $(APT_KIND)
 apt-local: APT_PACKAGES = $(APT_LOCAL)
@@ -109,12 +109,6 @@ go-modules:
 	  | GONOSUMDB=github.com/argoproj/argo-workflows xargs go mod download -x 2>&1 \
 	  | awk '/\.zip: 200/ {if (++n % 100 == 0) print "go-modules: " n " downloaded"; next} \
 	         /^go: / {print} END {print "go-modules: " n+0 " modules downloaded"}'
-
-# Go's standard library, compiled as the harness compiles probes (cgo off, -trimpath, no DWARF)
-# into Go's build cache, at the lowest priority: it takes the CPU the Rust build leaves idle (its
-# last crates and links), and the first probe's compile then starts at its modules' packages.
-go-std:
-	CGO_ENABLED=0 GOFLAGS='$(GO_NO_DWARF)' nice -n 19 go build -trimpath std
 
 # Probe builds for the default Argo tags (cached under ~/.cache/authmatrix), and the S3 probe of
 # v4.0.2, which the suite runs for the credential-logging regression (PR 14706).
