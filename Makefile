@@ -89,11 +89,14 @@ host: apt-run
 
 # The fake cloud's S3/IAM/STS server (moto) and the real clients that check the fakes (boto3).
 # --no-compile: pip would compile every module of every package (15 of its 41 CPU-seconds, which
-# the first result waits for on 2 cores); Python compiles the ~700 moto imports once, on first use.
+# the first result waits for on 2 cores); importing what harness/fakes/moto_cloud.py imports
+# compiles the ~700 modules a sandbox needs (2 CPU-seconds), once, not in every sandbox that
+# starts first.
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --no-compile --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/python -c 'import moto.server, moto.iam.models, moto.s3.models'
 	touch $@
 
 # The CLI alone; then the library, the CLI and every test binary.
