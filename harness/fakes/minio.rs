@@ -140,7 +140,11 @@ pub async fn seed(
                 .map_err(|e| format!("MinIO: create bucket {}: {e}", o.bucket))?;
             made.push(&o.bucket);
         }
-        let path = format!("/{}/{}", s3_path_segment(&o.bucket), s3_path_segment(&o.key));
+        let path = format!(
+            "/{}/{}",
+            s3_path_segment(&o.bucket),
+            s3_path_segment(&o.key)
+        );
         put(endpoint, user, password, &path, Bytes::from(o.body.clone()))
             .await
             .map_err(|e| format!("MinIO: put s3://{}/{}: {e}", o.bucket, o.key))?;
@@ -178,9 +182,12 @@ async fn put(
         .build()
         .map_err(|e| e.to_string())?
         .into();
-    let signable = SignableRequest::new("PUT", &url, std::iter::empty(), SignableBody::Bytes(&body))
-        .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+    let signable =
+        SignableRequest::new("PUT", &url, std::iter::empty(), SignableBody::Bytes(&body))
+            .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
     let mut request = axum::http::Request::put(&url)
         .body(Full::new(body))
         .map_err(|e| e.to_string())?;

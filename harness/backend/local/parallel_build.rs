@@ -188,10 +188,16 @@ mod tests {
                 lead_over.load(Ordering::SeqCst)
             });
             std::thread::sleep(Duration::from_millis(100));
-            assert!(!after.is_finished(), "a build after the lead started beside it");
+            assert!(
+                !after.is_finished(),
+                "a build after the lead started beside it"
+            );
             lead_over.store(true, Ordering::SeqCst);
             drop(turn);
-            assert!(after.join().unwrap(), "it started only once the lead was done");
+            assert!(
+                after.join().unwrap(),
+                "it started only once the lead was done"
+            );
         });
     }
 

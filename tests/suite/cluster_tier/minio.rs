@@ -64,7 +64,11 @@ fn env(dir: &std::path::Path, endpoint: &str, key: &str, secret: &str) -> Vec<(S
 }
 
 /// A `minio` crate client (MinIO's own Rust SDK) signing as `user`.
-fn sdk_client(endpoint: &str, user: &str, password: &str) -> Result<::minio::s3::MinioClient, String> {
+fn sdk_client(
+    endpoint: &str,
+    user: &str,
+    password: &str,
+) -> Result<::minio::s3::MinioClient, String> {
     use ::minio::s3::creds::StaticProvider;
     let base_url = endpoint
         .parse::<::minio::s3::http::BaseUrl>()
