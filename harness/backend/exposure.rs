@@ -4,6 +4,7 @@
 //! its keys to whoever reads pod logs.
 
 use super::objects::Objects;
+use crate::shared::encoding::percent_encoded;
 use crate::shared::{ArgoLog, Exposure};
 use base64::Engine;
 
@@ -65,25 +66,12 @@ fn encodings(value: &str) -> Vec<(&'static str, String)> {
             "base64",
             base64::engine::general_purpose::STANDARD.encode(value),
         ),
-        ("url-escaped", url_escaped(value)),
+        ("url-escaped", percent_encoded(value, b"")),
         ("json-escaped", json),
     ];
     let mut seen = std::collections::HashSet::new();
     forms.retain(|(_, f)| seen.insert(f.clone()));
     forms
-}
-
-/// RFC 3986 percent-encoding of everything but the unreserved characters.
-fn url_escaped(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! seeded with S3 calls signed by `aws-sigv4`.
 
 use super::moto::SeedObject;
+use crate::shared::encoding::percent_encoded;
 use axum::body::Bytes;
+use http_body_util::Full;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -131,41 +133,53 @@ pub async fn seed(
     password: &str,
     objects: &[SeedObject],
 ) -> Result<(), String> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let signed_put = |path: String, body: Bytes| put(&client, endpoint, user, password, path, body);
     let mut made: Vec<&str> = Vec::new();
     for o in objects {
         if !made.contains(&o.bucket.as_str()) {
-            let path = format!("/{}", s3_path_segment(&o.bucket));
-            put(endpoint, user, password, &path, Bytes::new())
-                .await
-                .map_err(|e| format!("MinIO: create bucket {}: {e}", o.bucket))?;
+            signed_put(
+                format!("/{}", percent_encoded(&o.bucket, b"")),
+                Bytes::new(),
+            )
+            .await
+            .map_err(|e| format!("MinIO: create bucket {}: {e}", o.bucket))?;
             made.push(&o.bucket);
         }
         let path = format!(
             "/{}/{}",
-            s3_path_segment(&o.bucket),
-            s3_path_segment(&o.key)
+            percent_encoded(&o.bucket, b""),
+            percent_encoded(&o.key, b"/")
         );
-        put(endpoint, user, password, &path, Bytes::from(o.body.clone()))
+        signed_put(path, Bytes::from(o.body.clone()))
             .await
             .map_err(|e| format!("MinIO: put s3://{}/{}: {e}", o.bucket, o.key))?;
     }
     Ok(())
 }
 
+/// One HTTP client for all of a server's seeding calls.
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
 /// A SigV4-signed `PUT` of `body` to `path`, as S3 clients sign (the payload's SHA-256 in
 /// `x-amz-content-sha256`, the path encoded once); an error unless MinIO answers 2xx.
 async fn put(
+    client: &HttpClient,
     endpoint: &str,
     user: &str,
     password: &str,
-    path: &str,
+    path: String,
     body: Bytes,
 ) -> Result<(), String> {
     use aws_sigv4::http_request::{
         PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
         UriPathNormalizationMode, sign,
     };
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::BodyExt;
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let identity =
         aws_credential_types::Credentials::new(user, password, None, None, "minio-root").into();
@@ -192,8 +206,6 @@ async fn put(
         .body(Full::new(body))
         .map_err(|e| e.to_string())?;
     instructions.apply_to_request_http1x(&mut request);
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
     let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status();
     if status.is_success() {
@@ -206,19 +218,6 @@ async fn put(
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
     Err(format!("{status}: {answer}"))
-}
-
-/// A bucket name or object key as one S3 URI path: every byte but the unreserved ones and `/`
-/// percent-encoded (as the AWS SDKs encode keys).
-fn s3_path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The status of `GET /minio/health/cluster`, if the server answers at all.

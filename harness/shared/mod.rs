@@ -2,6 +2,7 @@
 //! The lowest room but `scenario`: it imports nothing else of the crate, so `report`, `decision`
 //! and the backends can all use it without knowing each other.
 
+pub mod encoding;
 pub mod observation;
 pub mod tags;
 pub mod versions;
