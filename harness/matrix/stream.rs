@@ -1,6 +1,7 @@
 //! Running cells while their builds continue: a cell enters the queue as soon as what it needs is
-//! built (its tag's probe), the sandboxes start without waiting for any build, and the workers take
-//! the longest ready cell first, waiting when the queue is empty but builds still run.
+//! built (its tag's probe), the first sandbox starts without waiting for any build and the others
+//! when cells wait that no started one is free to take, and the workers take the longest ready
+//! cell first, waiting when the queue is empty but builds still run.
 
 use super::{run_and_keep, timings};
 use crate::backend::{Backend, BuildEvent, Builds};
@@ -74,6 +75,10 @@ struct Queue<'a> {
     building: bool,
     /// Why no more cells start (the builds will fail the run, or a backend could not start).
     stopped: bool,
+    /// Started backends waiting for a cell: all of them, and those among them that host the
+    /// scenarios with a server of their own.
+    idle: usize,
+    idle_hosts: usize,
 }
 
 impl<'a> Queue<'a> {
@@ -88,6 +93,18 @@ impl<'a> Queue<'a> {
         }?;
         let cell = self.ready.remove(at);
         Some((cell.scenario, cell.tag))
+    }
+
+    /// Whether a backend not started yet would find a ready cell that no started backend is free
+    /// to take. Only then does it start while builds run: a sandbox started during the first
+    /// build would take cores from it (2.3 CPU-seconds each, 2026-12-03) and wait idle.
+    fn wants_another(&self, hosts_own_servers: bool) -> bool {
+        let lean = self.ready.iter().filter(|c| !c.own_server).count();
+        let own = self.ready.len() - lean;
+        match hosts_own_servers {
+            true => own > self.idle_hosts || self.ready.len() > self.idle,
+            false => lean > self.idle,
+        }
     }
 
     fn has_work_for(&self, hosts_own_servers: bool) -> bool {
@@ -145,6 +162,8 @@ pub fn run(
         ready: Vec::new(),
         building: true,
         stopped: false,
+        idle: 0,
+        idle_hosts: 0,
     });
     let wake = Condvar::new();
     let cells = Mutex::new(Vec::with_capacity(total));
@@ -199,6 +218,14 @@ pub fn run(
             let host = i >= first_host;
             let serves = if host { scenarios } else { &lean[..] };
             scope.spawn(move || {
+                // The first starts at once, to be ready when the first build is; the others when
+                // there are cells for them.
+                if i > 0 {
+                    let mut q = lock(queue);
+                    while !q.stopped && q.has_work_for(host) && !q.wants_another(host) {
+                        q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                    }
+                }
                 let started = starting.run(|| {
                     // No sandbox for a run whose cells are all taken by the time its turn comes.
                     let q = lock(queue);
@@ -223,12 +250,18 @@ pub fn run(
                                 break None;
                             }
                             if let Some(cell) = q.take(host) {
+                                // Those not started yet see one cell less waiting.
+                                wake.notify_all();
                                 break Some(cell);
                             }
                             if !q.building {
                                 break None;
                             }
+                            q.idle += 1;
+                            q.idle_hosts += usize::from(host);
                             q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                            q.idle -= 1;
+                            q.idle_hosts -= usize::from(host);
                         }
                     };
                     let Some((scenario, tag)) = next else { break };
@@ -260,8 +293,12 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::{Duration, Instant};
 
-    /// Announces the first tag's cells at once, the second's after a while.
-    struct SlowSecondTag(Mutex<Option<Instant>>);
+    /// Announces the first tag's cells after `first_after`, the second's a while later (when,
+    /// in `second_built`).
+    struct SlowSecondTag {
+        first_after: Duration,
+        second_built: Mutex<Option<Instant>>,
+    }
 
     impl Builds for SlowSecondTag {
         fn build(
@@ -271,12 +308,13 @@ mod tests {
             event: &(dyn Fn(BuildEvent) + Sync),
         ) -> anyhow::Result<TagInfos> {
             let all: Vec<usize> = (0..scenarios.len()).collect();
+            std::thread::sleep(self.first_after);
             event(BuildEvent::Ready {
                 tag: 0,
                 scenarios: all.clone(),
             });
             std::thread::sleep(Duration::from_millis(300));
-            *lock(&self.0) = Some(Instant::now());
+            *lock(&self.second_built) = Some(Instant::now());
             event(BuildEvent::Ready {
                 tag: 1,
                 scenarios: all,
@@ -339,16 +377,21 @@ mod tests {
         }
     }
 
-    /// `n` recording backends sharing one slow build; what they were started with and ran.
+    /// `n` recording backends sharing one slow build (its first tag ready after `first_after`);
+    /// what they were started with and ran.
     fn recording(
         n: usize,
+        first_after: Duration,
     ) -> (
         RecordingPool,
         Arc<SlowSecondTag>,
         Started,
         Arc<Mutex<Vec<Ran>>>,
     ) {
-        let builds = Arc::new(SlowSecondTag(Mutex::new(None)));
+        let builds = Arc::new(SlowSecondTag {
+            first_after,
+            second_built: Mutex::new(None),
+        });
         let (started, ran) = (Started::default(), Arc::<Mutex<Vec<Ran>>>::default());
         let backends = (0..n)
             .map(|id| {
@@ -392,12 +435,12 @@ mod tests {
 
     #[test]
     fn a_tags_cells_run_while_another_tag_builds_and_the_report_has_every_cell() {
-        let (mut backends, builds, _, ran) = recording(2);
+        let (mut backends, builds, _, ran) = recording(2, Duration::ZERO);
         let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
         let report = run_all(&mut backends, &scenarios(&["s3-static-keys.yaml"]), &tags).unwrap();
         assert_eq!(report.cells.len(), 2);
         assert_eq!(report.versions.len(), 2);
-        let second_built = lock(&builds.0).expect("built");
+        let second_built = lock(&builds.second_built).expect("built");
         let ran = lock(&ran);
         let first = ran.iter().find(|c| c.2 == "v3.5.11").expect("ran");
         assert!(first.3 < second_built, "v3.5.11 ran while v3.6.5 built");
@@ -405,7 +448,7 @@ mod tests {
 
     #[test]
     fn only_a_share_of_the_backends_starts_a_server_of_its_own_and_runs_its_cells() {
-        let (mut backends, _, started, ran) = recording(3);
+        let (mut backends, _, started, ran) = recording(3, Duration::ZERO);
         let scenarios = scenarios(&["s3-static-keys.yaml", "minio-static-keys.yaml"]);
         let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
         let report = run_all(&mut backends, &scenarios, &tags);
@@ -432,6 +475,48 @@ mod tests {
         let ran_on = on_minio(ran.iter().map(|c| (c.0, &c.1)).collect());
         assert!(ran_on.iter().all(|id| hosts.contains(id)), "{ran:?}");
         assert_eq!(ran.len(), 4);
+    }
+
+    #[test]
+    fn a_backend_starts_only_when_a_ready_cell_finds_no_started_backend_free() {
+        // The first backend takes each cell the moment it is ready: the others never start.
+        let (mut backends, _, started, ran) = recording(3, Duration::from_millis(500));
+        let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
+        run_all(&mut backends, &scenarios(&["s3-static-keys.yaml"]), &tags).unwrap();
+        assert_eq!(lock(&ran).len(), 2);
+        let started: Vec<usize> = lock(&started).iter().map(|(id, _)| *id).collect();
+        assert_eq!(started, [0], "started: {started:?}");
+    }
+
+    #[test]
+    fn another_backend_is_wanted_for_the_cells_the_idle_ones_cannot_take() {
+        let s = scenarios(&["s3-static-keys.yaml", "minio-static-keys.yaml"]);
+        let tag = &ArgoTag::parse_list("v3.5.11").unwrap()[0];
+        let cell = |scenario, own_server| ReadyCell {
+            time: 0,
+            order: std::cmp::Reverse(0),
+            scenario,
+            tag,
+            own_server,
+        };
+        let queue = |ready, idle, idle_hosts| Queue {
+            ready,
+            building: true,
+            stopped: false,
+            idle,
+            idle_hosts,
+        };
+        // Nothing ready: nothing wanted.
+        assert!(!queue(vec![], 0, 0).wants_another(false));
+        // One cell, one idle backend: it takes it.
+        assert!(!queue(vec![cell(&s[0], false)], 1, 0).wants_another(false));
+        // Two cells, one idle backend: one more.
+        let two = || vec![cell(&s[0], false), cell(&s[0], false)];
+        assert!(queue(two(), 1, 0).wants_another(false));
+        // A MinIO cell and an idle backend without MinIO: a host is wanted, not another lean one.
+        assert!(queue(vec![cell(&s[1], true)], 1, 0).wants_another(true));
+        assert!(!queue(vec![cell(&s[1], true)], 1, 0).wants_another(false));
+        assert!(!queue(vec![cell(&s[1], true)], 1, 1).wants_another(true));
     }
 
     #[test]
