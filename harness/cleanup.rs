@@ -33,6 +33,25 @@ pub fn create_dir_all(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)
 }
 
+/// A run's temporary directory, `<tmp>/authmatrix-run-*`: registered for removal on an interrupt
+/// and marked as this process's (for the next run, if this one is SIGKILLed). Refused once an
+/// interrupt began, so that no directory is created after the handler removed the registered ones.
+pub fn run_temp_dir() -> std::io::Result<tempfile::TempDir> {
+    let interrupted = INTERRUPTED.read().unwrap_or_else(|p| p.into_inner());
+    if *interrupted {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "not creating a temporary directory: the run was interrupted",
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("authmatrix-run-")
+        .tempdir()?;
+    register(dir.path());
+    mark_owned(dir.path())?;
+    Ok(dir)
+}
+
 /// Removes `dir` until it stays gone: a thread may still be writing a file into it (it can no
 /// longer create directories, see [`create_dir_all`]), which makes one `remove_dir_all` fail.
 fn remove_for_good(dir: &Path) {

@@ -51,6 +51,8 @@ pub struct CloudBuilder {
     objects: Vec<SeedObject>,
     minio: Option<(MinioLaunch, SocketAddr)>,
     registry_users: Vec<(String, String)>,
+    /// A moto fork server to fork moto from, in place of starting `python`.
+    moto_zygote: Option<PathBuf>,
 }
 
 impl CloudBuilder {
@@ -73,7 +75,15 @@ impl CloudBuilder {
             objects: vec![],
             minio: None,
             registry_users: vec![],
+            moto_zygote: None,
         }
+    }
+
+    /// Forks moto from the fork server listening on `socket` ([`Moto::fork_from`]: for PID 1 of
+    /// a PID namespace only).
+    pub fn moto_zygote(mut self, socket: Option<&Path>) -> CloudBuilder {
+        self.moto_zygote = socket.map(Path::to_path_buf);
+        self
     }
 
     /// Objects moto holds from the start.
@@ -133,13 +143,18 @@ impl CloudBuilder {
     }
 
     fn start_moto(&self, log: &Path) -> Result<Moto, String> {
+        let roles = [world::ARTIFACT_ROLE];
+        if let Some(socket) = &self.moto_zygote {
+            let host = self.s3.ip().to_string();
+            return Moto::fork_from(socket, &host, self.s3.port(), &self.objects, &roles, log);
+        }
         Moto::start(
             &self.python,
             &self.work_dir,
             &self.s3.ip().to_string(),
             self.s3.port(),
             &self.objects,
-            &[world::ARTIFACT_ROLE],
+            &roles,
             log,
         )
     }

@@ -4,7 +4,8 @@ use super::issuer::AccessKey;
 use crate::shared::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -33,8 +34,25 @@ pub struct MotoKeys {
 }
 
 pub struct Moto {
-    child: Child,
+    process: MotoProcess,
     pub keys: MotoKeys,
+}
+
+/// How moto runs: a child of its own interpreter, or a fork of the run's fork server
+/// (`super::moto_zygote`) in this process's namespaces.
+enum MotoProcess {
+    Spawned(Child),
+    Forked {
+        /// Closing it asks moto to stop.
+        connection: UnixStream,
+        /// Its PID in this process's PID namespace.
+        pid: libc::pid_t,
+    },
+}
+
+/// moto's configuration: the script's one argument.
+fn config(host: &str, port: u16, objects: &[SeedObject], roles: &[&str]) -> serde_json::Value {
+    serde_json::json!({ "host": host, "port": port, "objects": objects, "roles": roles })
 }
 
 impl Moto {
@@ -50,8 +68,7 @@ impl Moto {
     ) -> Result<Moto, String> {
         let script = work_dir.join("moto_cloud.py");
         std::fs::write(&script, SCRIPT).map_err(|e| format!("write {}: {e}", script.display()))?;
-        let cfg =
-            serde_json::json!({ "host": host, "port": port, "objects": objects, "roles": roles });
+        let cfg = config(host, port, objects, roles);
         let log_file =
             std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let mut child = Command::new(python)
@@ -79,7 +96,10 @@ impl Moto {
             )),
         };
         match keys {
-            Ok(keys) => Ok(Moto { child, keys }),
+            Ok(keys) => Ok(Moto {
+                process: MotoProcess::Spawned(child),
+                keys,
+            }),
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -87,30 +107,94 @@ impl Moto {
             }
         }
     }
-}
 
-impl Moto {
+    /// As [`Moto::start`], forked by the fork server listening on `zygote` into this process's
+    /// namespaces.
+    pub fn fork_from(
+        zygote: &Path,
+        host: &str,
+        port: u16,
+        objects: &[SeedObject],
+        roles: &[&str],
+        log: &Path,
+    ) -> Result<Moto, String> {
+        let connect_failed = |e| format!("moto's fork server at {}: {e}", zygote.display());
+        let mut connection = UnixStream::connect(zygote).map_err(connect_failed)?;
+        let mut cfg = config(host, port, objects, roles);
+        cfg["log"] = serde_json::json!(log);
+        writeln!(connection, "{cfg}").map_err(connect_failed)?;
+        let mut line = String::new();
+        let reader = connection.try_clone().map_err(connect_failed)?;
+        BufReader::new(reader)
+            .read_line(&mut line)
+            .map_err(connect_failed)?;
+        let answer: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| format!("moto's fork server said {line:?}: {e}"))?;
+        if let Some(error) = answer.get("error").and_then(|e| e.as_str()) {
+            return Err(format!("{error}; see {}", log.display()));
+        }
+        let pid = answer["pid"].as_i64().unwrap_or_default() as libc::pid_t;
+        let keys = serde_json::from_value::<MotoKeys>(answer)
+            .map_err(|e| format!("moto bootstrap said {line:?}: {e}"))?;
+        Ok(Moto {
+            process: MotoProcess::Forked { connection, pid },
+            keys,
+        })
+    }
+
     /// Kills moto (an injected fault).
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            MotoProcess::Spawned(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            MotoProcess::Forked { connection, pid } => {
+                // SAFETY: kill(2) on moto's PID in this namespace; the fork server reaps it only
+                // after its connection closed, so the PID is not reused while this one is open.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+                // Its end of the connection closes as it dies.
+                let _ = connection.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let _ = std::io::Read::read(connection, &mut [0; 64]);
+            }
+        }
     }
 
     /// How moto ended, if it did: every fake behind it (S3, IAM, the credential issuer) is gone.
     pub fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!("moto exited ({status})")),
-            _ => None,
+        match &mut self.process {
+            MotoProcess::Spawned(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(format!("moto exited ({status})")),
+                _ => None,
+            },
+            // It never writes after its keys: its end closed, it is gone.
+            MotoProcess::Forked { connection, .. } => {
+                use std::os::fd::AsRawFd;
+                let mut byte = 0u8;
+                let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+                // SAFETY: recv(2) of at most one byte into a byte we own, on a socket we hold.
+                let n =
+                    unsafe { libc::recv(connection.as_raw_fd(), (&raw mut byte).cast(), 1, flags) };
+                (n == 0).then(|| "moto exited (its connection closed)".to_string())
+            }
         }
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        // Closing stdin asks the script to stop; kill covers a hung interpreter.
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            MotoProcess::Spawned(child) => {
+                // Closing stdin asks the script to stop; kill covers a hung interpreter.
+                drop(child.stdin.take());
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            MotoProcess::Forked { connection, .. } => {
+                let _ = connection.shutdown(std::net::Shutdown::Both);
+                self.kill();
+            }
+        }
     }
 }
 

@@ -6,6 +6,10 @@ Started by the harness with one JSON argument:
 Prints one JSON line with the keys it created, then serves until its stdin closes (the harness
 died or is done), so it can never outlive the harness.
 
+Or started once per harness run as a fork server, `moto_cloud.py --zygote SOCKET` (`zygote`):
+importing moto costs 1.5 CPU-seconds, a fork of a process that has imported it 10 ms (12 sandboxes
+of a warm run spent 23 of its 38 CPU-seconds importing moto, 2026-12-03).
+
 Enforcement (environment-facts.md: moto's INITIAL_NO_AUTH_ACTION_COUNT): every HTTP call must be
 signed with a key moto issued, so a wrong secret gets 403 SignatureDoesNotMatch and an unknown key
 403 InvalidAccessKeyId, as on AWS. The users, keys, roles and objects the harness needs are made
@@ -53,8 +57,9 @@ def user_with_key(iam, name, policy):
     return {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key}
 
 
-def main():
-    cfg = json.loads(sys.argv[1])
+def serve(cfg, announce, wait_for_end):
+    """Makes the keys, roles and objects `cfg` asks for, serves S3/IAM/STS on its address, gives
+    `announce` the keys, and stops when `wait_for_end` returns."""
     iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
     admin = user_with_key(iam, "authmatrix-admin", ALLOW_ALL)
     admin_arn = iam.get_user("authmatrix-admin").arn
@@ -74,10 +79,128 @@ def main():
     server = ThreadedMotoServer(ip_address=cfg["host"], port=cfg["port"], verbose=False)
     server.start()
     endpoint = "http://%s:%d" % (cfg["host"], cfg["port"])
-    print(json.dumps({"endpoint": endpoint, "admin": admin, "static": static, "roles": roles}), flush=True)
-    sys.stdin.read()  # returns at EOF: the harness is gone
+    announce({"endpoint": endpoint, "admin": admin, "static": static, "roles": roles})
+    wait_for_end()
     server.stop()
 
 
+def main():
+    def announce(keys):
+        print(json.dumps(keys), flush=True)
+    # Returns at EOF: the harness is gone.
+    serve(json.loads(sys.argv[1]), announce, sys.stdin.read)
+
+
+# setns(2) flags; Python 3.11 has no os.setns.
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x10000000, 0x00020000, 0x40000000, 0x20000000
+
+
+def zygote(path):
+    """Serves forks of this process, moto imported, on the Unix socket `path` until stdin closes
+    (the harness is gone). A sandbox connects and writes its moto's configuration (as the argument
+    above, plus "log") as one line; the fork joins the connecting process's namespaces (its PID
+    namespace too, so the sandbox's PID 1 is its parent and it dies with the sandbox), answers one
+    line with the keys and its PID there, or {"error": ...}, and serves until the connection
+    closes."""
+    import select
+    import signal
+    import socket
+
+    import ctypes
+
+    # The servers' parents (the forks that joined the namespaces) exit at once; the servers become
+    # this process's children, not init's, and it reaps them (init may be a shell that does not)
+    # as soon as they end: a sandbox's PID 1 cannot exit before every process of its namespace is
+    # reaped (a reap once a second made a 12-sandbox run's end 10 s late).
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGCHLD, lambda *_: reap())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    print("ready", flush=True)
+    while True:
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable:
+            return  # EOF: nothing else is ever written
+        conn, _ = listener.accept()
+        child = os.fork()
+        if child == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            listener.close()
+            fork_for(conn)
+        conn.close()
+
+
+def reap():
+    """Waits for every child that ended (the forks, and the servers once their sandbox stopped)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def fork_for(conn):
+    """In the fork: enters the peer's namespaces, forks the server there, exits."""
+    import ctypes
+    import socket
+    import struct
+
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        peer = struct.unpack("3i", creds)[0]
+        libc = ctypes.CDLL(None, use_errno=True)
+        namespaces = {kind: os.open("/proc/%d/ns/%s" % (peer, kind), os.O_RDONLY)
+                      for kind in ("user", "mnt", "net", "pid")}
+        for kind, flag in (("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS), ("net", CLONE_NEWNET), ("pid", CLONE_NEWPID)):
+            # A rootless sandbox has a user namespace of its own; joining one's own is an error.
+            if kind == "user" and os.stat("/proc/self/ns/user").st_ino == os.fstat(namespaces[kind]).st_ino:
+                continue
+            if libc.setns(namespaces[kind], flag) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, "setns %s namespace of process %d: %s" % (kind, peer, os.strerror(err)))
+        for fd in namespaces.values():
+            os.close(fd)
+        if os.fork() == 0:
+            serve_connection(conn)
+    except BaseException as e:  # noqa: BLE001 - the sandbox gets every failure as its answer
+        conn.sendall((json.dumps({"error": "moto fork server: %s" % e}) + "\n").encode())
+        os._exit(1)
+    os._exit(0)
+
+
+def serve_connection(conn):
+    """In the sandbox's namespaces: reads the configuration, serves until the connection closes."""
+    try:
+        reader = conn.makefile("rb")
+        cfg = json.loads(reader.readline())
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        log = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 2)
+        def announce(keys):
+            keys["pid"] = os.getpid()
+            conn.sendall((json.dumps(keys) + "\n").encode())
+
+        def wait_for_end():
+            while conn.recv(4096):
+                pass
+
+        serve(cfg, announce, wait_for_end)
+    except BaseException as e:  # noqa: BLE001 - the sandbox gets every failure as its answer
+        try:
+            conn.sendall((json.dumps({"error": "moto: %s" % e}) + "\n").encode())
+        finally:
+            os._exit(1)
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--zygote":
+        zygote(sys.argv[2])
+    else:
+        main()

@@ -90,6 +90,45 @@ fn the_sandbox_has_its_own_network_and_names_and_leaves_nothing_behind() {
     assert!(!run_dir.exists(), "the run directory is removed");
 }
 
+/// The parent of `pid` (the fourth field of /proc/<pid>/stat, after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+/// Importing moto costs 1.5 CPU-seconds: the sandboxes' motos are forks of one server that has.
+#[test]
+fn the_sandboxes_of_a_run_fork_their_moto_from_one_server() {
+    let caches = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut backends: Vec<LocalBackend> = caches.iter().map(|c| backend(c.path())).collect();
+    let mut parents = Vec::new();
+    for b in &mut backends {
+        b.prepare(&[], &[], &[]).unwrap();
+        let netns = netns_of(b.sandbox_pid().expect("sandbox started")).unwrap();
+        let moto: Vec<u32> = processes_in(&netns)
+            .into_iter()
+            .filter(|pid| cmdline(*pid).contains("moto_cloud.py"))
+            .collect();
+        assert_eq!(moto.len(), 1, "one moto in the sandbox: {moto:?}");
+        parents.push(parent_of(moto[0]).expect("its parent"));
+    }
+    assert_eq!(parents[0], parents[1], "one server forked both");
+    let server = cmdline(parents[0]);
+    assert!(server.contains("--zygote"), "forked by {server:?}");
+    let netns = netns_of(parents[0]);
+    assert_eq!(netns, netns_of(std::process::id()), "the server is outside");
+}
+
 #[test]
 fn ctrl_c_during_a_run_removes_the_sandbox_and_the_temporary_files() {
     let tmp = tempfile::tempdir().unwrap();

@@ -54,6 +54,7 @@ fn start_cloud(config: &SandboxConfig) -> Result<FakeCloud, String> {
         config.tls_cert.clone(),
     )
     .objects(&config.objects)
+    .moto_zygote(config.moto_zygote.as_deref())
     .registry_user(&config.registry_user, &config.registry_password);
     if let Some(launch) = &config.minio {
         builder = builder.minio(launch, at(MINIO_IP, MINIO_PORT));

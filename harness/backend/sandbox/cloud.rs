@@ -2,6 +2,7 @@
 //! harness CA, the cluster's service-account signing key, the credentials the cloud issued, and the
 //! settings a scenario may change between cells (the Pod Identity agent, ECR's behaviour).
 
+use super::moto_zygote::MotoZygote;
 use super::protocol::{Request, SandboxConfig};
 use super::{Sandbox, network};
 use crate::backend::objects::{self, CloudValues};
@@ -15,6 +16,7 @@ use crate::scenario::{AgentState, S3Server, Scenario};
 use crate::shared::Event;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The private registry's user (its password is made per run).
 pub const REGISTRY_USER: &str = "argo-puller";
@@ -33,6 +35,8 @@ pub struct SandboxedCloud {
     /// MinIO's root user and password, made per run.
     minio_root: (String, String),
     sandbox: Result<Sandbox, String>,
+    /// The moto fork server the sandbox's moto came from, kept while the sandbox runs.
+    moto_zygote: Option<Arc<MotoZygote>>,
     agent_running: bool,
     /// (ECR token lifetime, ECR Public stale-credential status) the sandbox currently applies.
     ecr_settings: (i64, u16),
@@ -50,11 +54,7 @@ impl SandboxedCloud {
         crate::tools::python(project_root)?;
         // What SIGKILLed runs left (no handler ran in them) goes first.
         crate::cleanup::remove_dead_owners(&std::env::temp_dir(), "authmatrix-run-");
-        let run_dir = tempfile::Builder::new()
-            .prefix("authmatrix-run-")
-            .tempdir()?;
-        crate::cleanup::register(run_dir.path());
-        crate::cleanup::mark_owned(run_dir.path())?;
+        let run_dir = crate::cleanup::run_temp_dir()?;
         let ca = Ca::new()?;
         let ca_file = run_dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.cert_pem())?;
@@ -82,6 +82,7 @@ impl SandboxedCloud {
             minio_binary: crate::tools::minio(project_root, cache_dir),
             minio_root,
             sandbox: Err("the sandbox has not been started".into()),
+            moto_zygote: None,
             agent_running: true,
             ecr_settings: (12 * 3600, 400),
         })
@@ -118,7 +119,9 @@ impl SandboxedCloud {
         let images = seeded_images(scenarios)?;
         let work_dir = self.run_dir.path().join("sandbox");
         crate::cleanup::create_dir_all(&work_dir).map_err(|e| e.to_string())?;
+        let zygote = MotoZygote::shared(&python)?;
         let config = SandboxConfig {
+            moto_zygote: Some(zygote.socket()),
             python,
             work_dir,
             oidc: self.oidc.clone(),
@@ -130,6 +133,7 @@ impl SandboxedCloud {
             registry_password: self.registry_password.clone(),
         };
         let mut sandbox = Sandbox::start(exe, &config).map_err(|e| e.to_string())?;
+        self.moto_zygote = Some(zygote);
         if let Some(fault) = std::env::var("AUTHMATRIX_FAULT")
             .ok()
             .filter(|f| !f.is_empty())

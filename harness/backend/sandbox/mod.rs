@@ -5,6 +5,7 @@
 
 pub mod child;
 pub mod cloud;
+pub mod moto_zygote;
 mod namespaces;
 pub mod network;
 pub mod protocol;

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 #[serde(rename_all = "camelCase")]
 pub struct SandboxConfig {
     pub python: PathBuf,
+    /// The run's moto fork server (`moto_zygote`), if moto is to be forked from it.
+    #[serde(default)]
+    pub moto_zygote: Option<PathBuf>,
     pub work_dir: PathBuf,
     pub oidc: OidcKeys,
     /// One certificate for every HTTPS fake (network::tls_names).
