@@ -97,7 +97,7 @@ impl<'a> Queue<'a> {
 
     /// Whether a backend not started yet would find a ready cell that no started backend is free
     /// to take. Only then does it start while builds run: a sandbox started during the first
-    /// build would take cores from it (2.3 CPU-seconds each, 2026-12-03) and wait idle.
+    /// build would take cores from it and wait idle.
     fn wants_another(&self, hosts_own_servers: bool) -> bool {
         let lean = self.ready.iter().filter(|c| !c.own_server).count();
         let own = self.ready.len() - lean;
