@@ -14,7 +14,7 @@ use super::events::EventLog;
 use super::faults::{self, Fault, Faults, Watch};
 use super::issuer::CredentialIssuer;
 use super::minio::{Minio, MinioLaunch};
-use super::moto::{self, Moto, MotoLog, SeedObject};
+use super::moto::{self, Moto, MotoLog, MotoSetup, SeedObject};
 use super::oidc::OidcKeys;
 use super::pod_identity::{self, PodIdentityAgent};
 use super::registry::bearer::{EcrPublicAuth, SigningKey, TokenAuth};
@@ -143,20 +143,18 @@ impl CloudBuilder {
     }
 
     fn start_moto(&self, log: &Path) -> Result<Moto, String> {
-        let roles = [world::ARTIFACT_ROLE];
-        if let Some(socket) = &self.moto_zygote {
-            let host = self.s3.ip().to_string();
-            return Moto::fork_from(socket, &host, self.s3.port(), &self.objects, &roles, log);
-        }
-        Moto::start(
-            &self.python,
-            &self.work_dir,
-            &self.s3.ip().to_string(),
-            self.s3.port(),
-            &self.objects,
-            &roles,
+        let host = self.s3.ip().to_string();
+        let setup = MotoSetup {
+            host: &host,
+            port: self.s3.port(),
+            objects: &self.objects,
+            roles: &[world::ARTIFACT_ROLE],
             log,
-        )
+        };
+        match &self.moto_zygote {
+            Some(socket) => Moto::fork_from(socket, &setup),
+            None => Moto::start(&self.python, &self.work_dir, &setup),
+        }
     }
 
     fn start_minio(&self) -> Result<Option<Minio>, String> {

@@ -50,40 +50,56 @@ enum MotoProcess {
     },
 }
 
-/// moto's configuration: the script's one argument.
-fn config(host: &str, port: u16, objects: &[SeedObject], roles: &[&str]) -> serde_json::Value {
-    serde_json::json!({ "host": host, "port": port, "objects": objects, "roles": roles })
+/// What a moto serves, where, and where its request log goes.
+pub struct MotoSetup<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub objects: &'a [SeedObject],
+    pub roles: &'a [&'a str],
+    pub log: &'a Path,
+}
+
+impl MotoSetup<'_> {
+    /// The script's one argument.
+    fn config(&self) -> serde_json::Value {
+        let (host, port, objects, roles) = (self.host, self.port, self.objects, self.roles);
+        serde_json::json!({ "host": host, "port": port, "objects": objects, "roles": roles })
+    }
+}
+
+/// `python script args…` with stdin and stdout piped to the harness (stdin's end stops it).
+pub fn spawn_script(
+    python: &Path,
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    stderr: Stdio,
+) -> Result<Child, String> {
+    Command::new(python)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {} (run `make setup` to create the Python venv with moto): {e}",
+                python.display()
+            )
+        })
 }
 
 impl Moto {
-    /// Starts moto on `host:port`; `log` receives its request log. Blocks until the keys exist.
-    pub fn start(
-        python: &Path,
-        work_dir: &Path,
-        host: &str,
-        port: u16,
-        objects: &[SeedObject],
-        roles: &[&str],
-        log: &Path,
-    ) -> Result<Moto, String> {
+    /// Starts moto as `setup` says, on `python`, its script in `work_dir`. Blocks until the keys
+    /// exist.
+    pub fn start(python: &Path, work_dir: &Path, setup: &MotoSetup) -> Result<Moto, String> {
         let script = work_dir.join("moto_cloud.py");
         std::fs::write(&script, SCRIPT).map_err(|e| format!("write {}: {e}", script.display()))?;
-        let cfg = config(host, port, objects, roles);
+        let log = setup.log;
         let log_file =
             std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
-        let mut child = Command::new(python)
-            .arg(&script)
-            .arg(cfg.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start {} (run `make setup` to create the Python venv with moto): {e}",
-                    python.display()
-                )
-            })?;
+        let cfg = setup.config().to_string();
+        let mut child = spawn_script(python, &script, &[cfg.as_ref()], log_file.into())?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         let read = BufReader::new(stdout).read_line(&mut line);
@@ -110,17 +126,10 @@ impl Moto {
 
     /// As [`Moto::start`], forked by the fork server listening on `zygote` into this process's
     /// namespaces.
-    pub fn fork_from(
-        zygote: &Path,
-        host: &str,
-        port: u16,
-        objects: &[SeedObject],
-        roles: &[&str],
-        log: &Path,
-    ) -> Result<Moto, String> {
+    pub fn fork_from(zygote: &Path, setup: &MotoSetup) -> Result<Moto, String> {
         let connect_failed = |e| format!("moto's fork server at {}: {e}", zygote.display());
         let mut connection = UnixStream::connect(zygote).map_err(connect_failed)?;
-        let mut cfg = config(host, port, objects, roles);
+        let (mut cfg, log) = (setup.config(), setup.log);
         cfg["log"] = serde_json::json!(log);
         writeln!(connection, "{cfg}").map_err(connect_failed)?;
         let mut line = String::new();

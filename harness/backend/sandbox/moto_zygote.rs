@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 
 pub struct MotoZygote {
@@ -39,19 +39,9 @@ impl MotoZygote {
         let script = dir.path().join("moto_cloud.py");
         std::fs::write(&script, crate::fakes::moto::SCRIPT)
             .map_err(|e| format!("write {}: {e}", script.display()))?;
-        let mut child = Command::new(python)
-            .arg(&script)
-            .arg("--zygote")
-            .arg(dir.path().join("socket"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start {} (run `make setup` to create the Python venv with moto): {e}",
-                    python.display()
-                )
-            })?;
+        let socket = dir.path().join("socket");
+        let args = ["--zygote".as_ref(), socket.as_os_str()];
+        let mut child = crate::fakes::moto::spawn_script(python, &script, &args, Stdio::inherit())?;
         crate::cleanup::register_child(child.id());
         let stdout = child.stdout.take().expect("piped");
         // Dropped on failure: stopped and removed.
