@@ -65,6 +65,9 @@ struct ReadyCell<'a> {
     tag: &'a ArgoTag,
     /// Its scenario needs a server of its own (`Backend::needs_own_server`).
     own_server: bool,
+    /// Not applicable on these backends (`Backend::not_applicable`): judged at once, so it wants
+    /// no sandbox started for it.
+    instant: bool,
 }
 
 /// The cells ready to run, and whether more may come.
@@ -99,10 +102,11 @@ impl<'a> Queue<'a> {
     /// to take. Only then does it start while builds run: a sandbox started during the first
     /// build would take cores from it and wait idle.
     fn wants_another(&self, hosts_own_servers: bool) -> bool {
-        let lean = self.ready.iter().filter(|c| !c.own_server).count();
-        let own = self.ready.len() - lean;
+        let waiting = || self.ready.iter().filter(|c| !c.instant);
+        let lean = waiting().filter(|c| !c.own_server).count();
+        let all = waiting().count();
         match hosts_own_servers {
-            true => own > self.idle_hosts || self.ready.len() > self.idle,
+            true => all - lean > self.idle_hosts || all > self.idle,
             false => lean > self.idle,
         }
     }
@@ -148,6 +152,14 @@ pub fn run(
     let own_server: Vec<bool> = scenarios
         .iter()
         .map(|s| backends.first().is_some_and(|b| b.needs_own_server(s)))
+        .collect();
+    let instant: Vec<bool> = scenarios
+        .iter()
+        .map(|s| {
+            backends
+                .first()
+                .is_some_and(|b| b.not_applicable(s).is_some())
+        })
         .collect();
     let hosts = own_server_hosts(&own_server, tags.len(), backends.len());
     // The last backends to start host them: the first ones take the longest cells.
@@ -196,6 +208,7 @@ pub fn run(
                             scenario,
                             tag: argo,
                             own_server: own_server[s],
+                            instant: instant[s],
                         });
                     }
                     q.ready.sort_by_key(|c| (c.time, c.order));
@@ -498,6 +511,7 @@ mod tests {
             scenario,
             tag,
             own_server,
+            instant: false,
         };
         let queue = |ready, idle, idle_hosts| Queue {
             ready,
@@ -517,6 +531,13 @@ mod tests {
         assert!(queue(vec![cell(&s[1], true)], 1, 0).wants_another(true));
         assert!(!queue(vec![cell(&s[1], true)], 1, 0).wants_another(false));
         assert!(!queue(vec![cell(&s[1], true)], 1, 1).wants_another(true));
+        // Cells judged at once (not applicable here) want no backend started for them.
+        let instant = || ReadyCell {
+            instant: true,
+            ..cell(&s[0], false)
+        };
+        assert!(!queue(vec![instant(), instant()], 0, 0).wants_another(false));
+        assert!(queue(vec![instant(), cell(&s[0], false)], 0, 0).wants_another(false));
     }
 
     #[test]
