@@ -23,27 +23,27 @@ static INTERRUPTED: RwLock<bool> = RwLock::new(false);
 /// interrupt began: other threads keep running cells while the handler removes the run directory,
 /// and a plain `create_dir_all` of a cell's directory would bring the removed run directory back.
 pub fn create_dir_all(path: &Path) -> std::io::Result<()> {
-    let interrupted = INTERRUPTED.read().unwrap_or_else(|p| p.into_inner());
-    if *interrupted {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::Interrupted,
-            format!("not creating {}: the run was interrupted", path.display()),
-        ));
-    }
+    let _not_interrupted = unless_interrupted(&path.display().to_string())?;
     std::fs::create_dir_all(path)
+}
+
+/// Holds off the interrupt handler while the caller creates `what`, or refuses once it began.
+fn unless_interrupted(what: &str) -> std::io::Result<std::sync::RwLockReadGuard<'static, bool>> {
+    let interrupted = INTERRUPTED.read().unwrap_or_else(|p| p.into_inner());
+    match *interrupted {
+        true => Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            format!("not creating {what}: the run was interrupted"),
+        )),
+        false => Ok(interrupted),
+    }
 }
 
 /// A run's temporary directory, `<tmp>/authmatrix-run-*`: registered for removal on an interrupt
 /// and marked as this process's (for the next run, if this one is SIGKILLed). Refused once an
 /// interrupt began, so that no directory is created after the handler removed the registered ones.
 pub fn run_temp_dir() -> std::io::Result<tempfile::TempDir> {
-    let interrupted = INTERRUPTED.read().unwrap_or_else(|p| p.into_inner());
-    if *interrupted {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::Interrupted,
-            "not creating a temporary directory: the run was interrupted",
-        ));
-    }
+    let _not_interrupted = unless_interrupted("a temporary directory")?;
     let dir = tempfile::Builder::new()
         .prefix("authmatrix-run-")
         .tempdir()?;

@@ -18,6 +18,9 @@ pub struct MotoZygote {
     dir: tempfile::TempDir,
 }
 
+/// The socket's name in the server's directory.
+const SOCKET: &str = "socket";
+
 /// The server the running sandboxes share, if one runs.
 static SHARED: Mutex<Weak<MotoZygote>> = Mutex::new(Weak::new());
 
@@ -39,7 +42,7 @@ impl MotoZygote {
         let script = dir.path().join("moto_cloud.py");
         std::fs::write(&script, crate::fakes::moto::SCRIPT)
             .map_err(|e| format!("write {}: {e}", script.display()))?;
-        let socket = dir.path().join("socket");
+        let socket = dir.path().join(SOCKET);
         let args = ["--zygote".as_ref(), socket.as_os_str()];
         let mut child = crate::fakes::moto::spawn_script(python, &script, &args, Stdio::inherit())?;
         crate::cleanup::register_child(child.id());
@@ -52,7 +55,7 @@ impl MotoZygote {
 
     /// Where sandboxes connect to get their moto.
     pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("socket")
+        self.dir.path().join(SOCKET)
     }
 }
 
