@@ -27,6 +27,15 @@ pub fn create_dir_all(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)
 }
 
+/// Parks the calling thread for good if an interrupt began: the handler ends the process with
+/// 130. For an error that may be the interrupt's doing (a child it killed), which must not win the
+/// race to exit with its own code.
+pub fn yield_to_interrupt() {
+    while *INTERRUPTED.read().unwrap_or_else(|p| p.into_inner()) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Holds off the interrupt handler while the caller creates `what`, or refuses once it began.
 fn unless_interrupted(what: &str) -> std::io::Result<std::sync::RwLockReadGuard<'static, bool>> {
     let interrupted = INTERRUPTED.read().unwrap_or_else(|p| p.into_inner());

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
+            authmatrix::cleanup::yield_to_interrupt();
             eprintln!("authmatrix: error: {e:#}");
             ExitCode::from(2)
         }

@@ -126,7 +126,11 @@ impl Kind {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", what()))?;
+        // In a group of its own that an interrupt kills: a Ctrl-C must not fail a half-made
+        // cluster's command before the handler deletes the cluster.
+        let mut child =
+            crate::cleanup::spawn_killable(&mut cmd).map_err(|e| format!("{}: {e}", what()))?;
+        let pid = child.id();
         let mut stdin = child.stdin.take().expect("piped");
         if let Some(input) = input {
             stdin
@@ -134,9 +138,9 @@ impl Kind {
                 .map_err(|e| format!("{}: {e}", what()))?;
         }
         drop(stdin);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("{}: {e}", what()))?;
+        let out = child.wait_with_output();
+        crate::cleanup::forget_group(pid);
+        let out = out.map_err(|e| format!("{}: {e}", what()))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {

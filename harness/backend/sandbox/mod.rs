@@ -13,6 +13,7 @@ pub mod protocol;
 use crate::shared::Event;
 use protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +46,11 @@ impl Sandbox {
         cmd.arg("sandbox-serve")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(log_file);
+            .stderr(log_file)
+            // Out of the terminal's process group: a Ctrl-C would kill the sandbox at once and
+            // fail its cells before our handler (on its own thread) could end the run with 130.
+            // The handler kills it; a SIGKILLed harness closes its stdin.
+            .process_group(0);
         namespaces::isolate(&mut cmd, namespaces::PidNamespace::New);
         let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
             exe: exe.display().to_string(),
