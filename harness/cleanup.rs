@@ -98,16 +98,36 @@ pub fn forget(dir: &Path) {
 /// which an interrupt kills whole (the harness may be signalled alone, by SIGTERM, and `go build`
 /// would go on compiling into a directory being removed).
 pub trait KillableOutput {
-    fn killable_output(&mut self) -> std::io::Result<std::process::Output>;
+    fn killable_output(&mut self) -> std::io::Result<std::process::Output> {
+        self.killable_output_fed(None)
+    }
+
+    /// With `input` written to its stdin (piped) first, then closed.
+    fn killable_output_fed(
+        &mut self,
+        input: Option<&[u8]>,
+    ) -> std::io::Result<std::process::Output>;
 }
 
 impl KillableOutput for std::process::Command {
-    fn killable_output(&mut self) -> std::io::Result<std::process::Output> {
+    fn killable_output_fed(
+        &mut self,
+        input: Option<&[u8]>,
+    ) -> std::io::Result<std::process::Output> {
+        use std::io::Write;
         use std::process::Stdio;
-        let child = spawn_killable(self.stdout(Stdio::piped()).stderr(Stdio::piped()))?;
+        if input.is_some() {
+            self.stdin(Stdio::piped());
+        }
+        let mut child = spawn_killable(self.stdout(Stdio::piped()).stderr(Stdio::piped()))?;
         let pid = child.id();
-        let out = child.wait_with_output();
-        lock(&GROUPS).retain(|g| *g != pid);
+        let fed = match (input, child.stdin.as_mut()) {
+            (Some(input), Some(stdin)) => stdin.write_all(input),
+            _ => Ok(()),
+        };
+        // wait_with_output closes stdin first.
+        let out = fed.and_then(|()| child.wait_with_output());
+        forget_group(pid);
         out
     }
 }

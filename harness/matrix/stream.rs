@@ -149,18 +149,13 @@ pub fn run(
     timings: &timings::Timings,
 ) -> anyhow::Result<Report> {
     let total = scenarios.len() * tags.len();
-    let own_server: Vec<bool> = scenarios
+    let (own_server, instant): (Vec<bool>, Vec<bool>) = scenarios
         .iter()
-        .map(|s| backends.first().is_some_and(|b| b.needs_own_server(s)))
-        .collect();
-    let instant: Vec<bool> = scenarios
-        .iter()
-        .map(|s| {
-            backends
-                .first()
-                .is_some_and(|b| b.not_applicable(s).is_some())
+        .map(|s| match backends.first() {
+            Some(b) => (b.needs_own_server(s), b.not_applicable(s).is_some()),
+            None => (false, false),
         })
-        .collect();
+        .unzip();
     let hosts = own_server_hosts(&own_server, tags.len(), backends.len());
     // The last backends to start host them: the first ones take the longest cells.
     let first_host = backends.len() - hosts;

@@ -113,7 +113,7 @@ impl Kind {
         args: &[&str],
         input: Option<&str>,
     ) -> Result<String, String> {
-        use std::io::Write;
+        use crate::cleanup::KillableOutput;
         let mut cmd = Command::new(program);
         if let Some(engine) = &self.engine {
             // kind runs the docker CLI, which reads it too.
@@ -122,24 +122,11 @@ impl Kind {
         // kind makes ~/.kube even when told another kubeconfig; the docker CLI keeps ~/.docker.
         cmd.env("HOME", &self.dir);
         let what = || format!("{} {}", program.display(), args.join(" "));
-        cmd.args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
         // In a group of its own that an interrupt kills: a Ctrl-C must not fail a half-made
-        // cluster's command before the handler deletes the cluster.
-        let mut child =
-            crate::cleanup::spawn_killable(&mut cmd).map_err(|e| format!("{}: {e}", what()))?;
-        let pid = child.id();
-        let mut stdin = child.stdin.take().expect("piped");
-        if let Some(input) = input {
-            stdin
-                .write_all(input.as_bytes())
-                .map_err(|e| format!("{}: {e}", what()))?;
-        }
-        drop(stdin);
-        let out = child.wait_with_output();
-        crate::cleanup::forget_group(pid);
+        // cluster's command before the handler deletes the cluster. Its stdin is always a pipe
+        // that ends after `input`.
+        let input = input.unwrap_or_default().as_bytes();
+        let out = cmd.args(args).killable_output_fed(Some(input));
         let out = out.map_err(|e| format!("{}: {e}", what()))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
