@@ -78,10 +78,15 @@ pub fn register(dir: &Path) {
     lock(&DIRS).push(dir.to_path_buf());
 }
 
-/// Remembers a child process (a sandbox) to kill, and wait for, if the process is interrupted.
-pub fn register_child(pid: u32) {
+/// Spawns a long-lived child (a sandbox, moto's fork server) that an interrupt kills and waits
+/// for. It leaves the terminal's process group: a Ctrl-C reaches the whole group, and a child dying
+/// of it at once would fail the run before the handler (on its own thread) ends it with 130.
+pub fn spawn_child(cmd: &mut std::process::Command) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
     install();
-    lock(&CHILDREN).push(pid);
+    let child = cmd.process_group(0).spawn()?;
+    lock(&CHILDREN).push(child.id());
+    Ok(child)
 }
 
 /// Forgets a child that was stopped normally (its pid may be reused).

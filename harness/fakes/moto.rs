@@ -67,26 +67,27 @@ impl MotoSetup<'_> {
     }
 }
 
-/// `python script args…` with stdin and stdout piped to the harness (stdin's end stops it).
+/// `python script args…` with stdin and stdout piped to the harness (stdin's end stops it),
+/// started by `spawn`.
 pub fn spawn_script(
     python: &Path,
     script: &Path,
     args: &[&std::ffi::OsStr],
     stderr: Stdio,
+    spawn: impl FnOnce(&mut Command) -> std::io::Result<Child>,
 ) -> Result<Child, String> {
-    Command::new(python)
-        .arg(script)
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {} (run `make setup` to create the Python venv with moto): {e}",
-                python.display()
-            )
-        })
+        .stderr(stderr);
+    spawn(&mut cmd).map_err(|e| {
+        format!(
+            "cannot start {} (run `make setup` to create the Python venv with moto): {e}",
+            python.display()
+        )
+    })
 }
 
 impl Moto {
@@ -99,7 +100,13 @@ impl Moto {
         let log_file =
             std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let cfg = setup.config().to_string();
-        let mut child = spawn_script(python, &script, &[cfg.as_ref()], log_file.into())?;
+        let mut child = spawn_script(
+            python,
+            &script,
+            &[cfg.as_ref()],
+            log_file.into(),
+            Command::spawn,
+        )?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         let read = BufReader::new(stdout).read_line(&mut line);

@@ -115,9 +115,6 @@ def zygote(path):
     PR_SET_CHILD_SUBREAPER = 36
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGCHLD, lambda *_: reap())
-    # A terminal's Ctrl-C reaches the harness's whole process group: the harness stops this
-    # server itself, after its sandboxes (dying first, it would fail a sandbox starting then).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)

@@ -13,7 +13,6 @@ pub mod protocol;
 use crate::shared::Event;
 use protocol::{Ready, Reply, Request, RunReply, RunRequest, SandboxConfig, SpawnRequest};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,17 +45,14 @@ impl Sandbox {
         cmd.arg("sandbox-serve")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(log_file)
-            // Out of the terminal's process group: a Ctrl-C would kill the sandbox at once and
-            // fail its cells before our handler (on its own thread) could end the run with 130.
-            // The handler kills it; a SIGKILLed harness closes its stdin.
-            .process_group(0);
+            .stderr(log_file);
         namespaces::isolate(&mut cmd, namespaces::PidNamespace::New);
-        let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
-            exe: exe.display().to_string(),
-            source,
-        })?;
-        crate::cleanup::register_child(child.id());
+        // A SIGKILLed harness ends it too: its stdin closes.
+        let mut child =
+            crate::cleanup::spawn_child(&mut cmd).map_err(|source| SandboxError::Spawn {
+                exe: exe.display().to_string(),
+                source,
+            })?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut sandbox = Sandbox {

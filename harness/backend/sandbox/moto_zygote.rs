@@ -44,8 +44,9 @@ impl MotoZygote {
             .map_err(|e| format!("write {}: {e}", script.display()))?;
         let socket = dir.path().join(SOCKET);
         let args = ["--zygote".as_ref(), socket.as_os_str()];
-        let mut child = crate::fakes::moto::spawn_script(python, &script, &args, Stdio::inherit())?;
-        crate::cleanup::register_child(child.id());
+        let spawn = crate::cleanup::spawn_child;
+        let mut child =
+            crate::fakes::moto::spawn_script(python, &script, &args, Stdio::inherit(), spawn)?;
         let stdout = child.stdout.take().expect("piped");
         // Dropped on failure: stopped and removed.
         let zygote = MotoZygote { child, dir };
