@@ -20,7 +20,7 @@
 //! user's own cache (`AUTHMATRIX_CACHE` or ~/.cache/authmatrix). Each run uses authmatrix's default
 //! number of sandboxes. This is a measurement, not a test: it asserts only that every cell ran.
 
-use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
+use authmatrix::backend::cluster::{ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
 use authmatrix::backend::{Backend, Choice};
 use authmatrix::matrix::{self, plan};
@@ -212,7 +212,7 @@ fn run_cli(cache: &Path) -> CliRun {
     let mut cells = Vec::new();
     let mut ok = 0;
     for c in &report.cells {
-        let name = authmatrix::report::cell_name(&c.scenario, &c.argo);
+        let name = c.id.to_string();
         assert_ne!(
             c.verdict,
             authmatrix::report::verdict::Verdict::InfraError,
@@ -256,33 +256,29 @@ fn side_by_side(root: &Path, all: &[scenario::Scenario]) {
             let mut built = Duration::ZERO;
             if let Choice::Cluster(provider) = choice {
                 let opts = cluster_options(root, cache.path(), provider);
-                ClusterBackend::build_all(&opts, &tags).unwrap();
+                authmatrix::backend::cluster::prepare_tier(&opts, &tags).unwrap();
                 built = started.elapsed();
             }
             let mut backends = pool(choice, root, cache.path());
-            let prepared_at = Instant::now();
-            let info = matrix::prepare(&mut backends, &scenarios, &tags).unwrap();
-            let prepared = prepared_at.elapsed();
             let cells_at = Instant::now();
-            let report = matrix::run_prepared(&mut backends, &scenarios, &tags, info, started);
+            let report = matrix::run(&mut backends, &scenarios, &tags).unwrap();
             let cells = cells_at.elapsed();
             drop(backends);
             let ok = report.cells.iter().filter(|c| c.verdict.is_ok()).count();
             for c in report.cells.iter().filter(|c| !c.verdict.is_ok()) {
                 println!(
                     "  NOT AS EXPECTED {}::{} {}: {}",
-                    c.scenario,
-                    c.argo,
+                    c.id.scenario,
+                    c.id.tag,
                     c.verdict.as_str(),
                     c.observed.message.lines().next().unwrap_or_default()
                 );
             }
             println!(
-                "  {:<8} {run_label:<5} total {:>6.1} s = build {:>5.1} s + prepare/start {:>5.1} s + cells {:>5.1} s ({} backends); {ok} of {} cells as expected",
+                "  {:<8} {run_label:<5} total {:>6.1} s = cluster build {:>5.1} s + run {:>5.1} s (probe builds, starts and cells streamed; {} backends); {ok} of {} cells as expected",
                 choice.name(),
                 started.elapsed().as_secs_f64(),
                 built.as_secs_f64(),
-                prepared.as_secs_f64(),
                 cells.as_secs_f64(),
                 choice.default_jobs(),
                 report.cells.len()

@@ -7,7 +7,7 @@
 use crate::report::verdict::Verdict;
 use crate::report::{Cell, Report};
 use crate::scenario::{ExpectedOutcome, Scenario, range::tag_version};
-use crate::shared::ObservedOutcome;
+use crate::shared::{ArgoTag, ObservedOutcome};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -199,14 +199,14 @@ fn first_later(
     expected_good: impl Fn(&crate::scenario::Expectation) -> bool,
 ) -> Option<String> {
     let to_v = tag_version(to)?;
-    let later = |t: &&String| tag_version(t).is_some_and(|v| v > to_v);
+    let later = |t: &&ArgoTag| tag_version(t).is_some_and(|v| v > to_v);
     let measured = report
         .argo
         .iter()
         .filter(later)
         .find(|t| report.cell(&s.id, t).is_some_and(&good));
     if let Some(t) = measured {
-        return Some(t.clone());
+        return Some(t.tag.clone());
     }
     s.expectations
         .iter()
@@ -220,17 +220,17 @@ fn undecidable(c: &Cell) -> Option<String> {
     match c.verdict {
         Verdict::InfraError => Some(format!(
             "the harness could not observe it on {}: {}",
-            c.argo,
+            c.id.tag,
             first_line(&c.observed.message)
         )),
         Verdict::NotApplicable => Some(format!(
             "not applicable on {}: {}",
-            c.argo,
+            c.id.tag,
             first_line(&c.observed.message)
         )),
         Verdict::Exploratory => Some(format!(
             "exploratory on {} (no expectation to judge {:?} against)",
-            c.argo, c.observed.outcome
+            c.id.tag, c.observed.outcome
         )),
         _ => None,
     }
@@ -380,8 +380,11 @@ mod tests {
 
     fn cell(s: &str, tag: &str, outcome: ObservedOutcome, verdict: Verdict) -> Cell {
         Cell {
-            scenario: s.into(),
-            argo: tag.into(),
+            id: crate::shared::CellId {
+                scenario: s.into(),
+                tag: ArgoTag::parse(tag).unwrap(),
+                column: crate::scenario::Component::ExecutorS3,
+            },
             observed: Observed {
                 outcome,
                 message: format!("{outcome:?} on {tag}"),
@@ -403,12 +406,12 @@ mod tests {
         let mut r = Report::new(
             ("local", None),
             &[],
-            &[] as &[&str],
+            &[],
             Default::default(),
             cells,
             std::time::Duration::ZERO,
         );
-        r.argo = vec!["v3.5.11".into(), "v3.6.0".into(), "v3.6.5".into()];
+        r.argo = ArgoTag::parse_list("v3.5.11,v3.6.0,v3.6.5").unwrap();
         r.scenarios = ids
             .iter()
             .map(|id| ScenarioSummary {

@@ -4,20 +4,21 @@
 //! its verdict is anything but as-expected or exploratory; a cell its backend cannot run is ignored.
 //!
 //! `AUTHMATRIX_ARGO=v3.5.11,v3.6.5` narrows the tags; the usual test filters narrow the cells, and
-//! only the tags and scenarios still selected are prepared. Needs root or user namespaces, Go and
-//! the project's Python venv (`make setup`): a missing piece fails the cells, never skips them.
+//! only the tags and scenarios still selected are built. The cells run on the matrix's one
+//! scheduler (`matrix::run_cells`, as `authmatrix run` runs them): each trial waits for its cell.
 //! The report of the cells that ran is written to `target/authmatrix/`.
 
 use authmatrix::backend::Choice;
-use authmatrix::matrix::{self, plan, pool::BackendPool};
+use authmatrix::matrix::{self, Cells, plan};
 use authmatrix::report::{Cell, Report, junit::evidence_text};
 use authmatrix::scenario::Scenario;
-use authmatrix::shared::ArgoTag;
+use authmatrix::shared::{ArgoTag, CellId};
 use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// The backends this run covers: `AUTHMATRIX_BACKEND` (comma-separated `local`, `cluster`;
 /// default `local`), the cluster's provider from `AUTHMATRIX_PROVIDER` (default `local-up`).
@@ -31,15 +32,15 @@ fn backends() -> Result<Vec<Choice>, String> {
 
 /// A cell's trial name: `<scenario>::<tag>` on the local backend (the names users filter by),
 /// `<scenario>::<tag>::cluster` on the cluster backend.
-fn trial_name(choice: Choice, scenario: &str, tag: &str) -> String {
+fn trial_name(choice: Choice, cell: &CellId) -> String {
     match choice {
-        Choice::Local => authmatrix::report::cell_name(scenario, tag),
-        Choice::Cluster(_) => format!("{}::cluster", authmatrix::report::cell_name(scenario, tag)),
+        Choice::Local => cell.to_string(),
+        Choice::Cluster(_) => format!("{cell}::cluster"),
     }
 }
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let selected = plan::catalogue(Some(&root.join("scenarios")))
         .map_err(|e| e.to_string())
@@ -56,32 +57,24 @@ fn main() -> ExitCode {
         }
     };
 
-    // Which cells survive the filters, per backend: prepare only their tags and scenarios.
-    let mut args = args;
-    let test_threads = args.test_threads;
-    let started = Instant::now();
     let mut trials = Vec::new();
     let mut runs = Vec::new();
     for choice in choices {
-        let cells: Vec<(Scenario, ArgoTag)> = scenarios
+        // Which cells survive the filters: only their tags and scenarios are built.
+        let cells: Vec<(&Scenario, CellId)> = scenarios
             .iter()
-            .flat_map(|s| tags.iter().map(move |t| (s.clone(), t.clone())))
-            .filter(|(s, t)| {
-                !args.is_filtered_out(&Trial::test(trial_name(choice, &s.id, &t.tag), || Ok(())))
-            })
+            .flat_map(|s| tags.iter().map(move |t| (s, CellId::new(s, t))))
+            .filter(|(_, c)| !args.is_filtered_out(&Trial::test(trial_name(choice, c), || Ok(()))))
             .collect();
         if args.list || cells.is_empty() {
-            trials.extend(cells.iter().map(|(s, t)| {
-                Trial::test(trial_name(choice, &s.id, &t.tag), || Ok(())).with_kind(choice.name())
+            trials.extend(cells.iter().map(|(_, c)| {
+                Trial::test(trial_name(choice, c), || Ok(())).with_kind(choice.name())
             }));
             continue;
         }
-        let (used_scenarios, used_tags) = used(&cells);
-        let jobs = test_threads
-            .unwrap_or_else(|| matrix::default_jobs(choice, &used_scenarios, &used_tags));
-        match Run::start(choice, cells, jobs) {
+        match Run::start(choice, &cells, args.test_threads) {
             Ok(run) => {
-                trials.extend(run.trials());
+                trials.extend(run.trials(&cells));
                 runs.push(run);
             }
             Err(e) => {
@@ -90,13 +83,12 @@ fn main() -> ExitCode {
             }
         }
     }
-    // Trials of several backends interleave; each backend's pool bounds its own parallelism.
-    let jobs: usize = runs.iter().map(|r| r.jobs).sum();
-    args.test_threads = Some(test_threads.unwrap_or(jobs.max(1)));
+    // Trials only wait for their cells: the scheduler bounds how many run at once.
+    args.test_threads.get_or_insert(4);
     let conclusion = libtest_mimic::run(&args, trials);
     let mut built = true;
     for run in runs {
-        built &= run.finish(root, started);
+        built &= run.finish(root);
     }
     match built {
         true => conclusion.exit_code(),
@@ -105,104 +97,117 @@ fn main() -> ExitCode {
 }
 
 /// The scenarios (in the catalogue's order) and tags (sorted) of these cells.
-fn used(cells: &[(Scenario, ArgoTag)]) -> (Vec<Scenario>, Vec<ArgoTag>) {
-    let mut tags: Vec<ArgoTag> = cells.iter().map(|(_, t)| t.clone()).collect();
+fn used(cells: &[(&Scenario, CellId)]) -> (Vec<Scenario>, Vec<ArgoTag>) {
+    let mut tags: Vec<ArgoTag> = cells.iter().map(|(_, c)| c.tag.clone()).collect();
     tags.sort();
     tags.dedup();
     let mut scenarios: Vec<Scenario> = Vec::new();
     for (s, _) in cells {
         if !scenarios.iter().any(|u| u.id == s.id) {
-            scenarios.push(s.clone());
+            scenarios.push((*s).clone());
         }
     }
     (scenarios, tags)
 }
 
-/// One backend's part of the matrix: its pool of backends and the cells it ran.
+/// The cells a run has finished so far, and how it ended once it has.
+#[derive(Default)]
+struct Results {
+    cells: HashMap<CellId, Cell>,
+    ended: Option<Result<Report, String>>,
+}
+
+/// One backend's part of the matrix: the scheduler's thread and the cells it has run.
 struct Run {
     choice: Choice,
-    jobs: usize,
-    pool: Arc<BackendPool>,
-    cells: Vec<(Scenario, ArgoTag)>,
-    used: Vec<Scenario>,
-    used_tags: Vec<ArgoTag>,
-    done: Arc<Mutex<Vec<Cell>>>,
+    results: Arc<(Mutex<Results>, Condvar)>,
+    thread: std::thread::JoinHandle<()>,
+    /// Scenarios its backends cannot run: their trials are ignored (the report still has them).
+    not_applicable: Vec<String>,
 }
 
 impl Run {
-    fn start(choice: Choice, cells: Vec<(Scenario, ArgoTag)>, jobs: usize) -> anyhow::Result<Self> {
-        let (used, used_tags) = used(&cells);
-        choice.check_can_run(&used)?;
-        // A pool of backends, one sandbox each, as many as trials run at once: cells mostly wait.
-        let backends = authmatrix::backend::pool(
+    /// Starts the scheduler on these cells in the background; `threads` (`--test-threads`)
+    /// caps the backends side by side.
+    fn start(
+        choice: Choice,
+        cells: &[(&Scenario, CellId)],
+        threads: Option<usize>,
+    ) -> anyhow::Result<Self> {
+        let (scenarios, tags) = used(cells);
+        choice.check_can_run(&scenarios)?;
+        let ids: Vec<CellId> = cells.iter().map(|(_, c)| c.clone()).collect();
+        let wanted = Cells::only(&scenarios, &tags, ids.clone());
+        let jobs = threads.unwrap_or_else(|| matrix::default_jobs(choice, &wanted));
+        let mut backends = authmatrix::backend::pool(
             choice,
             env!("CARGO_BIN_EXE_authmatrix").into(),
             jobs,
             Duration::from_secs(60),
         )?;
-        // Local backends start their sandboxes while the probes build; a trial waits for its own
-        // probe only (tag by tag, as the builds go).
-        let pool = BackendPool::prepare(backends, &used, &used_tags)?;
-        let mut cells = cells;
-        cells.sort_by_key(|(_, t)| used_tags.iter().position(|u| u == t));
+        let not_applicable = scenarios
+            .iter()
+            .filter(|s| backends[0].not_applicable(s).is_some())
+            .map(|s| s.id.clone())
+            .collect();
+        let results = Arc::new((Mutex::new(Results::default()), Condvar::new()));
+        let thread = {
+            let results = Arc::clone(&results);
+            std::thread::spawn(move || {
+                let wanted = Cells::only(&scenarios, &tags, ids);
+                let heard = |cell: &Cell| {
+                    lock(&results.0).cells.insert(cell.id.clone(), cell.clone());
+                    results.1.notify_all();
+                };
+                let ended = matrix::run_cells(&mut backends, &wanted, &heard);
+                drop(backends);
+                lock(&results.0).ended = Some(ended.map_err(|e| format!("{e:#}")));
+                results.1.notify_all();
+            })
+        };
         Ok(Run {
             choice,
-            jobs,
-            pool: Arc::new(pool),
-            cells,
-            used,
-            used_tags,
-            done: Arc::default(),
+            results,
+            thread,
+            not_applicable,
         })
     }
 
-    fn trials(&self) -> Vec<Trial> {
-        self.cells
+    fn trials(&self, cells: &[(&Scenario, CellId)]) -> Vec<Trial> {
+        cells
             .iter()
-            .map(|(scenario, tag)| {
-                let (pool, done) = (self.pool.clone(), self.done.clone());
-                let (scenario, tag) = (scenario.clone(), tag.clone());
-                let name = trial_name(self.choice, &scenario.id, &tag.tag);
-                // A cell this backend cannot run is an ignored trial, never a passed one; the
-                // report still shows it, as not applicable.
-                let applicable = pool.not_applicable(&scenario).is_none();
-                if !applicable {
-                    let cell = pool.run_cell(&scenario, &tag);
-                    done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
-                }
-                Trial::test(name, move || {
-                    pool.wait_ready(&scenario, &tag).map_err(Failed::from)?;
-                    let cell = pool.run_cell(&scenario, &tag);
-                    let ok = cell.verdict.is_ok();
-                    let text = evidence_text(&cell);
-                    done.lock().unwrap_or_else(|p| p.into_inner()).push(cell);
-                    if ok { Ok(()) } else { Err(Failed::from(text)) }
+            .map(|(_, id)| {
+                let (results, id) = (Arc::clone(&self.results), id.clone());
+                let applicable = !self.not_applicable.contains(&id.scenario);
+                Trial::test(trial_name(self.choice, &id), move || {
+                    let cell = wait_for(&results, &id).map_err(Failed::from)?;
+                    match cell.verdict.is_ok() {
+                        true => Ok(()),
+                        false => Err(Failed::from(evidence_text(&cell))),
+                    }
                 })
                 .with_kind(self.choice.name())
                 .with_ignored_flag(!applicable)
             })
             .collect()
     }
-    /// Stops the backends, then writes the report of the cells that ran to
-    /// `target/authmatrix/<backend>/` (the local one also to `target/authmatrix/`, as before).
-    fn finish(self, root: &Path, started: Instant) -> bool {
-        let versions = match self.pool.versions() {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("the {} backend cannot start: {e:#}", self.choice.name());
+
+    /// Waits for the scheduler, then writes the report of the cells that ran to
+    /// `target/authmatrix/<backend>/` (the local one to `target/authmatrix/`).
+    fn finish(self, root: &Path) -> bool {
+        let _ = self.thread.join();
+        let ended = lock(&self.results.0).ended.take();
+        let report = match ended {
+            Some(Ok(report)) => report,
+            Some(Err(e)) => {
+                eprintln!("the {} backend could not run: {e}", self.choice.name());
+                return false;
+            }
+            None => {
+                eprintln!("the {} backend's scheduler panicked", self.choice.name());
                 return false;
             }
         };
-        drop(self.pool);
-        let cells = std::mem::take(&mut *self.done.lock().unwrap_or_else(|p| p.into_inner()));
-        let report = Report::new(
-            (self.choice.name(), self.choice.provider()),
-            &self.used,
-            &self.used_tags,
-            versions,
-            cells,
-            started.elapsed(),
-        );
         let out = match self.choice {
             Choice::Local => root.join("target/authmatrix"),
             Choice::Cluster(_) => root.join("target/authmatrix/cluster"),
@@ -220,5 +225,24 @@ impl Run {
             ),
         }
         true
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The cell once the scheduler has run it; the run's error if it ended without it.
+fn wait_for(results: &(Mutex<Results>, Condvar), id: &CellId) -> Result<Cell, String> {
+    let mut r = lock(&results.0);
+    loop {
+        if let Some(cell) = r.cells.get(id) {
+            return Ok(cell.clone());
+        }
+        match &r.ended {
+            Some(Err(e)) => return Err(e.clone()),
+            Some(Ok(_)) => return Err(format!("the run ended without cell {id}")),
+            None => r = results.1.wait(r).unwrap_or_else(|p| p.into_inner()),
+        }
     }
 }

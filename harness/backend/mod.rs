@@ -14,6 +14,18 @@ pub mod sandbox;
 
 use crate::scenario::{Component, Scenario};
 use crate::shared::{ArgoTag, Observation, TagInfo};
+
+/// One backend alone, ready for these cells: its builds, then its start. For checks that drive a
+/// backend by hand; a run goes through the matrix's scheduler, which starts cells as builds end.
+pub fn start_alone(
+    backend: &mut dyn Backend,
+    scenarios: &[Scenario],
+    tags: &[ArgoTag],
+) -> anyhow::Result<TagInfos> {
+    let infos = backend.builds().build(scenarios, tags, &|_| {})?;
+    backend.start(scenarios)?;
+    Ok(infos)
+}
 use std::collections::BTreeMap;
 
 /// Local sandboxes a run uses side by side when no earlier run timed its cells: cells mostly wait,
@@ -135,14 +147,15 @@ pub trait Backend {
         None
     }
 
-    /// Gets everything version-specific ready. A version that cannot be prepared is reported in its
-    /// [`TagInfo::error`], not as an `Err`: the other versions still run. `Err` means nothing can run.
-    fn prepare(
-        &mut self,
-        tags: &[ArgoTag],
-        components: &[Component],
-        scenarios: &[Scenario],
-    ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>>;
+    /// The builds this backend shares with the other backends of its pool (the local backend's
+    /// probes, the cluster's Kubernetes and controllers): the scheduler calls [`Builds::build`]
+    /// once and runs each cell as soon as its build is announced.
+    fn builds(&self) -> std::sync::Arc<dyn Builds>;
+
+    /// Starts what runs cells (a sandbox; a cluster, once what it needs is built) while the other
+    /// builds go on. A start that fails for one cell's reasons is that cell's observation; `Err`
+    /// means nothing can run.
+    fn start(&mut self, scenarios: &[Scenario]) -> anyhow::Result<()>;
 
     /// Runs one cell. Never panics on a product failure: that is an observation.
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation;
@@ -150,20 +163,6 @@ pub trait Backend {
     /// Why this backend cannot run the scenario at all, if it cannot.
     fn not_applicable(&self, _scenario: &Scenario) -> Option<String> {
         None
-    }
-
-    /// The builds this backend shares with the other backends of its pool, when it can run a cell
-    /// as soon as what that cell needs is built (the local backend's probes): the matrix then
-    /// calls [`Builds::build`] once and [`Backend::start`] on every backend instead of `prepare`.
-    /// `None` (the default): `prepare` builds everything before any cell runs.
-    fn builds(&self) -> Option<std::sync::Arc<dyn Builds>> {
-        None
-    }
-
-    /// With [`Backend::builds`]: starts what runs cells (a sandbox) without waiting for any build.
-    /// `Err` means nothing can run, as from `prepare`.
-    fn start(&mut self, _scenarios: &[Scenario]) -> anyhow::Result<()> {
-        anyhow::bail!("the {} backend prepares before it runs", self.name())
     }
 
     /// Whether running this scenario makes [`Backend::start`] start a server of its own that the
@@ -174,7 +173,7 @@ pub trait Backend {
     }
 }
 
-/// Version → component → what was built, as [`Backend::prepare`] returns it.
+/// Version → component → what was built, as [`Builds::build`] returns it.
 pub type TagInfos = BTreeMap<String, BTreeMap<Component, TagInfo>>;
 
 /// What [`Builds::build`] tells the matrix while it builds.

@@ -80,9 +80,10 @@ fn verdict(a: VerdictArgs) -> anyhow::Result<ExitCode> {
         None => {
             let choice = Choice::parse(&a.backend, &a.provider)?;
             let jobs = match choice {
-                Choice::Local => a
-                    .jobs
-                    .unwrap_or(matrix::default_jobs(choice, &scope, &tags)),
+                Choice::Local => a.jobs.unwrap_or(matrix::default_jobs(
+                    choice,
+                    &matrix::Cells::all(&scope, &tags),
+                )),
                 _ => choice.default_jobs(),
             };
             matrix::run(&mut pool(choice, &scope, jobs, 60)?, &scope, &tags)?
@@ -176,7 +177,7 @@ fn run_matrix(a: RunArgs) -> anyhow::Result<ExitCode> {
     Report::check_writable(&a.out)?;
     let jobs = a
         .jobs
-        .unwrap_or_else(|| matrix::default_jobs(choice, &scenarios, &tags));
+        .unwrap_or_else(|| matrix::default_jobs(choice, &matrix::Cells::all(&scenarios, &tags)));
     let mut backends = pool(choice, &scenarios, jobs, a.probe_timeout)?;
     let report = matrix::run(&mut backends, &scenarios, &tags)?;
     drop(backends);

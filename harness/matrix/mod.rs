@@ -1,20 +1,16 @@
-//! The matrix: scenarios × Argo tags, run on a backend and judged against expectations.
+//! The matrix: scenarios × Argo tags, run on a backend and judged against expectations. One
+//! scheduler (`schedule`) runs every backend's cells, for the CLI and for the matrix test alike.
 
 pub mod plan;
-pub mod pool;
-pub mod stream;
+pub mod schedule;
 pub mod timings;
 pub mod verdict;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Choice};
 use crate::report::{Cell, Expected, Report};
-use crate::scenario::Component;
 use crate::scenario::{ExpectedOutcome, Scenario};
-use crate::shared::ArgoTag;
-use crate::shared::TagInfo;
-use std::collections::BTreeMap;
-
-use crate::report::cell_name;
+use crate::shared::{ArgoTag, CellId};
+pub use schedule::Cells;
 
 /// What the scenario expects on `tag`, as the report shows it.
 pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
@@ -36,31 +32,28 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
     }
 }
 
+/// Where a backend keeps its cell times: the cache directory every backend uses.
+fn timings_of(backend: &str) -> timings::Timings {
+    timings::Timings::load(
+        &crate::backend::local::LocalOptions::default_cache_dir(),
+        backend,
+    )
+}
+
 /// Backends side by side for these cells when the user did not say: local sandboxes as many as
 /// the previous run's cell times call for (`Timings::sandboxes`, at most `MOST_LOCAL_JOBS`),
 /// `DEFAULT_LOCAL_JOBS` before any run; the cluster backend's default.
-pub fn default_jobs(
-    choice: crate::backend::Choice,
-    scenarios: &[Scenario],
-    tags: &[ArgoTag],
-) -> usize {
-    if choice != crate::backend::Choice::Local {
+pub fn default_jobs(choice: Choice, cells: &Cells) -> usize {
+    if choice != Choice::Local {
         return choice.default_jobs();
     }
-    let timings = timings::Timings::load(
-        &crate::backend::local::LocalOptions::default_cache_dir(),
-        choice.name(),
-    );
-    let cells: Vec<(&str, &str)> = scenarios
-        .iter()
-        .flat_map(|s| tags.iter().map(move |t| (s.id.as_str(), t.tag.as_str())))
-        .collect();
-    timings
-        .sandboxes(&cells, crate::backend::MOST_LOCAL_JOBS)
+    timings_of(choice.name())
+        .sandboxes(&cells.ids(), crate::backend::MOST_LOCAL_JOBS)
         .unwrap_or(crate::backend::DEFAULT_LOCAL_JOBS)
 }
 
-/// Runs one cell and judges it.
+/// Runs one cell and judges it (the scheduler's step; also for checks that drive a backend by
+/// hand).
 pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -> Cell {
     let observation = match backend.not_applicable(scenario) {
         Some(why) => crate::shared::Observation::not_applicable(backend.name(), why),
@@ -68,8 +61,7 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
     };
     let verdict = verdict::judge(scenario.expectation_for(&tag.version), &observation);
     Cell {
-        scenario: scenario.id.clone(),
-        argo: tag.tag.clone(),
+        id: CellId::new(scenario, tag),
         observed: crate::report::Observed {
             outcome: observation.outcome,
             message: observation.message,
@@ -81,143 +73,52 @@ pub fn run_cell(backend: &mut dyn Backend, scenario: &Scenario, tag: &ArgoTag) -
     }
 }
 
-/// Runs one cell for a scheduler: times it for the next run's order, says it is done, keeps it.
-pub(crate) fn run_and_keep(
+/// Runs one cell for the scheduler: times it for the next run's order, says it is done, keeps it.
+fn run_and_keep(
     backend: &mut dyn Backend,
     scenario: &Scenario,
     tag: &ArgoTag,
     timings: &timings::Timings,
     cells: &std::sync::Mutex<Vec<Cell>>,
     total: usize,
-) {
+) -> Cell {
     let started = std::time::Instant::now();
     let cell = run_cell(backend, scenario, tag);
-    timings.record(&scenario.id, &tag.tag, started.elapsed().as_millis() as u64);
+    timings.record(&cell.id, started.elapsed().as_millis() as u64);
     let mut done = cells.lock().unwrap_or_else(|p| p.into_inner());
     crate::progress::cell_done(
         done.len() + 1,
         total,
-        &cell_name(&cell.scenario, &cell.argo),
+        &cell.id.to_string(),
         cell.verdict.as_str(),
     );
-    done.push(cell);
+    done.push(cell.clone());
+    cell
 }
 
-/// Prepares every backend for these cells: the first builds the probes, the others (which then find
-/// them cached) start their sandboxes in parallel. Returns the first's per-version information.
-pub fn prepare(
+/// Runs `cells` on `backends` (`schedule::run`), each as soon as its build is done, keeping the
+/// cell times for the next run's order; `on_cell` hears of each cell as it ends.
+pub fn run_cells(
     backends: &mut [Box<dyn Backend + Send>],
-    scenarios: &[Scenario],
-    tags: &[ArgoTag],
-) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-    let Some((first, rest)) = backends.split_first_mut() else {
-        anyhow::bail!("no backend to run on")
-    };
-    let components = crate::scenario::components_of(scenarios);
-    let tag_info = first.prepare(tags, &components, scenarios)?;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = rest
-            .iter_mut()
-            .map(|b| scope.spawn(|| b.prepare(tags, &components, scenarios).map(|_| ())))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("preparing a backend panicked")))
-        })
-    })?;
-    Ok(tag_info)
+    cells: &Cells,
+    on_cell: &(dyn Fn(&Cell) + Sync),
+) -> anyhow::Result<Report> {
+    let name = backends.first().map(|b| b.name()).unwrap_or_default();
+    let timings = timings_of(name);
+    let report = schedule::run(backends, cells, &timings, on_cell)?;
+    timings.save();
+    Ok(report)
 }
 
-/// Prepares every backend and runs every cell, each backend working through a shared queue.
+/// Runs every cell of `scenarios` × `tags` on `backends`.
 ///
 /// Several backends (each with its own sandbox) run cells side by side: most of a cell's time is
 /// spent waiting (SDK retries, timeouts), not computing, so this shortens runs even on 2 cores.
-/// A cell's evidence stays its own: each sandbox runs one probe at a time. When the backends share
-/// builds that announce themselves (the local backend's probes), a cell starts as soon as its
-/// build is done (`stream`); otherwise (the cluster backend) everything is prepared first.
+/// A cell's evidence stays its own: each sandbox runs one cell at a time.
 pub fn run(
     backends: &mut [Box<dyn Backend + Send>],
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<Report> {
-    let started = std::time::Instant::now();
-    if let Some(builds) = stream::shared_builds(backends) {
-        let name = backends.first().map(|b| b.name()).unwrap_or_default();
-        let timings = timings::Timings::load(
-            &crate::backend::local::LocalOptions::default_cache_dir(),
-            name,
-        );
-        let report = stream::run(backends, builds, scenarios, tags, started, &timings)?;
-        timings.save();
-        return Ok(report);
-    }
-    let tag_info = prepare(backends, scenarios, tags)?;
-    Ok(run_prepared(backends, scenarios, tags, tag_info, started))
-}
-
-/// Runs every cell on backends already prepared (`prepare`), each backend working through a shared
-/// queue; `started` is when the run began, for the report's elapsed time.
-pub fn run_prepared(
-    backends: &mut [Box<dyn Backend + Send>],
-    scenarios: &[Scenario],
-    tags: &[ArgoTag],
-    tag_info: BTreeMap<String, BTreeMap<Component, TagInfo>>,
-    started: std::time::Instant,
-) -> Report {
-    let name = backends.first().map(|b| b.name()).unwrap_or_default();
-    let timings = timings::Timings::load(
-        &crate::backend::local::LocalOptions::default_cache_dir(),
-        name,
-    );
-    let cells: Vec<(&Scenario, &ArgoTag)> = scenarios
-        .iter()
-        .flat_map(|s| tags.iter().map(move |t| (s, t)))
-        .collect();
-    let order = timings::longest_first(cells, |s, t| timings.previous(&s.id, &t.tag));
-    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(order));
-    let total = scenarios.len() * tags.len();
-    let cells = std::sync::Mutex::new(Vec::with_capacity(total));
-    crate::progress::start_cells(total);
-    std::thread::scope(|scope| {
-        for backend in backends.iter_mut() {
-            let (queue, cells, timings) = (&queue, &cells, &timings);
-            scope.spawn(move || {
-                loop {
-                    let Some((scenario, tag)) =
-                        queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-                    else {
-                        break;
-                    };
-                    run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
-                }
-            });
-        }
-    });
-    crate::progress::finish_cells();
-    let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    let report = report_of(backends, scenarios, tags, tag_info, cells, started);
-    timings.save();
-    report
-}
-
-/// The report of the cells these backends ran, naming the backend (and the cluster's provider).
-fn report_of(
-    backends: &[Box<dyn Backend + Send>],
-    scenarios: &[Scenario],
-    tags: &[ArgoTag],
-    tag_info: BTreeMap<String, BTreeMap<Component, TagInfo>>,
-    cells: Vec<crate::report::Cell>,
-    started: std::time::Instant,
-) -> Report {
-    let first = backends.first();
-    let name = first.map(|b| b.name()).unwrap_or_default();
-    let provider = first.and_then(|b| b.provider());
-    Report::new(
-        (name, provider),
-        scenarios,
-        tags,
-        tag_info,
-        cells,
-        started.elapsed(),
-    )
+    run_cells(backends, &Cells::all(scenarios, tags), &|_| {})
 }

@@ -4,7 +4,7 @@
 //! is all of it as its sandbox spent it (setting up, the probe, a second probe asking the ECR
 //! credential helper why a lookup failed), not only the probe's own time the report shows.
 
-use crate::report::cell_name;
+use crate::shared::CellId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -33,17 +33,14 @@ impl Timings {
     }
 
     /// A cell of this run took `ms` on its backend.
-    pub fn record(&self, scenario: &str, tag: &str, ms: u64) {
+    pub fn record(&self, cell: &CellId, ms: u64) {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        now.insert(cell_name(scenario, tag), ms);
+        now.insert(cell.to_string(), ms);
     }
 
     /// The previous time of a cell; a cell never timed counts as long (it may be new and slow).
-    pub fn previous(&self, scenario: &str, tag: &str) -> u64 {
-        self.ms
-            .get(&cell_name(scenario, tag))
-            .copied()
-            .unwrap_or(u64::MAX)
+    pub fn previous(&self, cell: &CellId) -> u64 {
+        self.ms.get(&cell.to_string()).copied().unwrap_or(u64::MAX)
     }
 
     /// Keeps this run's times (merged over the previous ones); a cache that cannot be written only
@@ -68,10 +65,10 @@ impl Timings {
     /// takes for the cells' last-run times, shared out, to fit within the longest cell (the floor
     /// no schedule beats), no more — each sandbox costs seconds of CPU to start — and at most
     /// `most`. `None` while some cell has no time yet (a first run: the caller's default).
-    pub fn sandboxes(&self, cells: &[(&str, &str)], most: usize) -> Option<usize> {
+    pub fn sandboxes(&self, cells: &[CellId], most: usize) -> Option<usize> {
         let times: Vec<u64> = cells
             .iter()
-            .map(|(s, t)| self.ms.get(&cell_name(s, t)).copied())
+            .map(|c| self.ms.get(&c.to_string()).copied())
             .collect::<Option<_>>()?;
         let longest = times.iter().copied().max()?.max(1);
         let sum: u64 = times.iter().sum();
@@ -79,32 +76,39 @@ impl Timings {
     }
 }
 
-/// The cells in the order to run them: longest previous time first, the catalogue's order among equals.
-pub fn longest_first<'a, S, T>(
-    cells: Vec<(&'a S, &'a T)>,
-    time: impl Fn(&S, &T) -> u64,
-) -> Vec<(&'a S, &'a T)> {
-    let mut cells = cells;
-    cells.sort_by_key(|(s, t)| std::cmp::Reverse(time(s, t)));
-    cells
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Component;
+    use crate::shared::ArgoTag;
+
+    fn cell(scenario: &str) -> CellId {
+        CellId {
+            scenario: scenario.into(),
+            tag: ArgoTag::parse("v3.6.5").unwrap(),
+            column: Component::ExecutorS3,
+        }
+    }
 
     #[test]
-    fn the_slowest_cell_of_the_last_run_goes_first_and_unknown_cells_before_known_ones() {
+    fn a_cell_never_timed_counts_as_longer_than_any_timed_one() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = Timings::load(dir.path(), "local");
-        t.ms.insert(cell_name("slow", "v3.5.11"), 14_000);
-        t.ms.insert(cell_name("fast", "v3.5.11"), 30);
-        let (slow, fast, new, tag) = ("slow", "fast", "new", "v3.5.11");
-        let order = longest_first(vec![(&fast, &tag), (&slow, &tag), (&new, &tag)], |s, g| {
-            t.previous(s, g)
-        });
-        let names: Vec<&str> = order.iter().map(|(s, _)| **s).collect();
-        assert_eq!(names, ["new", "slow", "fast"]);
+        t.ms.insert(cell("slow").to_string(), 14_000);
+        assert_eq!(t.previous(&cell("slow")), 14_000);
+        assert!(t.previous(&cell("new")) > t.previous(&cell("slow")));
+    }
+
+    #[test]
+    fn this_runs_times_are_kept_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Timings::load(dir.path(), "local");
+        t.record(&cell("a"), 1_234);
+        t.save();
+        assert_eq!(
+            Timings::load(dir.path(), "local").previous(&cell("a")),
+            1_234
+        );
     }
 
     #[test]
@@ -112,9 +116,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut t = Timings::load(dir.path(), "local");
         for (s, ms) in [("a", 14_000), ("b", 14_000), ("c", 10_000), ("d", 3_000)] {
-            t.ms.insert(cell_name(s, "v3.6.5"), ms);
+            t.ms.insert(cell(s).to_string(), ms);
         }
-        let cells = |ids: &[&'static str]| ids.iter().map(|s| (*s, "v3.6.5")).collect::<Vec<_>>();
+        let cells = |ids: &[&str]| ids.iter().map(|s| cell(s)).collect::<Vec<_>>();
         // 41 s of cells, the longest 14 s: 3 sandboxes.
         assert_eq!(t.sandboxes(&cells(&["a", "b", "c", "d"]), 8), Some(3));
         assert_eq!(t.sandboxes(&cells(&["a", "b", "c", "d"]), 2), Some(2));

@@ -46,7 +46,7 @@ fn wrong(c: &Cell) -> bool {
 }
 
 pub fn diff(old: &Report, new: &Report) -> Diff {
-    let key = |c: &Cell| (c.scenario.clone(), c.argo.clone());
+    let key = |c: &Cell| (c.id.scenario.clone(), c.id.tag.tag.clone());
     let before: BTreeMap<_, &Cell> = old.cells.iter().map(|c| (key(c), c)).collect();
     let after: BTreeMap<_, &Cell> = new.cells.iter().map(|c| (key(c), c)).collect();
     let mut d = Diff::default();

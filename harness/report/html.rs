@@ -69,7 +69,7 @@ pub fn render(r: &Report) -> String {
                         s,
                         "<td class=\"cell {} {outcome}\"><a href=\"#{}\" title=\"{}\">{}</a></td>",
                         c.verdict.as_str(),
-                        cell_id(&c.scenario, &c.argo),
+                        cell_id(&c.id.scenario, &c.id.tag),
                         esc(&c.observed.message),
                         esc(&cell_label(c, false))
                     );
@@ -102,9 +102,9 @@ pub fn render(r: &Report) -> String {
         let _ = write!(
             s,
             "<details id=\"{}\"><summary><b>{}</b> on {}: {}</summary><pre>{}</pre>{}</details>",
-            cell_id(&c.scenario, &c.argo),
-            esc(&c.scenario),
-            esc(&c.argo),
+            cell_id(&c.id.scenario, &c.id.tag),
+            esc(&c.id.scenario),
+            esc(&c.id.tag),
             esc(c.verdict.as_str()),
             esc(&evidence_text(c)),
             c.evidence
@@ -146,7 +146,7 @@ fn fixed_from(r: &Report, scenario: &str) -> Option<String> {
     for tag in &r.argo {
         match r.cell(scenario, tag).map(|c| c.observed.outcome) {
             Some(ObservedOutcome::Fail) => failed = true,
-            Some(ObservedOutcome::Pass) if failed => return Some(tag.clone()),
+            Some(ObservedOutcome::Pass) if failed => return Some(tag.tag.clone()),
             _ => {}
         }
     }

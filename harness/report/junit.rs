@@ -48,8 +48,8 @@ fn case(c: &Cell) -> TestCase {
             s
         }
     };
-    let mut tc = TestCase::new(super::cell_name(&c.scenario, &c.argo), status);
-    tc.set_classname(c.scenario.clone())
+    let mut tc = TestCase::new(c.id.to_string(), status);
+    tc.set_classname(c.id.scenario.clone())
         .set_time(Duration::from_millis(c.evidence.elapsed_ms));
     tc.set_system_out(format!(
         "observed {:?}: {}",
@@ -62,8 +62,8 @@ fn case(c: &Cell) -> TestCase {
 pub fn evidence_text(c: &Cell) -> String {
     let mut s = format!(
         "scenario {} on Argo {}\nexpected: {:?}{}{}\nobserved: {:?}: {}\nverdict: {}\nprobe: {} (stage {:?}, exit {:?}, {} ms)\n",
-        c.scenario,
-        c.argo,
+        c.id.scenario,
+        c.id.tag,
         c.expected.outcome,
         c.expected
             .error

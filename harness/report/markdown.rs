@@ -35,8 +35,8 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "- **{}** on `{}`: {}",
-                c.scenario,
-                c.argo,
+                c.id.scenario,
+                c.id.tag,
                 what.join("; ")
             );
         }
@@ -52,8 +52,8 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             s,
             "- **{}** on `{}` — {}: `{}`",
-            c.scenario,
-            c.argo,
+            c.id.scenario,
+            c.id.tag,
             c.verdict.as_str(),
             one_line(&c.observed.message)
         );
@@ -100,7 +100,7 @@ pub fn render(r: &Report) -> String {
 pub fn matrix(r: &Report, emoji: bool) -> String {
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("scenario".to_string())
-            .chain(r.argo.iter().cloned())
+            .chain(r.argo.iter().map(|t| t.tag.clone()))
             .collect(),
     ];
     for sc in &r.scenarios {

@@ -8,7 +8,7 @@ mod markdown;
 pub mod verdict;
 
 use crate::scenario::{Component, ExpectedOutcome, Scenario};
-use crate::shared::{Evidence, Exposure, ObservedOutcome, TagInfo};
+use crate::shared::{ArgoTag, CellId, Evidence, Exposure, ObservedOutcome, TagInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,11 +16,6 @@ use std::time::Duration;
 use verdict::Verdict;
 
 pub const SCHEMA: &str = "authmatrix.report/v1";
-
-/// A cell's name in test output and JUnit: `<scenario>::<tag>`.
-pub fn cell_name(scenario: &str, tag: &str) -> String {
-    format!("{scenario}::{tag}")
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -30,7 +25,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// Tags in version order: the matrix's columns.
-    pub argo: Vec<String>,
+    pub argo: Vec<ArgoTag>,
     /// Per tag and component: toolchain and dependency versions of what ran.
     pub versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
     pub scenarios: Vec<ScenarioSummary>,
@@ -50,8 +45,9 @@ pub struct ScenarioSummary {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cell {
-    pub scenario: String,
-    pub argo: String,
+    /// `scenario`, `argo` and `column` in report.json.
+    #[serde(flatten)]
+    pub id: CellId,
     pub observed: Observed,
     pub expected: Expected,
     pub verdict: Verdict,
@@ -113,7 +109,7 @@ impl Report {
     pub fn new(
         (backend, provider): (&str, Option<&str>),
         scenarios: &[Scenario],
-        tags: &[impl AsRef<str>],
+        tags: &[ArgoTag],
         versions: BTreeMap<String, BTreeMap<Component, TagInfo>>,
         mut cells: Vec<Cell>,
         elapsed: Duration,
@@ -121,8 +117,8 @@ impl Report {
         // Cells may finish in any order (parallel workers); the report's order is the catalogue's.
         let rank = |c: &Cell| {
             (
-                scenarios.iter().position(|s| s.id == c.scenario),
-                tags.iter().position(|t| t.as_ref() == c.argo),
+                scenarios.iter().position(|s| s.id == c.id.scenario),
+                tags.iter().position(|t| *t == c.id.tag),
             )
         };
         cells.sort_by_key(rank);
@@ -141,7 +137,7 @@ impl Report {
             schema: SCHEMA.to_string(),
             backend: backend.to_string(),
             provider: provider.map(str::to_owned),
-            argo: tags.iter().map(|t| t.as_ref().to_string()).collect(),
+            argo: tags.to_vec(),
             versions,
             scenarios: scenarios
                 .iter()
@@ -159,9 +155,7 @@ impl Report {
     }
 
     pub fn cell(&self, scenario: &str, tag: &str) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.scenario == scenario && c.argo == tag)
+        self.cells.iter().find(|c| c.id.is(scenario, tag))
     }
 
     /// Reads a run's report: `path` is its report.json or the directory holding it.
@@ -174,6 +168,11 @@ impl Report {
         let text = std::fs::read_to_string(&file)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
         let report: Report = serde_json::from_str(&text)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut json: serde_json::Value| {
+                with_columns(&mut json);
+                Ok(serde_json::from_value(json)?)
+            })
             .map_err(|e| anyhow::anyhow!("{} is not an authmatrix report: {e}", file.display()))?;
         if report.schema != SCHEMA {
             anyhow::bail!(
@@ -269,5 +268,28 @@ pub fn cell_label(cell: &Cell, emoji: bool) -> String {
         (true, _) => label,
         (false, true) => format!("{label} 🔓 exposed"),
         (false, false) => format!("{label} +exposed"),
+    }
+}
+
+/// Reports written before cells named their column: each cell's column is its scenario's
+/// component, which the report lists, so `diff` still reads them.
+fn with_columns(report: &mut serde_json::Value) {
+    let components: BTreeMap<String, serde_json::Value> = report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["component"].clone())))
+        .collect();
+    let Some(cells) = report["cells"].as_array_mut() else {
+        return;
+    };
+    for cell in cells.iter_mut().filter(|c| c.get("column").is_none()) {
+        let component = cell["scenario"]
+            .as_str()
+            .and_then(|s| components.get(s))
+            .cloned();
+        if let (Some(c), Some(obj)) = (component, cell.as_object_mut()) {
+            obj.insert("column".into(), c);
+        }
     }
 }

@@ -15,7 +15,12 @@ pub const HOW_TO_FIND_TAGS: &str = "list the tags with `git ls-remote --tags htt
 or see https://github.com/argoproj/argo-workflows/releases; of 4.0, the Go module proxy served v4.0.2 and v4.0.5 on \
 2026-12-02 (v4.0.0 and v4.0.1 declare the /v3 module path and cannot be built as modules)";
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialized as its tag (`"v3.6.5"`), as report.json has always written it; read back through
+/// [`ArgoTag::parse`], so a report cannot smuggle in a tag the command line would refuse.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
 pub struct ArgoTag {
     pub version: Version,
     pub tag: String,
@@ -71,9 +76,37 @@ impl ArgoTag {
     }
 }
 
+/// A tag reads as its name (`vX.Y.Z`) wherever a name is wanted: in reports, messages, paths.
+impl std::ops::Deref for ArgoTag {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.tag
+    }
+}
+
 /// A tag is named by its `vX.Y.Z` (what the report keeps of it).
 impl AsRef<str> for ArgoTag {
     fn as_ref(&self) -> &str {
         &self.tag
+    }
+}
+
+impl From<ArgoTag> for String {
+    fn from(tag: ArgoTag) -> String {
+        tag.tag
+    }
+}
+
+impl TryFrom<String> for ArgoTag {
+    type Error = TagError;
+    fn try_from(tag: String) -> Result<ArgoTag, TagError> {
+        ArgoTag::parse(&tag)
+    }
+}
+
+/// Compares with a tag as written (`tag == "v3.6.5"`).
+impl PartialEq<str> for ArgoTag {
+    fn eq(&self, other: &str) -> bool {
+        self.tag == other
     }
 }

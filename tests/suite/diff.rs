@@ -213,5 +213,5 @@ fn reports_are_replaced_whole_and_leave_no_partial_files() {
     );
     let written = authmatrix::report::Report::read(&out).unwrap();
     assert_eq!(written.backend, "cluster");
-    assert_eq!(written.cells[0].argo, "v3.6.5");
+    assert_eq!(written.cells[0].id.tag.tag, "v3.6.5");
 }

@@ -31,8 +31,11 @@ fn chromium(args: &[&str], url: &str) -> std::process::Output {
 
 fn cell(scenario: &str, tag: &str, outcome: ObservedOutcome, message: &str) -> Cell {
     Cell {
-        scenario: scenario.into(),
-        argo: tag.into(),
+        id: authmatrix::shared::CellId {
+            scenario: scenario.into(),
+            tag: authmatrix::shared::ArgoTag::parse(tag).unwrap(),
+            column: authmatrix::scenario::Component::ExecutorS3,
+        },
         observed: Observed {
             outcome,
             message: message.into(),

@@ -1,7 +1,6 @@
 //! The local backend's sandbox: private network and names, and nothing left behind afterwards,
 //! also after Ctrl-C. Needs root or user namespaces, and the project's venv.
 
-use authmatrix::backend::Backend;
 use authmatrix::backend::local::{LocalBackend, LocalOptions};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ fn processes_in(netns: &Path) -> Vec<u32> {
 fn the_sandbox_has_its_own_network_and_names_and_leaves_nothing_behind() {
     let cache = tempfile::tempdir().unwrap();
     let mut b = backend(cache.path());
-    b.prepare(&[], &[], &[]).unwrap();
+    authmatrix::backend::start_alone(&mut b, &[], &[]).unwrap();
     let pid = b.sandbox_pid().expect("sandbox started");
     let netns = netns_of(pid).unwrap();
     assert_ne!(
@@ -113,7 +112,7 @@ fn the_sandboxes_of_a_run_fork_their_moto_from_one_server() {
     let mut backends: Vec<LocalBackend> = caches.iter().map(|c| backend(c.path())).collect();
     let mut parents = Vec::new();
     for b in &mut backends {
-        b.prepare(&[], &[], &[]).unwrap();
+        authmatrix::backend::start_alone(b, &[], &[]).unwrap();
         let netns = netns_of(b.sandbox_pid().expect("sandbox started")).unwrap();
         let moto: Vec<u32> = processes_in(&netns)
             .into_iter()

@@ -19,23 +19,26 @@ pub mod local_up;
 pub mod manifests;
 pub mod node;
 pub mod provider;
+pub mod tag_builds;
 mod workflow;
 
 use super::cell;
 use super::objects;
 use super::sandbox::cloud::SandboxedCloud;
-use super::{Backend, identity};
+use super::{Backend, Builds, identity};
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
-use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome, TagInfo};
-use build::{ClusterBuilder, ControllerBuild};
+use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome};
+use build::ControllerBuild;
 use kube::ClusterAccess;
 use provider::{ClusterProvider, ControllerLaunch, ProviderKind, SandboxedController};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tag_builds::ClusterBuilds;
 
 /// Where Argo is installed, as its manifests say (`namespace: argo`).
 const ARGO_NAMESPACE: &str = "argo";
@@ -52,15 +55,20 @@ pub struct ClusterOptions {
     pub cell_timeout: Duration,
 }
 
-/// `jobs` cluster backends, each with its own sandbox and cluster.
+/// `jobs` cluster backends, each with its own sandbox and cluster, sharing one set of builds: a
+/// tag's cells run on any of them as soon as its controller is built.
 pub fn pool(opts: &ClusterOptions, jobs: usize) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
+    let builds = Arc::new(ClusterBuilds::new(
+        opts.cache_dir.clone(),
+        opts.project_root.clone(),
+    ));
     (0..jobs.max(1))
-        .map(|_| Ok(Box::new(ClusterBackend::new(opts.clone())?) as Box<dyn Backend + Send>))
+        .map(|_| {
+            let backend = ClusterBackend::sharing(opts.clone(), Arc::clone(&builds))?;
+            Ok(Box::new(backend) as Box<dyn Backend + Send>)
+        })
         .collect()
 }
-
-/// Each tag's workflow-controller and argoexec, or why they did not build.
-pub type TagBuilds = Vec<(String, Result<ControllerBuild, String>)>;
 
 pub struct ClusterBackend {
     opts: ClusterOptions,
@@ -70,14 +78,22 @@ pub struct ClusterBackend {
     controller: SandboxedController,
     access: Result<ClusterAccess, String>,
     kubernetes_version: String,
-    controllers: HashMap<String, Result<ControllerBuild, String>>,
+    builds: Arc<ClusterBuilds>,
+    /// Tags whose argoexec image the node has (loaded before the tag's first cell).
+    executors: HashSet<String>,
     /// Tags whose CRDs and RBAC are applied (the last one applied wins: one tag at a time).
     installed: Option<String>,
     cells: usize,
 }
 
 impl ClusterBackend {
+    /// A backend with builds of its own (checks that drive one backend by hand).
     pub fn new(opts: ClusterOptions) -> anyhow::Result<Self> {
+        let builds = ClusterBuilds::new(opts.cache_dir.clone(), opts.project_root.clone());
+        Self::sharing(opts, Arc::new(builds))
+    }
+
+    fn sharing(opts: ClusterOptions, builds: Arc<ClusterBuilds>) -> anyhow::Result<Self> {
         // Cgroups of node containers whose run was killed before it could remove them.
         crate::cgroups::remove_orphans();
         let cloud = SandboxedCloud::new(&opts.project_root, &opts.cache_dir)?;
@@ -88,7 +104,8 @@ impl ClusterBackend {
             controller: SandboxedController::default(),
             access: Err("the cluster has not been started".into()),
             kubernetes_version: String::new(),
-            controllers: HashMap::new(),
+            builds,
+            executors: HashSet::new(),
             installed: None,
             cells: 0,
         })
@@ -104,23 +121,14 @@ impl ClusterBackend {
         self.access.clone()
     }
 
+    /// The tag's workflow-controller and argoexec, once built (`Builds::build`).
+    pub fn controller(&self, tag: &ArgoTag) -> Option<Result<ControllerBuild, String>> {
+        self.builds.controller(tag)
+    }
+
     /// The cluster's service-account signing key (what the fake STS and EKS Auth trust).
     pub fn oidc(&self) -> &crate::fakes::oidc::OidcKeys {
         &self.cloud.oidc
-    }
-
-    /// Builds (or finds cached) everything the cluster tier needs for these tags, without running.
-    pub fn build_all(
-        opts: &ClusterOptions,
-        tags: &[ArgoTag],
-    ) -> Result<(build::ControlPlane, TagBuilds), String> {
-        let builder = ClusterBuilder::new(&opts.cache_dir, &opts.project_root)?;
-        let plane = builder.control_plane()?;
-        let controllers = tags
-            .iter()
-            .map(|t| (t.tag.clone(), builder.controller(t)))
-            .collect();
-        Ok((plane, controllers))
     }
 
     fn start_cluster(&mut self, plane: build::ControlPlane) -> Result<ClusterAccess, String> {
@@ -145,31 +153,27 @@ impl ClusterBackend {
         Ok(access)
     }
 
-    /// Each tag's argoexec as an image on the node (the controller names it `--executor-image`).
-    fn load_executors(&mut self) -> Result<(), String> {
+    /// The tag's argoexec as an image on the node (the controller names it `--executor-image`),
+    /// before the tag's first cell: tags are built one after another while cells run.
+    fn load_executor(&mut self, tag: &str, build: &ControllerBuild) -> Result<(), String> {
         let Some(provider) = self.provider.as_mut() else {
             return Ok(());
         };
-        if !self.opts.provider.capabilities().runs_pods {
-            return Ok(()); // No node that runs the harness's images.
+        if !self.opts.provider.capabilities().runs_pods || self.executors.contains(tag) {
+            return Ok(()); // No node that runs the harness's images, or it has this one.
         }
         let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
         let dir = self.cloud.run_dir().join("images");
         crate::cleanup::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let mut archives = Vec::new();
-        for (tag, build) in &self.controllers {
-            let Ok(build) = build else { continue };
-            let image =
-                images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
-            let path = dir.join(format!("argoexec-{tag}.tar"));
-            images::write_archive(&image, &path)?;
-            archives.push(path);
-        }
-        let result = provider.load_images(&mut self.cloud, &archives);
-        for a in &archives {
-            let _ = std::fs::remove_file(a);
-        }
-        result
+        let image =
+            images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
+        let path = dir.join(format!("argoexec-{tag}.tar"));
+        images::write_archive(&image, &path)?;
+        let result = provider.load_images(&mut self.cloud, std::slice::from_ref(&path));
+        let _ = std::fs::remove_file(&path);
+        result?;
+        self.executors.insert(tag.to_string());
+        Ok(())
     }
 
     /// Applies the tag's CRDs and controller RBAC, unless they are the ones in place.
@@ -210,7 +214,9 @@ impl ClusterBackend {
     /// The cell's objects, the controller's ConfigMap, tokens and environment, and the pod's
     /// identity at the EKS webhook; nothing runs yet.
     fn set_up(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<ClusterCell, String> {
-        let build = cell::prepared(self.controllers.get(&tag.tag), tag, "workflow-controller")?;
+        let build = self.builds.controller(tag);
+        let build = cell::prepared(build.as_ref(), tag, "workflow-controller")?;
+        self.load_executor(&tag.tag, &build)?;
         self.install(&tag.tag, &build)?;
         let namespace = world::NAMESPACE.to_string();
         let mut start = cell::begin(&mut self.cloud, scenario, tag, &namespace)?;
@@ -455,7 +461,12 @@ impl ClusterBackend {
 /// workflow-controller and argoexec. Returns what was built, one line each; fails naming every
 /// controller that did not build.
 pub fn prepare_tier(opts: &ClusterOptions, tags: &[ArgoTag]) -> anyhow::Result<Vec<String>> {
-    let (plane, controllers) = ClusterBackend::build_all(opts, tags).map_err(anyhow::Error::msg)?;
+    let builds = ClusterBuilds::new(opts.cache_dir.clone(), opts.project_root.clone());
+    builds.build(&[], tags, &|_| {})?;
+    let plane = builds.control_plane().map_err(anyhow::Error::msg)?;
+    let controllers = tags
+        .iter()
+        .map(|t| (&t.tag, builds.controller(t).expect("built")));
     let mut built = vec![format!(
         "Kubernetes {} and etcd {}: {}",
         plane.kubernetes_version,
@@ -602,40 +613,19 @@ impl Backend for ClusterBackend {
         Some(self.opts.provider.as_str())
     }
 
-    fn prepare(
-        &mut self,
-        tags: &[ArgoTag],
-        _components: &[Component],
-        scenarios: &[Scenario],
-    ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-        let (plane, controllers) =
-            Self::build_all(&self.opts, tags).map_err(|e| anyhow::anyhow!(e))?;
-        self.kubernetes_version = plane.kubernetes_version.clone();
-        let mut infos: BTreeMap<String, BTreeMap<Component, TagInfo>> = BTreeMap::new();
-        for (tag, result) in controllers {
-            let info = match &result {
-                Ok(b) => TagInfo {
-                    go_version: b.go_version.clone(),
-                    checksums: format!("module go.sum; {}", b.manifests_source),
-                    ..Default::default()
-                },
-                Err(e) => TagInfo {
-                    error: Some(e.clone()),
-                    ..Default::default()
-                },
-            };
-            infos
-                .entry(tag.clone())
-                .or_default()
-                .insert(Component::ControllerEntrypoint, info);
-            self.controllers.insert(tag, result);
-        }
+    fn builds(&self) -> Arc<dyn Builds> {
+        Arc::clone(&self.builds) as Arc<dyn Builds>
+    }
+
+    /// Starts the sandbox at once and the cluster once Kubernetes is built; a cluster that fails
+    /// to start is each cell's observation.
+    fn start(&mut self, scenarios: &[Scenario]) -> anyhow::Result<()> {
         let python = crate::tools::python(&self.opts.project_root)?;
         self.cloud.start(&self.opts.sandbox_exe, python, scenarios);
+        let plane = self.builds.control_plane().map_err(anyhow::Error::msg)?;
+        self.kubernetes_version = plane.kubernetes_version.clone();
         self.access = match self.cloud.sandbox_started() {
-            Ok(()) => self
-                .start_cluster(plane)
-                .and_then(|a| self.load_executors().map(|_| a)),
+            Ok(()) => self.start_cluster(plane),
             Err(e) => Err(e),
         };
         if let Err(e) = &self.access {
@@ -644,7 +634,7 @@ impl Backend for ClusterBackend {
                 e.lines().next().unwrap_or_default()
             ));
         }
-        Ok(infos)
+        Ok(())
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {

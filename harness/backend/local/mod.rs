@@ -14,9 +14,9 @@ use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::{self, RunRequest};
 use crate::backend::{cell, identity};
 use crate::fakes::world;
-use crate::scenario::{Component, Scenario};
+use crate::scenario::Scenario;
 use crate::shared::ArgoTag;
-use crate::shared::{ArgoLog, Evidence, Observation, TagInfo};
+use crate::shared::{ArgoLog, Evidence, Observation};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -248,23 +248,8 @@ impl Backend for LocalBackend {
         self.cloud.not_applicable(scenario)
     }
 
-    fn prepare(
-        &mut self,
-        tags: &[ArgoTag],
-        components: &[Component],
-        scenarios: &[Scenario],
-    ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-        let mut kinds: Vec<ProbeKind> = components.iter().map(|&c| ProbeKind::native(c)).collect();
-        kinds.extend(probe_set::kinds_for(scenarios));
-        kinds.sort();
-        kinds.dedup();
-        let infos = self.probes.build(tags, &kinds)?;
-        self.start(scenarios)?;
-        Ok(infos)
-    }
-
-    fn builds(&self) -> Option<Arc<dyn Builds>> {
-        Some(Arc::clone(&self.probes) as Arc<dyn Builds>)
+    fn builds(&self) -> Arc<dyn Builds> {
+        Arc::clone(&self.probes) as Arc<dyn Builds>
     }
 
     /// Starts the sandbox; a sandbox that fails to start is each cell's observation.

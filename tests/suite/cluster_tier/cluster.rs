@@ -3,7 +3,6 @@
 //! directory behind. Needs root, Go, the venv and the cluster builds (`make setup`).
 
 use crate::leftovers::{assert_clean_after, interrupt, processes_using, wait_until_gone};
-use authmatrix::backend::Backend;
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
 use authmatrix::backend::local::LocalOptions;
 use authmatrix::fakes::oidc::{IRSA_AUDIENCE, ISSUER};
@@ -65,9 +64,7 @@ fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac
         .iter()
         .find(|s| s.id == "ecr-irsa-entrypoint")
         .unwrap();
-    backend
-        .prepare(&tags, &[], std::slice::from_ref(ecr))
-        .unwrap();
+    authmatrix::backend::start_alone(&mut backend, std::slice::from_ref(ecr), &tags).unwrap();
     // Running one cell installs Argo's manifests of the tag.
     let cell = authmatrix::matrix::run_cell(&mut backend, ecr, &tags[0]);
     assert_eq!(

@@ -3,7 +3,6 @@
 //! manifests give; a user bound only to `view` (plus Argo's aggregate roles) still scans, and the
 //! coverage says what it missed. Needs root and the cluster builds (`make setup`).
 
-use authmatrix::backend::Backend;
 use authmatrix::backend::cluster::kube::{self as k, ClusterAccess};
 use authmatrix::backend::cluster::{
     ClusterBackend, ClusterOptions, manifests, provider::ProviderKind,
@@ -128,11 +127,10 @@ fn live_scans_match_manifest_scans_and_a_view_only_user_is_told_what_it_missed()
     };
     let tags = [ArgoTag::parse(TAG).unwrap()];
     let mut backend = ClusterBackend::new(opts.clone()).unwrap();
-    backend.prepare(&tags, &[], &[]).unwrap();
+    authmatrix::backend::start_alone(&mut backend, &[], &tags).unwrap();
     let access = backend.access().unwrap();
     // Argo's CRDs and aggregate roles, as cluster-install has them (its ConfigMap is the fixtures').
-    let (_, builds) = ClusterBackend::build_all(&opts, &tags).unwrap();
-    let build = builds.into_iter().next().unwrap().1.unwrap();
+    let build = backend.controller(&tags[0]).unwrap().unwrap();
     let mut install = manifests::cluster_install(&build.manifests).unwrap();
     install.retain(|o| o["kind"] != "ConfigMap");
     access

@@ -60,7 +60,7 @@ fn kind_runs_an_executor_a_controller_and_a_node_cell_on_two_tags() {
         report
             .cells
             .iter()
-            .find(|c| c.scenario == scenario && c.argo == tag)
+            .find(|c| c.id.is(scenario, tag))
             .unwrap_or_else(|| panic!("{scenario}::{tag} in the report"))
     };
     for tag in ["v3.5.11", "v3.6.0"] {

@@ -1,24 +1,74 @@
-//! Running cells while their builds continue: a cell enters the queue as soon as what it needs is
-//! built (its tag's probe), the first sandbox starts without waiting for any build and the others
-//! when cells wait that no started one is free to take, and the workers take the longest ready
-//! cell first, waiting when the queue is empty but builds still run.
+//! The one scheduler, for every backend, the CLI's commands and `cargo test --test matrix`: a
+//! cell enters the queue as soon as what it needs is built (its tag's probe, its tag's
+//! controller), the first backend starts without waiting for any build and the others when cells
+//! wait that no started one is free to take, and the workers take the longest ready cell first,
+//! waiting when the queue is empty but builds still run.
 
 use super::{run_and_keep, timings};
 use crate::backend::{Backend, BuildEvent, Builds};
-use crate::report::Report;
+use crate::report::{Cell, Report};
 use crate::scenario::Scenario;
-use crate::shared::ArgoTag;
+use crate::shared::{ArgoTag, CellId};
+use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// The builds every backend of the pool shares, if they share one (a pool whose backends each
-/// build for themselves prepares first).
-pub fn shared_builds(backends: &[Box<dyn Backend + Send>]) -> Option<Arc<dyn Builds>> {
-    let first = backends.first()?.builds()?;
-    let same = |b: &(dyn Backend + Send)| {
-        b.builds()
-            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(&o), Arc::as_ptr(&first)))
+/// The cells a run asks for: every scenario on every tag, or some of them (the matrix test's
+/// filters). The scenarios and tags are what the builds are asked for.
+pub struct Cells<'a> {
+    pub scenarios: &'a [Scenario],
+    pub tags: &'a [ArgoTag],
+    only: Option<HashSet<CellId>>,
+}
+
+impl<'a> Cells<'a> {
+    pub fn all(scenarios: &'a [Scenario], tags: &'a [ArgoTag]) -> Self {
+        Cells {
+            scenarios,
+            tags,
+            only: None,
+        }
+    }
+
+    /// Only these cells of `scenarios` × `tags`.
+    pub fn only(
+        scenarios: &'a [Scenario],
+        tags: &'a [ArgoTag],
+        ids: impl IntoIterator<Item = CellId>,
+    ) -> Self {
+        Cells {
+            only: Some(ids.into_iter().collect()),
+            ..Cells::all(scenarios, tags)
+        }
+    }
+
+    fn wants(&self, scenario: &Scenario, tag: &ArgoTag) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&CellId::new(scenario, tag)))
+    }
+
+    pub fn ids(&self) -> Vec<CellId> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| self.tags.iter().map(move |t| (s, t)))
+            .filter(|(s, t)| self.wants(s, t))
+            .map(|(s, t)| CellId::new(s, t))
+            .collect()
+    }
+}
+
+/// The builds every backend of the pool shares (one build per tag, whichever backend runs the
+/// cell).
+fn shared_builds(backends: &[Box<dyn Backend + Send>]) -> anyhow::Result<Arc<dyn Builds>> {
+    let Some(first) = backends.first().map(|b| b.builds()) else {
+        anyhow::bail!("no backend to run on")
     };
-    backends.iter().all(|b| same(b.as_ref())).then_some(first)
+    let same =
+        |b: &(dyn Backend + Send)| std::ptr::addr_eq(Arc::as_ptr(&b.builds()), Arc::as_ptr(&first));
+    match backends.iter().all(|b| same(b.as_ref())) {
+        true => Ok(first),
+        false => anyhow::bail!("the backends of a run must share their builds"),
+    }
 }
 
 /// At most `n` at once.
@@ -137,18 +187,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs every cell on `backends`, each starting as soon as its build (from `builds`, shared by all
-/// of them) is done, the longest (by `timings`) first among the ready ones; `started` is when the
-/// run began.
+/// Runs `wanted` on `backends`, each cell as soon as its build (shared by all of them) is done,
+/// the longest (by `timings`) first among the ready ones; `on_cell` hears of each cell as it ends.
 pub fn run(
     backends: &mut [Box<dyn Backend + Send>],
-    builds: Arc<dyn Builds>,
-    scenarios: &[Scenario],
-    tags: &[ArgoTag],
-    started: std::time::Instant,
+    wanted: &Cells,
     timings: &timings::Timings,
+    on_cell: &(dyn Fn(&Cell) + Sync),
 ) -> anyhow::Result<Report> {
-    let total = scenarios.len() * tags.len();
+    let started = std::time::Instant::now();
+    let builds = shared_builds(backends)?;
+    let (scenarios, tags) = (wanted.scenarios, wanted.tags);
+    let total = wanted.ids().len();
     let (own_server, instant): (Vec<bool>, Vec<bool>) = scenarios
         .iter()
         .map(|s| match backends.first() {
@@ -195,7 +245,10 @@ pub fn run(
                 } => {
                     for s in ready {
                         let (scenario, argo) = (&scenarios[s], &tags[tag]);
-                        let time = timings.previous(&scenario.id, &argo.tag);
+                        if !wanted.wants(scenario, argo) {
+                            continue;
+                        }
+                        let time = timings.previous(&CellId::new(scenario, argo));
                         let order = std::cmp::Reverse(s * tags.len() + tag);
                         q.ready.push(ReadyCell {
                             time,
@@ -273,7 +326,8 @@ pub fn run(
                         }
                     };
                     let Some((scenario, tag)) = next else { break };
-                    run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
+                    let cell = run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
+                    on_cell(&cell);
                 }
             });
         }
@@ -287,8 +341,16 @@ pub fn run(
         return Err(e);
     }
     let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(super::report_of(
-        backends, scenarios, tags, tag_info, cells, started,
+    let first = backends.first();
+    let name = first.map(|b| b.name()).unwrap_or_default();
+    let provider = first.and_then(|b| b.provider());
+    Ok(Report::new(
+        (name, provider),
+        scenarios,
+        tags,
+        tag_info,
+        cells,
+        started.elapsed(),
     ))
 }
 
@@ -354,14 +416,6 @@ mod tests {
         fn name(&self) -> &'static str {
             "recording"
         }
-        fn prepare(
-            &mut self,
-            _: &[ArgoTag],
-            _: &[Component],
-            _: &[Scenario],
-        ) -> anyhow::Result<TagInfos> {
-            anyhow::bail!("a streaming backend is not prepared")
-        }
         fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
             let cell = (
                 self.id,
@@ -372,8 +426,8 @@ mod tests {
             lock(&self.ran).push(cell);
             Observation::not_applicable("recording", "ran".into())
         }
-        fn builds(&self) -> Option<Arc<dyn Builds>> {
-            Some(Arc::clone(&self.builds) as Arc<dyn Builds>)
+        fn builds(&self) -> Arc<dyn Builds> {
+            Arc::clone(&self.builds) as Arc<dyn Builds>
         }
         fn start(&mut self, scenarios: &[Scenario]) -> anyhow::Result<()> {
             let mut started = lock(&self.started);
@@ -435,10 +489,9 @@ mod tests {
         scenarios: &[Scenario],
         tags: &[ArgoTag],
     ) -> anyhow::Result<Report> {
-        let shared = shared_builds(backends).expect("the backends share their builds");
         let cache = tempfile::tempdir().unwrap();
         let timings = timings::Timings::load(cache.path(), "recording");
-        run(backends, shared, scenarios, tags, Instant::now(), &timings)
+        run(backends, &Cells::all(scenarios, tags), &timings, &|_| {})
     }
 
     #[test]
@@ -452,6 +505,24 @@ mod tests {
         let ran = lock(&ran);
         let first = ran.iter().find(|c| c.2 == "v3.5.11").expect("ran");
         assert!(first.3 < second_built, "v3.5.11 ran while v3.6.5 built");
+    }
+
+    #[test]
+    fn only_the_wanted_cells_run_and_each_is_heard_of_once() {
+        let (mut backends, _, _, ran) = recording(2, Duration::ZERO);
+        let scenarios = scenarios(&["s3-static-keys.yaml", "minio-static-keys.yaml"]);
+        let tags = ArgoTag::parse_list("v3.5.11,v3.6.5").unwrap();
+        let wanted = Cells::only(&scenarios, &tags, [CellId::new(&scenarios[1], &tags[0])]);
+        let cache = tempfile::tempdir().unwrap();
+        let timings = timings::Timings::load(cache.path(), "recording");
+        let heard = Mutex::new(Vec::new());
+        let report = run(&mut backends, &wanted, &timings, &|c| {
+            lock(&heard).push(c.id.to_string())
+        })
+        .unwrap();
+        assert_eq!(lock(&heard).as_slice(), ["minio-static-keys::v3.5.11"]);
+        assert_eq!(report.cells.len(), 1);
+        assert_eq!(lock(&ran).len(), 1);
     }
 
     #[test]
