@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod ci;
 pub mod cleanup;
 pub mod decision;
+pub mod exit;
 pub mod explain;
 pub mod fakes;
 pub mod go;
