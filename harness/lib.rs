@@ -8,6 +8,7 @@ pub mod build_cache;
 pub mod cgroups;
 pub mod ci;
 pub mod cleanup;
+pub mod command;
 pub mod decision;
 pub mod exit;
 pub mod explain;
