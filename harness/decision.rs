@@ -28,12 +28,12 @@ impl Decision {
         }
     }
 
-    /// 0 GO, 1 NO-GO, 2 CONDITIONAL.
+    /// 0 GO, 1 NO-GO, 2 CONDITIONAL: `crate::exit`'s codes, which no error shares.
     pub fn exit_code(self) -> u8 {
         match self {
-            Decision::Go => 0,
-            Decision::NoGo => 1,
-            Decision::Conditional => 2,
+            Decision::Go => crate::exit::OK,
+            Decision::NoGo => crate::exit::NO_GO,
+            Decision::Conditional => crate::exit::CONDITIONAL,
         }
     }
 }

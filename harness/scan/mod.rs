@@ -21,8 +21,9 @@ use crate::scenario::{AuthMode, Component};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Exit code of a scan that could not read anything at all.
-pub const EXIT_CANNOT_SCAN: u8 = 3;
+/// Exit code of a scan whose manifests had nothing readable at all: bad input. (A live cluster
+/// that cannot be listed through a readable kubeconfig is `crate::exit::INFRA`.)
+pub const EXIT_CANNOT_SCAN: u8 = crate::exit::BAD_INPUT;
 
 /// A scan that could not run: nothing readable.
 #[derive(Debug, thiserror::Error)]

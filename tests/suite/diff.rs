@@ -171,7 +171,7 @@ fn a_file_that_is_not_a_report_is_refused_with_its_name() {
     let bad = dir.path().join("report.json");
     std::fs::write(&bad, "{\"cells\": 3}").unwrap();
     let (code, out) = diff(dir.path(), dir.path());
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, authmatrix::exit::BAD_INPUT as i32, "{out}");
     assert!(
         out.contains(&bad.display().to_string()) && out.contains("not an authmatrix report"),
         "{out}"

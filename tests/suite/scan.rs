@@ -210,7 +210,7 @@ fn the_team_names_are_kept_where_the_expectations_allow() {
 #[test]
 fn verdict_without_from_and_without_a_recorded_version_says_what_to_give() {
     let (code, _, err) = authmatrix(&["verdict", "--to", "v4.0.5", "--report", "nowhere"]);
-    assert_eq!(code, Some(2));
+    assert_eq!(code, Some(authmatrix::exit::BAD_INPUT as i32), "{err}");
     assert!(err.contains("give --from"), "{err}");
 }
 

@@ -181,6 +181,15 @@ impl From<String> for BuildError {
     }
 }
 
+/// The error of a `go mod download -json` of Argo's module that did not fetch it.
+fn unknown_tag(download: &serde_json::Value, tag: &ArgoTag) -> Option<BuildError> {
+    let e = download.get("Error")?.as_str()?;
+    Some(BuildError::UnknownTag {
+        tag: tag.tag.clone(),
+        detail: e.lines().last().unwrap_or(e).trim().to_string(),
+    })
+}
+
 pub struct ProbeBuilder {
     pub go: PathBuf,
     pub cache_dir: PathBuf,
@@ -287,11 +296,8 @@ impl ProbeBuilder {
         } else {
             "sumdb"
         };
-        if let Some(e) = download.get("Error").and_then(|e| e.as_str()) {
-            return Err(BuildError::UnknownTag {
-                tag: tag.tag.clone(),
-                detail: e.lines().last().unwrap_or(e).trim().to_string(),
-            });
+        if let Some(e) = unknown_tag(&download, tag) {
+            return Err(e);
         }
         let argo_gomod = download
             .get("GoMod")
@@ -530,8 +536,15 @@ impl ProbeBuilder {
 impl ProbeBuilder {
     /// Whether the Go module proxy serves this Argo tag.
     pub fn tag_exists(&self, tag: &ArgoTag) -> bool {
-        self.download_argo(&std::env::temp_dir(), tag)
-            .is_ok_and(|(v, _)| v.get("Error").is_none())
+        self.check_tag(tag).is_ok()
+    }
+
+    /// Asks the Go module proxy for this Argo tag as a build does (the same download, so a build
+    /// after it finds the module cached): `UnknownTag`, as a build would report it, when it does
+    /// not serve it.
+    pub fn check_tag(&self, tag: &ArgoTag) -> Result<(), BuildError> {
+        let (download, _) = self.download_argo(&std::env::temp_dir(), tag)?;
+        unknown_tag(&download, tag).map_or(Ok(()), Err)
     }
 
     /// Module → version of every module on the import path of `packages` (default: the probe itself),
