@@ -88,10 +88,6 @@ impl SandboxedController {
 }
 
 pub trait ClusterProvider: Send {
-    /// Which provider this is; what it can do is [`ProviderKind::capabilities`], known before a
-    /// cluster starts.
-    fn kind(&self) -> ProviderKind;
-
     /// Starts the cluster and says how to reach it. Called once per backend; the cluster serves
     /// every tag of the run.
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String>;
