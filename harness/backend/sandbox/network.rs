@@ -1,7 +1,7 @@
 //! Where each fake lives inside the sandbox's private network namespace, and the names that
 //! resolve to it there (through a private /etc/hosts). Fixed ports are safe: the namespace is ours.
 
-pub use crate::fakes::pod_identity::{AGENT_ADDR, AGENT_URL};
+pub use crate::fakes::pod_identity::AGENT_ADDR;
 
 pub const S3_HOST: &str = "s3.authmatrix.test";
 pub const S3_IP: &str = "127.0.0.1";
