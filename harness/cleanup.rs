@@ -2,8 +2,8 @@
 //!
 //! Namespaces need nothing here: they vanish with their processes. Each sandbox is PID 1 of its
 //! own PID namespace, so killing it kills everything it started (a control plane, a controller).
-//! On an interrupt the sandboxes go first — so nothing writes into a directory being removed —
-//! then commands that delete outside state (a kind cluster), then temporary directories.
+//! On an interrupt the sandboxes go first — so nothing writes into a directory being removed; a
+//! kind cluster and its engine live in one, so they go with it — then temporary directories.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once, RwLock};
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-static COMMANDS: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
 /// Process groups of running build commands (`go build` and the compilers it starts).
 static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static INSTALL: Once = Once::new();
@@ -161,12 +160,6 @@ pub fn forget_group(pid: u32) {
     lock(&GROUPS).retain(|g| *g != pid);
 }
 
-/// Remembers a command that undoes outside state (e.g. `kind delete cluster`), run on interrupt.
-pub fn register_command(argv: Vec<String>) {
-    install();
-    lock(&COMMANDS).push(argv);
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -191,11 +184,6 @@ pub fn install() {
                 }
                 // A node's containers live in cgroups named after their sandbox.
                 crate::cgroups::remove(&crate::cgroups::name_for(pid));
-            }
-            for argv in lock(&COMMANDS).clone() {
-                if let Some((program, args)) = argv.split_first() {
-                    let _ = std::process::Command::new(program).args(args).status();
-                }
             }
             for d in lock(&DIRS).clone() {
                 remove_for_good(&d);

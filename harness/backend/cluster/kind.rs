@@ -18,7 +18,7 @@
 use super::engine::{Engine, EngineBuild};
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{ClusterProvider, ProviderKind};
+use super::provider::ClusterProvider;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::fakes::oidc::ISSUER;
@@ -307,10 +307,6 @@ fn api_server_patch() -> String {
 }
 
 impl ClusterProvider for Kind {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Kind
-    }
-
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
         self.create(cloud).map_err(|e| {
             let log = self.engine.as_ref().map(|e| e.log().display().to_string());

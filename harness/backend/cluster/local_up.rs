@@ -12,7 +12,7 @@
 use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
-use super::provider::{ClusterProvider, ProviderKind};
+use super::provider::ClusterProvider;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::SpawnRequest;
@@ -324,10 +324,6 @@ fn wait_for(timeout: Duration, what: &str, ready: impl Fn() -> bool) -> Result<(
 }
 
 impl ClusterProvider for LocalUp {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::LocalUp
-    }
-
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String> {
         self.start(cloud)
             .map_err(|e| format!("{e}\n{}", self.logs_tail()))

@@ -1,7 +1,7 @@
 //! Where a cluster comes from: `local-up` (the default here: a control plane built from
-//! Kubernetes' Go modules, run inside the sandbox, no container engine needed) or `kind` (official
-//! images, for machines with Docker and a registry). The backend above does not care which; what
-//! each can do is stated by [`Capabilities`].
+//! Kubernetes' Go modules, run inside the sandbox, no container engine needed) or `kind` (a kind
+//! cluster on the harness's own container engine, from a node image made without a registry). The
+//! backend above does not care which; what each can do is stated by [`Capabilities`].
 
 use super::build::ControllerBuild;
 use super::kube::ClusterAccess;
@@ -88,10 +88,6 @@ impl SandboxedController {
 }
 
 pub trait ClusterProvider: Send {
-    /// Which provider this is; what it can do is [`ProviderKind::capabilities`], known before a
-    /// cluster starts.
-    fn kind(&self) -> ProviderKind;
-
     /// Starts the cluster and says how to reach it. Called once per backend; the cluster serves
     /// every tag of the run.
     fn up(&mut self, cloud: &mut SandboxedCloud) -> Result<ClusterAccess, String>;
@@ -106,7 +102,7 @@ pub trait ClusterProvider: Send {
         Ok(())
     }
 
-    /// Where the node's pod logs can be read (`None` where no pod runs: see `Capabilities`).
+    /// Where the node's pod logs can be read (`None` before the node runs).
     fn pod_logs(&self) -> Option<&super::node::NodeDirs> {
         None
     }
@@ -128,7 +124,7 @@ impl std::str::FromStr for ProviderKind {
             "local-up" => Ok(ProviderKind::LocalUp),
             "kind" => Ok(ProviderKind::Kind),
             other => Err(format!(
-                "unknown cluster provider `{other}`: use `local-up` (no container engine needed) or `kind` (Docker and a registry)"
+                "unknown cluster provider `{other}`: use `local-up` (no container engine needed) or `kind` (the docker CLI and what `make engine kind-node` builds; no registry)"
             )),
         }
     }

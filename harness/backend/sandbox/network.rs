@@ -1,7 +1,7 @@
 //! Where each fake lives inside the sandbox's private network namespace, and the names that
 //! resolve to it there (through a private /etc/hosts). Fixed ports are safe: the namespace is ours.
 
-pub use crate::fakes::pod_identity::{AGENT_ADDR, AGENT_URL};
+pub use crate::fakes::pod_identity::AGENT_ADDR;
 
 pub const S3_HOST: &str = "s3.authmatrix.test";
 pub const S3_IP: &str = "127.0.0.1";
@@ -31,7 +31,6 @@ pub const TOKEN_REGISTRY_HOST: &str = "token-registry.example.internal";
 pub const TOKEN_REGISTRY_IP: &str = "127.0.0.6";
 pub const ECR_PUBLIC_HOST: &str = "public.ecr.aws";
 pub const ECR_PUBLIC_IP: &str = "127.0.0.7";
-pub const ECR_PUBLIC_API_HOST: &str = "api.ecr-public.us-east-1.amazonaws.com";
 pub const ECR_PUBLIC_API_IP: &str = "127.0.0.8";
 
 /// The mutating webhook EKS runs for IRSA and Pod Identity (fakes::eks_webhook).

@@ -94,15 +94,6 @@ impl Storage {
         std::fs::read(self.blob_path(digest)).ok()
     }
 
-    pub fn blob_size(&self, name: &str, digest: &str) -> Option<u64> {
-        if !self.has_blob(name, digest) {
-            return None;
-        }
-        std::fs::metadata(self.blob_path(digest))
-            .ok()
-            .map(|m| m.len())
-    }
-
     /// Stores `data` as a blob of `name`; returns its digest.
     pub fn put_blob(&self, name: &str, data: &[u8]) -> std::io::Result<String> {
         let digest = digest_of(data);

@@ -48,6 +48,7 @@ impl Detector<'_> {
         }
     }
 
+    /// One setup: repository `r` used by the workflow's pods under ServiceAccount `sa`.
     pub(super) fn s3_setup(
         &mut self,
         u: &WorkflowUse,
@@ -61,127 +62,26 @@ impl Detector<'_> {
             .and_then(Value::as_str)
             .unwrap_or("s3.amazonaws.com");
         let aws = endpoint.contains("amazonaws.com");
-        let field = |f: &str| s3.get(f).filter(|v| !v.is_null());
         let mut evidence = vec![used.to_string(), r.evidence.clone()];
-        let mut summary;
-        let mut auth = AuthMode::None;
-        let corresponds = if let Some(access) = field("accessKeySecret") {
-            let name = access.get("name").and_then(Value::as_str).unwrap_or("");
-            let key = access.get("key").and_then(Value::as_str).unwrap_or("");
-            evidence.push(format!(
-                "{}.accessKeySecret -> secret {name:?} key {key:?}",
-                r.evidence
-            ));
-            summary = format!(
-                "S3 artifacts ({}) with static keys from a Secret",
-                endpoint_kind(aws)
-            );
-            match self.secret(&u.namespace, name) {
-                Ok(None) => {
-                    evidence.push(format!(
-                        "{}/Secret/{name}: {}",
-                        u.namespace,
-                        self.inv.absence_wording()
-                    ));
-                    summary.push_str(" that is missing");
-                    Some("s3-missing-key-secret")
-                }
-                Ok(Some(keys)) if !keys.iter().any(|k| k == key) => {
-                    evidence.push(format!(
-                        "{}/Secret/{name}: keys {keys:?}, no {key:?}",
-                        u.namespace
-                    ));
-                    summary.push_str(" that lacks the key");
-                    Some("s3-secret-missing-key")
-                }
-                state => {
-                    if let Ok(Some(keys)) = &state {
-                        evidence.push(format!(
-                            "{}/Secret/{name}: exists, keys {keys:?}",
-                            u.namespace
-                        ));
-                    }
-                    if let Err(why) = state {
-                        self.gap(
-                            format!("Secret {name} in {}", u.namespace),
-                            why,
-                            "whether the static-key Secret exists",
-                        );
-                    }
-                    match aws {
-                        true => Some("s3-static-keys"),
-                        false => Some("minio-static-keys"),
-                    }
-                }
-            }
-        } else {
-            let sdk = field("useSDKCreds").and_then(Value::as_bool) == Some(true);
-            let chain = match sdk {
-                true => {
-                    evidence.push(format!("{}.useSDKCreds=true", r.evidence));
-                    "the SDK default chain (useSDKCreds)"
-                }
-                false => "no keys and no useSDKCreds (minio-go IAM chain)",
-            };
-            let executor_env = identity::executor_env(self.c);
-            let who = identity::of_pods(self.inv, &u.namespace, &sa.value, &executor_env);
-            evidence.push(sa.evidence.clone());
-            if let Some(e) = &u.executor_service_account {
-                // The web-identity and Pod Identity webhooks key off the pod's ServiceAccount.
-                evidence.push(format!(
-                    "{} (identity still follows the pod's ServiceAccount)",
-                    e.evidence
-                ));
-            }
-            summary = format!("S3 artifacts ({}) with {chain}", endpoint_kind(aws));
-            match (&who, sdk, aws) {
-                (Ambient::Irsa(e), _, true) => {
-                    auth = AuthMode::Irsa;
-                    evidence.extend(e.clone());
-                    summary.push_str(" under IRSA");
-                    Some(if sdk {
-                        "s3-irsa-sdk-creds"
-                    } else {
-                        "s3-irsa-default-iam"
-                    })
-                }
-                (Ambient::PodIdentity(e), _, true) => {
-                    auth = AuthMode::PodIdentity;
-                    evidence.extend(e.clone());
-                    summary.push_str(" under EKS Pod Identity");
-                    Some(if sdk {
-                        "s3-pod-identity-sdk-creds"
-                    } else {
-                        "s3-pod-identity-default-iam"
-                    })
-                }
-                (Ambient::Unknown(why), _, _) => {
-                    self.gap(
-                        format!("identity of {}/ServiceAccount/{}", u.namespace, sa.value),
-                        why.clone(),
-                        "the S3 setup's identity",
-                    );
-                    summary.push_str(", identity unknown");
-                    None
-                }
-                (Ambient::None(e), _, _) => {
-                    evidence.push(e.clone());
-                    summary.push_str(" and no IRSA or Pod Identity seen (node role?)");
-                    None
-                }
-                _ => None,
-            }
+        let Credentials {
+            mut summary,
+            auth,
+            scenario,
+        } = match field(s3, "accessKeySecret") {
+            Some(access) => self.static_keys(u, r, access, aws, &mut evidence),
+            None => self.ambient_credentials(u, r, sa, aws, &mut evidence),
         };
-        if let Some(role) = field("roleARN").and_then(Value::as_str) {
+        let role = field(s3, "roleARN");
+        if let Some(role) = role.and_then(Value::as_str) {
             evidence.push(format!("{}.roleARN={role}", r.evidence));
             summary.push_str(", assuming roleARN");
         }
         // No catalogue scenario assumes a role on top: what the matrix measured does not apply.
-        let corresponds = corresponds.filter(|_| field("roleARN").is_none());
+        let scenario = scenario.filter(|_| role.is_none());
         self.add(Setup {
             summary,
             component: Component::ExecutorS3,
-            corresponds_to: corresponds.map(str::to_string),
+            corresponds_to: scenario.map(str::to_string),
             evidence,
             names: Names {
                 namespace: u.namespace.clone(),
@@ -194,6 +94,155 @@ impl Detector<'_> {
             ..Default::default()
         });
     }
+
+    /// Static keys from the Secret `accessKeySecret` names: whether it exists and holds the key.
+    fn static_keys(
+        &mut self,
+        u: &WorkflowUse,
+        r: &repos::Repo,
+        access: &Value,
+        aws: bool,
+        evidence: &mut Vec<String>,
+    ) -> Credentials {
+        let name = access.get("name").and_then(Value::as_str).unwrap_or("");
+        let key = access.get("key").and_then(Value::as_str).unwrap_or("");
+        evidence.push(format!(
+            "{}.accessKeySecret -> secret {name:?} key {key:?}",
+            r.evidence
+        ));
+        let mut summary = format!(
+            "S3 artifacts ({}) with static keys from a Secret",
+            endpoint_kind(aws)
+        );
+        let scenario = match self.secret(&u.namespace, name) {
+            Ok(None) => {
+                evidence.push(format!(
+                    "{}/Secret/{name}: {}",
+                    u.namespace,
+                    self.inv.absence_wording()
+                ));
+                summary.push_str(" that is missing");
+                "s3-missing-key-secret"
+            }
+            Ok(Some(keys)) if !keys.iter().any(|k| k == key) => {
+                evidence.push(format!(
+                    "{}/Secret/{name}: keys {keys:?}, no {key:?}",
+                    u.namespace
+                ));
+                summary.push_str(" that lacks the key");
+                "s3-secret-missing-key"
+            }
+            state => {
+                if let Ok(Some(keys)) = &state {
+                    evidence.push(format!(
+                        "{}/Secret/{name}: exists, keys {keys:?}",
+                        u.namespace
+                    ));
+                }
+                if let Err(why) = state {
+                    self.gap(
+                        format!("Secret {name} in {}", u.namespace),
+                        why,
+                        "whether the static-key Secret exists",
+                    );
+                }
+                match aws {
+                    true => "s3-static-keys",
+                    false => "minio-static-keys",
+                }
+            }
+        };
+        Credentials {
+            summary,
+            auth: AuthMode::None,
+            scenario: Some(scenario),
+        }
+    }
+
+    /// No keys: the SDK's chain (`useSDKCreds`) or minio-go's IAM chain, under whatever identity
+    /// the pods of `sa` get (IRSA, Pod Identity, none seen, or unknown).
+    fn ambient_credentials(
+        &mut self,
+        u: &WorkflowUse,
+        r: &repos::Repo,
+        sa: &Found<String>,
+        aws: bool,
+        evidence: &mut Vec<String>,
+    ) -> Credentials {
+        let sdk = field(&r.s3, "useSDKCreds").and_then(Value::as_bool) == Some(true);
+        let chain = match sdk {
+            true => {
+                evidence.push(format!("{}.useSDKCreds=true", r.evidence));
+                "the SDK default chain (useSDKCreds)"
+            }
+            false => "no keys and no useSDKCreds (minio-go IAM chain)",
+        };
+        let executor_env = identity::executor_env(self.c);
+        let who = identity::of_pods(self.inv, &u.namespace, &sa.value, &executor_env);
+        evidence.push(sa.evidence.clone());
+        if let Some(e) = &u.executor_service_account {
+            // The web-identity and Pod Identity webhooks key off the pod's ServiceAccount.
+            evidence.push(format!(
+                "{} (identity still follows the pod's ServiceAccount)",
+                e.evidence
+            ));
+        }
+        let mut found = Credentials {
+            summary: format!("S3 artifacts ({}) with {chain}", endpoint_kind(aws)),
+            auth: AuthMode::None,
+            scenario: None,
+        };
+        match (who, aws) {
+            (Ambient::Irsa(e), true) => {
+                found.auth = AuthMode::Irsa;
+                evidence.extend(e);
+                found.summary.push_str(" under IRSA");
+                found.scenario = Some(match sdk {
+                    true => "s3-irsa-sdk-creds",
+                    false => "s3-irsa-default-iam",
+                });
+            }
+            (Ambient::PodIdentity(e), true) => {
+                found.auth = AuthMode::PodIdentity;
+                evidence.extend(e);
+                found.summary.push_str(" under EKS Pod Identity");
+                found.scenario = Some(match sdk {
+                    true => "s3-pod-identity-sdk-creds",
+                    false => "s3-pod-identity-default-iam",
+                });
+            }
+            (Ambient::Unknown(why), _) => {
+                self.gap(
+                    format!("identity of {}/ServiceAccount/{}", u.namespace, sa.value),
+                    why,
+                    "the S3 setup's identity",
+                );
+                found.summary.push_str(", identity unknown");
+            }
+            (Ambient::None(e), _) => {
+                evidence.push(e);
+                found
+                    .summary
+                    .push_str(" and no IRSA or Pod Identity seen (node role?)");
+            }
+            // An AWS identity against an endpoint that is not AWS: no catalogue scenario.
+            _ => {}
+        }
+        found
+    }
+}
+
+/// What one repository's credentials amount to: the setup's summary so far, the identity its
+/// pods run under, and the catalogue scenario it corresponds to, if any.
+struct Credentials {
+    summary: String,
+    auth: AuthMode,
+    scenario: Option<&'static str>,
+}
+
+/// A field of the repository's `s3` settings; an explicit `null` counts as absent.
+fn field<'a>(s3: &'a Value, name: &str) -> Option<&'a Value> {
+    s3.get(name).filter(|v| !v.is_null())
 }
 
 fn endpoint_kind(aws: bool) -> &'static str {
