@@ -84,20 +84,13 @@ impl Choice {
 
 impl Choice {
     /// Refuses a backend that can run none of these scenarios, before anything starts: a run
-    /// that could only report every cell not applicable is a mistake, not a result.
+    /// that could only report every cell not applicable is a mistake, not a result. Only the local
+    /// backend has such a limit (it has no node); either cluster provider runs every column.
     pub fn check_can_run(self, scenarios: &[Scenario]) -> anyhow::Result<()> {
-        let Choice::Cluster(provider) = self else {
-            return Ok(());
-        };
-        let why_not: Vec<_> = scenarios
-            .iter()
-            .filter_map(|s| provider.cannot_run(s.component))
-            .collect();
-        if !scenarios.is_empty() && why_not.len() == scenarios.len() {
+        let runs_none = !scenarios.iter().any(|s| s.component.has_probe());
+        if self == Choice::Local && !scenarios.is_empty() && runs_none {
             anyhow::bail!(
-                "--provider {}: {}",
-                provider.as_str(),
-                provider.capabilities().limits
+                "--backend local: node scenarios need a Kubernetes node (a kubelet pulling images, RBAC, volumes); use --backend cluster"
             );
         }
         Ok(())

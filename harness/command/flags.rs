@@ -50,7 +50,7 @@ pub struct Target {
     #[arg(long, value_enum, default_value_t = Backend::Local, env = "AUTHMATRIX_BACKEND")]
     pub backend: Backend,
     /// Where the cluster backend's cluster comes from: `local-up` (built from Kubernetes' Go
-    /// modules, no container engine) or `kind` (Docker and a registry).
+    /// modules, no container engine) or `kind` (the docker CLI and what `make engine kind-node` builds; no registry).
     #[arg(long, value_enum, default_value_t = Provider::LocalUp)]
     pub provider: Provider,
 }

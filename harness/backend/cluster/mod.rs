@@ -159,8 +159,8 @@ impl ClusterBackend {
         let Some(provider) = self.provider.as_mut() else {
             return Ok(());
         };
-        if !self.opts.provider.capabilities().runs_pods || self.executors.contains(tag) {
-            return Ok(()); // No node that runs the harness's images, or it has this one.
+        if self.executors.contains(tag) {
+            return Ok(()); // The node has it from an earlier cell of the tag.
         }
         let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
         let dir = self.cloud.run_dir().join("images");
@@ -638,11 +638,7 @@ impl Backend for ClusterBackend {
     }
 
     fn not_applicable(&self, scenario: &Scenario) -> Option<String> {
-        self.opts
-            .provider
-            .cannot_run(scenario.component)
-            .or_else(|| foreign_controller(scenario))
-            .or_else(|| self.cloud.not_applicable(scenario))
+        foreign_controller(scenario).or_else(|| self.cloud.not_applicable(scenario))
     }
 
     fn run(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Observation {
