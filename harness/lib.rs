@@ -4,14 +4,13 @@
 //! shares (`shared`).
 
 pub mod backend;
-pub mod build_cache;
+pub mod build;
 pub mod cgroups;
 pub mod ci;
 pub mod cleanup;
 pub mod decision;
 pub mod explain;
 pub mod fakes;
-pub mod go;
 pub mod matrix;
 pub mod progress;
 pub mod redact;

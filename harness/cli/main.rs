@@ -4,8 +4,8 @@ mod args;
 
 use anyhow::{Context, bail};
 use args::{Cli, Command, ExplainArgs, PrepareArgs, RunArgs, ScanArgs, Selection, VerdictArgs};
-use authmatrix::backend::local::probes::ProbeBuilder;
-use authmatrix::backend::{self, Choice, cluster, local};
+use authmatrix::backend::{self, Choice, cluster};
+use authmatrix::build::{self, probe_set, probes::ProbeBuilder};
 use authmatrix::matrix::{self, plan};
 use authmatrix::report::{Report, diff};
 use authmatrix::shared::ArgoTag;
@@ -61,7 +61,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Engine => {
             let exe = std::env::current_exe()?;
-            cluster::engine::serve(&root(), &default_cache_dir(), &exe)?;
+            cluster::engine::serve(&root(), &build::cache_dir(), &exe)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Prepare(a) => prepare(a),
@@ -139,7 +139,7 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let (from, to) = (ArgoTag::parse(&a.from)?, ArgoTag::parse(&a.to)?);
-    let builder = ProbeBuilder::new(default_cache_dir().join("probes"), root().join("probes"))?;
+    let builder = ProbeBuilder::new(build::cache_dir().join("probes"), root().join("probes"))?;
     let changes = explain::changed_modules(&builder, s, &from, &to)?;
     print!("{}", explain::render(s, &from, &to, &changes));
     if a.bisect {
@@ -156,9 +156,9 @@ fn prepare(a: PrepareArgs) -> anyhow::Result<ExitCode> {
     let (scenarios, tags) = select(&a.selection)?;
     let lines = match a.backend.as_str() {
         "cluster" => cluster::prepare_tier(&cluster_options(60)?, &tags)?,
-        _ => local::prepare_probes(
+        _ => probe_set::prepare_probes(
             &root(),
-            &default_cache_dir(),
+            &build::cache_dir(),
             &scenarios,
             &tags,
             a.write_sums,
@@ -225,12 +225,8 @@ fn cluster_options(timeout: u64) -> anyhow::Result<cluster::ClusterOptions> {
     Ok(cluster::ClusterOptions {
         sandbox_exe: std::env::current_exe()?,
         project_root: root(),
-        cache_dir: default_cache_dir(),
+        cache_dir: build::cache_dir(),
         provider: cluster::provider::ProviderKind::LocalUp,
         cell_timeout: Duration::from_secs(timeout),
     })
-}
-
-fn default_cache_dir() -> PathBuf {
-    local::LocalOptions::default_cache_dir()
 }

@@ -3,10 +3,10 @@
 //! images, for machines with Docker and a registry). The backend above does not care which; what
 //! each can do is stated by [`Capabilities`].
 
-use super::build::ControllerBuild;
 use super::kube::ClusterAccess;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::SpawnRequest;
+use crate::build::cluster::ControllerBuild;
 use crate::scenario::Component;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,10 @@ impl SandboxedController {
                 format!("--kubeconfig={}", launch.kubeconfig.display()),
                 "--namespaced".into(),
                 format!("--managed-namespace={}", launch.managed_namespace),
-                format!("--executor-image={}", super::images::argoexec(launch.tag)),
+                format!(
+                    "--executor-image={}",
+                    crate::build::images::argoexec(launch.tag)
+                ),
                 "--loglevel=debug".into(),
             ],
             env,

@@ -12,9 +12,9 @@
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
-use crate::build_cache::OtherKeys;
+use super::cache::OtherKeys;
+use super::go::{GoEnv, GoTmp, argo_module};
 use crate::cleanup::KillableOutput;
-use crate::go::{GoEnv, GoTmp, argo_module};
 use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -65,8 +65,8 @@ impl ClusterBuilder {
         let go = crate::tools::go().map_err(|e| e.to_string())?;
         // GOTOOLCHAIN as the caller's environment has it: this is the cache keys' Go version.
         let local_go =
-            crate::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
-        crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
+            super::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
+        super::cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
             go,
             cache_dir: cache_dir.join("cluster"),
@@ -78,9 +78,9 @@ impl ClusterBuilder {
     /// etcd and the Kubernetes components, built once per source change.
     pub fn control_plane(&self) -> Result<ControlPlane, String> {
         let kubernetes_version =
-            crate::go::required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
+            super::go::required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
         let etcd_version =
-            crate::go::required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
+            super::go::required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
         let kube = self.build_wrapper("kubernetes", "kube", &kube_ldflags(&kubernetes_version)?)?;
         let etcd = self.build_wrapper("etcd", "etcd", "-s -w")?;
         Ok(ControlPlane {
@@ -105,7 +105,7 @@ impl ClusterBuilder {
         h.update(ldflags.as_bytes());
         let key = &hex::encode(h.finalize())[..12];
         // The build's start when this call built it (for the progress line), `None` when cached.
-        let (target, built) = crate::build_cache::get_or_build(
+        let (target, built) = super::cache::get_or_build(
             &self.cache_dir,
             name,
             key,
@@ -150,7 +150,7 @@ impl ClusterBuilder {
     pub fn controller(&self, tag: &ArgoTag) -> Result<ControllerBuild, String> {
         let key = &hex::encode(Sha256::digest(self.local_go.as_bytes()))[..12];
         // Builds of the tag under another Go's key stay (the probes' and wrappers' do not).
-        crate::build_cache::get_or_build(
+        super::cache::get_or_build(
             &self.cache_dir,
             &format!("workflow-controller-{}", tag.tag),
             key,
@@ -182,10 +182,10 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = crate::go::argo_at(tag);
+        let module = super::go::argo_at(tag);
         // As for the probes: a version the checksum database does not know is trusted on first use.
         let (download, _) =
-            crate::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
+            super::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
         if let Some(e) = download["Error"].as_str() {
             return Err(format!("go mod download {module}: {e}"));
         }

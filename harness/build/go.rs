@@ -2,7 +2,7 @@
 //! Argo binaries): the environment both builders give it, the Go version that goes into their cache
 //! keys, and fetching Argo's module with trust on first use.
 //!
-//! A low module, like `build_cache`: it knows nothing of the backends. Run the commands it makes with
+//! Like the rest of the build layer, it knows nothing of the backends. Run the commands it makes with
 //! `crate::cleanup::KillableOutput` (or `spawn_killable`) so that an interrupt kills them whole.
 
 use crate::shared::ArgoTag;

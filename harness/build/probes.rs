@@ -5,9 +5,9 @@
 //! from `probes/<probe>/sums/<tag>.sum` when the project carries them, else from the checksum
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
-use crate::build_cache::OtherKeys;
+use super::cache::OtherKeys;
+use super::go::{GO_TMP, GoEnv, GoTmp, argo_module};
 use crate::cleanup::KillableOutput;
-use crate::go::{GO_TMP, GoEnv, GoTmp, argo_module};
 use crate::scenario::{Arch, Component};
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
@@ -26,23 +26,20 @@ const GOFLAGS: &str = "-mod=mod -buildvcs=false";
 const BUILD_FLAGS: &[&str] = &["-trimpath", "-ldflags=-s -w"];
 
 /// The entry point all probes share (probes/common/main.go).
-const COMMON_MAIN: (&str, &str) = (
-    "probe_main.go",
-    include_str!("../../../probes/common/main.go"),
-);
+const COMMON_MAIN: (&str, &str) = ("probe_main.go", include_str!("../../probes/common/main.go"));
 
 /// A probe's Go sources. Argo's APIs used here are identical from v3.5.11 to v3.7.x; 4.0 moved the
 /// module to `…/v4`, gave `Load` a ctx and requires a logger in every ctx (probes/<probe>/v4/).
 fn sources(component: Component, tag: &ArgoTag) -> Vec<(&'static str, &'static str)> {
     let v4 = tag.version.major >= 4;
     let main = match (component, v4) {
-        (Component::ExecutorS3, false) => include_str!("../../../probes/s3/main.go"),
-        (Component::ExecutorS3, true) => include_str!("../../../probes/s3/v4/main.go"),
+        (Component::ExecutorS3, false) => include_str!("../../probes/s3/main.go"),
+        (Component::ExecutorS3, true) => include_str!("../../probes/s3/v4/main.go"),
         (Component::ControllerEntrypoint, false) => {
-            include_str!("../../../probes/entrypoint/main.go")
+            include_str!("../../probes/entrypoint/main.go")
         }
         (Component::ControllerEntrypoint, true) => {
-            include_str!("../../../probes/entrypoint/v4/main.go")
+            include_str!("../../probes/entrypoint/v4/main.go")
         }
         // No probe: a node's behaviour needs a node (LocalBackend::not_applicable).
         (Component::Node, _) => return vec![],
@@ -207,7 +204,7 @@ impl ProbeBuilder {
             compiling: Default::default(),
         };
         builder.local_go = builder.go_version("local")?;
-        crate::build_cache::remove_dead_partials(&builder.cache_dir);
+        super::cache::remove_dead_partials(&builder.cache_dir);
         Ok(builder)
     }
 
@@ -242,7 +239,7 @@ impl ProbeBuilder {
         let key = &self.key(kind, tag);
         // `<cache>/<probe>[-<arch>]-<tag>-<key>`; a new build removes the builds of its probe and
         // tag under other keys (other sources or another Go), ~80 MB each.
-        crate::build_cache::get_or_build(
+        super::cache::get_or_build(
             &self.cache_dir,
             &Self::family(kind, tag),
             key,
@@ -491,8 +488,8 @@ impl ProbeBuilder {
         dir: &Path,
         tag: &ArgoTag,
     ) -> Result<(serde_json::Value, bool), BuildError> {
-        let module = crate::go::argo_at(tag);
-        crate::go::download_trusting_first_use(|nosumdb| {
+        let module = super::go::argo_at(tag);
+        super::go::download_trusting_first_use(|nosumdb| {
             self.go_json(
                 dir,
                 "local",
@@ -523,7 +520,7 @@ impl ProbeBuilder {
     }
 
     fn go_version(&self, toolchain: &str) -> Result<String, BuildError> {
-        crate::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
+        super::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
     }
 }
 
