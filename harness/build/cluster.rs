@@ -13,7 +13,8 @@
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
 use super::cache::OtherKeys;
-use super::go::{GoEnv, GoTmp, argo_module};
+use super::go::{GO_TMP, GoEnv, GoTmp};
+use super::module::{ModuleError, argo_at, argo_module};
 use crate::cleanup::KillableOutput;
 use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
@@ -182,18 +183,18 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = super::go::argo_at(tag);
-        // As for the probes: a version the checksum database does not know is trusted on first use.
-        let (download, _) =
-            super::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
-        if let Some(e) = download["Error"].as_str() {
-            return Err(format!("go mod download {module}: {e}"));
-        }
-        let module_dir = PathBuf::from(download["Dir"].as_str().unwrap_or_default());
-        let commit = download["Origin"]["Hash"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let module = argo_at(tag);
+        // The module the tag's probes use too, downloaded once (a version the checksum database
+        // does not know is trusted on first use); Go's temporary files stay in this partial build.
+        let _ = std::fs::create_dir_all(tmp.join(GO_TMP));
+        let argo = super::module::argo(&self.go, tag, tmp).map_err(|e| match e {
+            ModuleError::Go(e) | ModuleError::NoAnswer(e) => {
+                format!("go mod download {module}: {e}")
+            }
+            ModuleError::Spawn(e) => format!("go mod download: {e}"),
+        })?;
+        let module_dir = argo.dir();
+        let commit = argo.commit().to_string();
         let src = tmp.join("src");
         copy_tree(&module_dir, &src)?;
         restore_symlinks(&src)?;
@@ -238,25 +239,6 @@ impl ClusterBuilder {
             commit,
             go_version: self.local_go.clone(),
             build_seconds: started.elapsed().as_secs_f64(),
-        })
-    }
-
-    fn download(
-        &self,
-        dir: &Path,
-        module: &str,
-        nosumdb: bool,
-    ) -> Result<serde_json::Value, String> {
-        let out = self
-            .go_cmd(dir, "-mod=mod", nosumdb)
-            .args(["mod", "download", "-json", module])
-            .killable_output()
-            .map_err(|e| format!("go mod download: {e}"))?;
-        serde_json::from_slice(&out.stdout).map_err(|_| {
-            format!(
-                "go mod download {module}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
         })
     }
 

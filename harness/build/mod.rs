@@ -2,6 +2,7 @@
 //! across runs under [`cache_dir`]. The backends ask it for artifacts; it knows nothing of them.
 //!
 //! - `go.rs` — the `go` command as every builder runs it, and the Go version in cache keys;
+//! - `module.rs` — Argo's module at a tag, downloaded once per tag and shared by every build of it;
 //! - `cache.rs` — cache entries built under a lock and renamed into place, their keys and families;
 //! - `probes.rs`, `probe_set.rs`, `parallel.rs` — the local backend's probes: one build, a run's
 //!   set of them (`authmatrix prepare`), several side by side;
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod cluster_builds;
 pub mod go;
 pub mod images;
+pub mod module;
 mod parallel;
 pub mod probe_set;
 pub mod probes;

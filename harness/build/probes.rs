@@ -6,7 +6,8 @@
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
 use super::cache::OtherKeys;
-use super::go::{GO_TMP, GoEnv, GoTmp, argo_module};
+use super::go::{GO_TMP, GoEnv, GoTmp};
+use super::module::{ArgoModule, ModuleError, argo_at, argo_module};
 use crate::cleanup::KillableOutput;
 use crate::scenario::{Arch, Component};
 use crate::shared::KEY_MODULES;
@@ -277,23 +278,18 @@ impl ProbeBuilder {
             step: step.into(),
             output,
         };
-        // 1. Resolve the tag and read Argo's own go.mod.
-        let (download, nosumdb) = self.download_argo(dir, tag)?;
+        // 1. Resolve the tag (its module is downloaded once for all its builds) and read Argo's own
+        //    go.mod.
+        let argo = self.argo(dir, tag)?;
+        let nosumdb = argo.trusted_on_first_use;
         let mut checksums = if nosumdb {
             "trust-on-first-use"
         } else {
             "sumdb"
         };
-        if let Some(e) = download.get("Error").and_then(|e| e.as_str()) {
-            return Err(BuildError::UnknownTag {
-                tag: tag.tag.clone(),
-                detail: e.lines().last().unwrap_or(e).trim().to_string(),
-            });
-        }
-        let argo_gomod = download
-            .get("GoMod")
-            .and_then(|p| p.as_str())
-            .ok_or_else(|| step_err("go mod download", download.to_string()))?;
+        let argo_gomod = argo
+            .go_mod()
+            .ok_or_else(|| step_err("go mod download", argo.download.to_string()))?;
         let edit = self.go_json(dir, "local", nosumdb, &["mod", "edit", "-json", argo_gomod])?;
         let go_directive = edit
             .get("Go")
@@ -323,11 +319,7 @@ impl ProbeBuilder {
         for (name, text) in files {
             write(dir.join(name), text)?;
         }
-        let argo_dir = download
-            .get("Dir")
-            .and_then(|d| d.as_str())
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let argo_dir = argo.dir();
         for (name, text) in generated(component, &argo_dir).map_err(|e| step_err("generate", e))? {
             write(dir.join(name), &text)?;
         }
@@ -481,21 +473,22 @@ impl ProbeBuilder {
         .command(&self.go, dir)
     }
 
-    /// `go mod download -json` of Argo's module at `tag` (see `go::download_trusting_first_use`):
-    /// what it said, and whether the version is trusted on first use.
-    fn download_argo(
-        &self,
-        dir: &Path,
-        tag: &ArgoTag,
-    ) -> Result<(serde_json::Value, bool), BuildError> {
-        let module = super::go::argo_at(tag);
-        super::go::download_trusting_first_use(|nosumdb| {
-            self.go_json(
-                dir,
-                "local",
-                nosumdb,
-                &["mod", "download", "-json", &module],
-            )
+    /// Argo's module at `tag` (`module::argo`: downloaded in `dir` unless a build of the tag
+    /// already has it); any error Go answers means the proxy does not serve the tag.
+    fn argo(&self, dir: &Path, tag: &ArgoTag) -> Result<std::sync::Arc<ArgoModule>, BuildError> {
+        let download = || format!("go mod download -json {}", argo_at(tag));
+        super::module::argo(&self.go, tag, dir).map_err(|e| match e {
+            ModuleError::Go(e) => BuildError::UnknownTag {
+                tag: tag.tag.clone(),
+                detail: e.lines().last().unwrap_or(&e).trim().to_string(),
+            },
+            ModuleError::Spawn(e) => BuildError::Io(format!("{}: {e}", download())),
+            ModuleError::NoAnswer(stderr) => BuildError::Step {
+                probe: "-".into(),
+                tag: "-".into(),
+                step: download(),
+                output: stderr,
+            },
         })
     }
 
@@ -527,8 +520,7 @@ impl ProbeBuilder {
 impl ProbeBuilder {
     /// Whether the Go module proxy serves this Argo tag.
     pub fn tag_exists(&self, tag: &ArgoTag) -> bool {
-        self.download_argo(&std::env::temp_dir(), tag)
-            .is_ok_and(|(v, _)| v.get("Error").is_none())
+        self.argo(&std::env::temp_dir(), tag).is_ok()
     }
 
     /// Module → version of every module on the import path of `packages` (default: the probe itself),
