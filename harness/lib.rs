@@ -1,7 +1,7 @@
 //! authmatrix: which Argo Workflows authentication setups break on which Argo version.
 //!
-//! scenario → matrix → backend (local | cluster) → fakes → report, over the types every room
-//! shares (`shared`).
+//! scenario → matrix → backend (local | cluster, running what `build` built) → fakes → report, over
+//! the types every room shares (`shared`).
 
 pub mod backend;
 pub mod build;
