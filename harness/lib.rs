@@ -1,10 +1,10 @@
 //! authmatrix: which Argo Workflows authentication setups break on which Argo version.
 //!
-//! scenario → matrix → backend (local | cluster) → fakes → report, over the types every room
-//! shares (`shared`).
+//! scenario → matrix → backend (local | cluster, running what `build` built) → fakes → report, over
+//! the types every room shares (`shared`).
 
 pub mod backend;
-pub mod build_cache;
+pub mod build;
 pub mod cgroups;
 pub mod ci;
 pub mod cleanup;
@@ -13,7 +13,6 @@ pub mod decision;
 pub mod exit;
 pub mod explain;
 pub mod fakes;
-pub mod go;
 pub mod matrix;
 pub mod progress;
 pub mod redact;

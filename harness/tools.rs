@@ -18,7 +18,8 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
-fn is_executable(p: &Path) -> bool {
+/// Whether `p` is a file anyone may execute.
+pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -85,49 +86,4 @@ pub fn node_runtime() -> Result<(), MissingTool> {
         }
     }
     Ok(())
-}
-
-/// A program `make <target>` built from a Go module into the cache as `tools/<name>-<version>`,
-/// the version being the one `tools/<dir>/go.mod` requires of `module`.
-pub struct BuiltTool<'a> {
-    pub name: &'a str,
-    /// The wrapper module's directory under `tools/`.
-    pub dir: &'a str,
-    pub module: &'a str,
-    pub make_target: &'a str,
-    /// What it is needed for, for the error when it is missing.
-    pub why: &'a str,
-}
-
-impl BuiltTool<'_> {
-    pub fn find(&self, project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
-        let version =
-            crate::go::required_version(&project_root.join("tools").join(self.dir), self.module)?;
-        let binary = cache_dir
-            .join("tools")
-            .join(format!("{}-{version}", self.name));
-        if is_executable(&binary) {
-            Ok(binary)
-        } else {
-            Err(format!(
-                "{} {version} is needed {} but {} does not exist; build it with `make {}` (from its Go module)",
-                self.name,
-                self.why,
-                binary.display(),
-                self.make_target
-            ))
-        }
-    }
-}
-
-/// The MinIO server for `cloud.s3: minio` scenarios.
-pub fn minio(project_root: &Path, cache_dir: &Path) -> Result<PathBuf, String> {
-    BuiltTool {
-        name: "minio",
-        dir: "minio",
-        module: "github.com/minio/minio",
-        make_target: "minio",
-        why: "for `cloud.s3: minio` scenarios",
-    }
-    .find(project_root, cache_dir)
 }

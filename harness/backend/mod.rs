@@ -12,8 +12,10 @@ pub mod local;
 pub mod objects;
 pub mod sandbox;
 
-use crate::scenario::{Component, Scenario};
-use crate::shared::{ArgoTag, Observation, TagInfo};
+// The builds are the build layer's; a backend names the ones it shares (`Backend::builds`).
+pub use crate::build::{BuildEvent, Builds, TagInfos};
+use crate::scenario::Scenario;
+use crate::shared::{ArgoTag, Observation};
 
 /// One backend alone, ready for these cells: its builds, then its start. For checks that drive a
 /// backend by hand; a run goes through the matrix's scheduler, which starts cells as builds end.
@@ -26,8 +28,6 @@ pub fn start_alone(
     backend.start(scenarios)?;
     Ok(infos)
 }
-use std::collections::BTreeMap;
-
 /// Local sandboxes a run uses side by side when no earlier run timed its cells: cells mostly wait,
 /// so more than the 2 cores pays off.
 pub const DEFAULT_LOCAL_JOBS: usize = 4;
@@ -107,7 +107,7 @@ pub fn pool(
 ) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
     crate::cleanup::install();
     let project_root = crate::project_root();
-    let cache_dir = local::LocalOptions::default_cache_dir();
+    let cache_dir = crate::build::cache_dir();
     match choice {
         Choice::Local => local::pool(
             &local::LocalOptions {
@@ -164,31 +164,4 @@ pub trait Backend {
     fn needs_own_server(&self, _scenario: &Scenario) -> bool {
         false
     }
-}
-
-/// Version → component → what was built, as [`Builds::build`] returns it.
-pub type TagInfos = BTreeMap<String, BTreeMap<Component, TagInfo>>;
-
-/// What [`Builds::build`] tells the matrix while it builds.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BuildEvent {
-    /// These cells can run from now on: the tag's index in `tags`, the scenarios' in `scenarios`.
-    /// Every cell is announced once, whether its build succeeded or not (a cell without its build
-    /// observes why).
-    Ready { tag: usize, scenarios: Vec<usize> },
-    /// The run will fail once the builds end (an unknown tag): start no more cells.
-    Doomed,
-}
-
-/// Per-tag builds shared by every backend of a pool, announced as each finishes.
-pub trait Builds: Send + Sync {
-    /// Builds (or finds cached) what the cells of `scenarios` × `tags` need, telling `event` as
-    /// cells become ready. Returns the per-version information `Backend::prepare` returns, or the
-    /// error it would (e.g. naming every unknown tag), once every build has ended.
-    fn build(
-        &self,
-        scenarios: &[Scenario],
-        tags: &[ArgoTag],
-        event: &(dyn Fn(BuildEvent) + Sync),
-    ) -> anyhow::Result<TagInfos>;
 }

@@ -5,6 +5,7 @@
 //! hands these objects to its probes (a fake clientset inside Argo's own lookup); the cluster backend
 //! creates the very same objects through a real API server.
 
+use crate::build::images::TEST_IMAGE;
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::moto::SeedObject;
 use crate::fakes::world::{SEEDED_CMD, SEEDED_ENTRYPOINT};
@@ -16,10 +17,6 @@ use std::collections::BTreeMap;
 
 /// The name of the controller's ConfigMap (Argo's `common.ConfigMapName`).
 pub const CONTROLLER_CONFIGMAP: &str = "workflow-controller-configmap";
-
-/// The image executor-s3 workflows run as their main container (busybox; on a cluster node the
-/// harness imports it, see cluster::images).
-pub const TEST_IMAGE: &str = "authmatrix.test/busybox:1.0";
 
 /// Where an executor-s3 workflow's input artifact lands in the main container.
 const INPUT_PATH: &str = "/tmp/authmatrix/input";

@@ -7,7 +7,8 @@
 pub mod flags;
 mod tags;
 
-use crate::backend::{self, Choice, cluster, local};
+use crate::backend::{self, Choice, cluster};
+use crate::build::cache_dir;
 use crate::exit::{self, Classify, Error};
 use crate::matrix::{self, plan};
 use crate::report::{Report, diff};
@@ -320,9 +321,11 @@ impl ExplainConfig {
     fn execute(self) -> Result<u8, Error> {
         let s = &self.scope[0];
         let (from, to) = (&self.from, &self.to);
-        let builder =
-            local::probes::ProbeBuilder::new(cache_dir().join("probes"), root().join("probes"))
-                .map_err(anyhow::Error::from)?;
+        let builder = crate::build::probes::ProbeBuilder::new(
+            cache_dir().join("probes"),
+            root().join("probes"),
+        )
+        .map_err(anyhow::Error::from)?;
         let changes =
             explain::changed_modules(&builder, s, from, to).map_err(anyhow::Error::from)?;
         print!("{}", explain::render(s, from, to, &changes));
@@ -341,7 +344,7 @@ impl PrepareConfig {
     fn execute(self) -> Result<u8, Error> {
         let lines = match self.choice {
             Choice::Cluster(provider) => prepare_cluster(provider, &self.tags)?,
-            Choice::Local => local::prepare_probes(
+            Choice::Local => crate::build::probe_set::prepare_probes(
                 &root(),
                 &cache_dir(),
                 &self.scenarios,
@@ -453,8 +456,4 @@ fn pool(
 ) -> Result<Vec<Box<dyn backend::Backend + Send>>, Error> {
     let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
     Ok(backend::pool(choice, exe, jobs, timeout.duration())?)
-}
-
-fn cache_dir() -> PathBuf {
-    local::LocalOptions::default_cache_dir()
 }

@@ -1,5 +1,6 @@
 //! The house's rules, read off the code's own paths (not by eye): no circle between modules at any
-//! level, `report` a leaf, `shared` the lowest room. Needs nothing.
+//! level, `report` a leaf, `shared` the lowest room, the build layer below the backends and the
+//! matrix. Needs nothing.
 //!
 //! A module's imports are every `crate::…`, `super::…` and `self::…` path its files name
 //! (grouped `use` lists included). An import from `a::b::x` to `a::c::y` is an edge `b -> c` among
@@ -221,6 +222,12 @@ fn report_is_a_leaf_and_shared_is_the_lowest_room() {
     assert!(scenario.is_empty(), "scenario uses {scenario:?}");
     let decision = uses("decision");
     assert!(!decision.contains("backend"), "decision uses {decision:?}");
+    // The backends ask the build layer for what they run; it knows none of them.
+    let build = uses("build");
+    assert!(
+        !build.contains("backend") && !build.contains("matrix"),
+        "build uses {build:?}"
+    );
 }
 
 #[test]

@@ -9,13 +9,13 @@
 //! (containerd and a kubelet, `node.rs`) runs the pods, and the fake EKS webhook gives them their
 //! AWS identity as EKS does.
 
-use super::build::ControlPlane;
 use super::kube::{self, ClusterAccess};
 use super::node::{self, NodeDirs};
 use super::provider::ClusterProvider;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::SpawnRequest;
+use crate::build::cluster::ControlPlane;
 use crate::fakes::oidc::ISSUER;
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use std::collections::BTreeMap;
@@ -257,9 +257,12 @@ impl LocalUp {
         let images = self.dir.join("images");
         crate::cleanup::create_dir_all(&images).map_err(|e| e.to_string())?;
         let mut archives = Vec::new();
-        for image in [super::images::pause()?, super::images::test_image()?] {
+        for image in [
+            crate::build::images::pause()?,
+            crate::build::images::test_image()?,
+        ] {
             let path = images.join(format!("{}.tar", image.name.replace(['/', ':'], "_")));
-            super::images::write_archive(&image, &path)?;
+            crate::build::images::write_archive(&image, &path)?;
             archives.push(path);
         }
         self.node = Some(dirs);

@@ -9,36 +9,34 @@
 //! cell's objects removed after it. The namespace matters: Argo's cluster-install RBAC lets the
 //! controller read Secrets only in its own namespace.
 
-pub mod build;
 pub mod eks;
 pub mod engine;
-pub mod images;
 pub mod kind;
 pub mod kube;
 pub mod local_up;
 pub mod manifests;
 pub mod node;
 pub mod provider;
-pub mod tag_builds;
 mod workflow;
 
 use super::cell;
 use super::objects;
 use super::sandbox::cloud::SandboxedCloud;
 use super::{Backend, Builds, identity};
+use crate::build::cluster::{ControlPlane, ControllerBuild};
+use crate::build::cluster_builds::ClusterBuilds;
+use crate::build::images;
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
 use crate::scenario::{AuthMode, Component, Scenario, TokenKind};
 use crate::shared::{ArgoLog, ArgoTag, Evidence, Observation, ObservedOutcome};
-use build::ControllerBuild;
 use kube::ClusterAccess;
 use provider::{ClusterProvider, ControllerLaunch, ProviderKind, SandboxedController};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tag_builds::ClusterBuilds;
 
 /// Where Argo is installed, as its manifests say (`namespace: argo`).
 const ARGO_NAMESPACE: &str = "argo";
@@ -131,7 +129,7 @@ impl ClusterBackend {
         &self.cloud.oidc
     }
 
-    fn start_cluster(&mut self, plane: build::ControlPlane) -> Result<ClusterAccess, String> {
+    fn start_cluster(&mut self, plane: ControlPlane) -> Result<ClusterAccess, String> {
         let mut provider: Box<dyn ClusterProvider> = match self.opts.provider {
             ProviderKind::LocalUp => Box::new(local_up::LocalUp::new(plane)),
             ProviderKind::Kind => Box::new(kind::Kind::new(

@@ -6,10 +6,10 @@
 //! outcomes). So providers state no limits: a cluster cell is not applicable only for what neither
 //! runs (a controller built for another CPU, `foreign_controller`).
 
-use super::build::ControllerBuild;
 use super::kube::ClusterAccess;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::SpawnRequest;
+use crate::build::cluster::ControllerBuild;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,7 +62,10 @@ impl SandboxedController {
                 format!("--kubeconfig={}", launch.kubeconfig.display()),
                 "--namespaced".into(),
                 format!("--managed-namespace={}", launch.managed_namespace),
-                format!("--executor-image={}", super::images::argoexec(launch.tag)),
+                format!(
+                    "--executor-image={}",
+                    crate::build::images::argoexec(launch.tag)
+                ),
                 "--loglevel=debug".into(),
             ],
             env,

@@ -1,13 +1,10 @@
 //! The local backend: Argo's own code at the exact version, in a private network + mount namespace
 //! holding the fake cloud. Needs Go, Python with moto, `ip`, and root or user namespaces.
 
-mod parallel_build;
 mod probe_cell;
-mod probe_set;
-pub mod probes;
 
-pub use probe_set::{ProbeSet, prepare_probes};
-use probes::{ProbeBuild, ProbeKind};
+use crate::build::probe_set::ProbeSet;
+use crate::build::probes::{ProbeBuild, ProbeKind};
 
 use super::{Backend, Builds};
 use crate::backend::sandbox::cloud::SandboxedCloud;
@@ -28,23 +25,9 @@ pub struct LocalOptions {
     pub sandbox_exe: PathBuf,
     /// The project checkout: `probes/` (committed checksums) and `.venv`.
     pub project_root: PathBuf,
-    /// Where probe builds are cached across runs.
+    /// Where builds are cached across runs: `build::cache_dir()`, or a check's own.
     pub cache_dir: PathBuf,
     pub probe_timeout: Duration,
-}
-
-impl LocalOptions {
-    /// `$AUTHMATRIX_CACHE`, else `$XDG_CACHE_HOME/authmatrix`, else `~/.cache/authmatrix`.
-    pub fn default_cache_dir() -> PathBuf {
-        if let Some(p) = std::env::var_os("AUTHMATRIX_CACHE") {
-            return PathBuf::from(p);
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("authmatrix")
-    }
 }
 
 /// `jobs` local backends, one sandbox each, ready for `matrix::run` (cells mostly wait, so several

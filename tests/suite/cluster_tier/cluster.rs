@@ -4,7 +4,6 @@
 
 use crate::leftovers::{assert_clean_after, interrupt, processes_using, wait_until_gone};
 use authmatrix::backend::cluster::{ClusterBackend, ClusterOptions, provider::ProviderKind};
-use authmatrix::backend::local::LocalOptions;
 use authmatrix::fakes::oidc::{IRSA_AUDIENCE, ISSUER};
 use authmatrix::shared::ArgoTag;
 use k8s_openapi::api::authorization::v1::{
@@ -49,7 +48,7 @@ async fn may_get_secrets(c: &kube::Client, user: &str, namespace: &str) -> Resul
 
 #[test]
 fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac() {
-    let cache = LocalOptions::default_cache_dir();
+    let cache = authmatrix::build::cache_dir();
     let mut backend = ClusterBackend::new(ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
         project_root: crate::util::root().to_path_buf(),

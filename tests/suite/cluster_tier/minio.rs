@@ -2,7 +2,6 @@
 //! boto3, the AWS SDK for Rust and MinIO's own Rust SDK (the `minio` crate). Needs `make minio`.
 
 use crate::util::{BODY, BUCKET, ClientResult, KEY, boto3, free_port, root, rust_sdk};
-use authmatrix::backend::local::LocalOptions;
 use authmatrix::fakes::minio::{Minio, MinioLaunch};
 use authmatrix::fakes::moto::SeedObject;
 
@@ -13,7 +12,7 @@ const ODD_KEY: &str = "dir/a b+c=d@e.txt";
 
 /// MinIO on a free loopback port, seeded (by the harness) with the suite's object.
 fn start(dir: &std::path::Path) -> Minio {
-    let binary = authmatrix::tools::minio(root(), &LocalOptions::default_cache_dir())
+    let binary = authmatrix::build::cached_tools::minio(root(), &authmatrix::build::cache_dir())
         .unwrap_or_else(|e| panic!("{e}"));
     let launch = MinioLaunch {
         binary,

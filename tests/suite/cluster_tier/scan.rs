@@ -7,7 +7,6 @@ use authmatrix::backend::cluster::kube::{self as k, ClusterAccess};
 use authmatrix::backend::cluster::{
     ClusterBackend, ClusterOptions, manifests, provider::ProviderKind,
 };
-use authmatrix::backend::local::LocalOptions;
 use authmatrix::scan::{self, Scan, objects::Inventory};
 use authmatrix::shared::ArgoTag;
 use serde_json::{Value, json};
@@ -121,7 +120,7 @@ fn live_scans_match_manifest_scans_and_a_view_only_user_is_told_what_it_missed()
     let opts = ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
         project_root: crate::util::root().to_path_buf(),
-        cache_dir: LocalOptions::default_cache_dir(),
+        cache_dir: authmatrix::build::cache_dir(),
         provider: ProviderKind::LocalUp,
         cell_timeout: Duration::from_secs(30),
     };

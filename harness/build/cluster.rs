@@ -12,9 +12,10 @@
 //!
 //! Checksums: the wrapper modules carry committed go.sum files; Argo's module carries its own.
 
-use crate::build_cache::OtherKeys;
+use super::cache::OtherKeys;
+use super::go::{GO_TMP, GoEnv, GoTmp};
+use super::module::{ModuleError, argo_at, argo_module};
 use crate::cleanup::KillableOutput;
-use crate::go::{GoEnv, GoTmp, argo_module};
 use crate::shared::ArgoTag;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -65,8 +66,8 @@ impl ClusterBuilder {
         let go = crate::tools::go().map_err(|e| e.to_string())?;
         // GOTOOLCHAIN as the caller's environment has it: this is the cache keys' Go version.
         let local_go =
-            crate::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
-        crate::build_cache::remove_dead_partials(&cache_dir.join("cluster"));
+            super::go::version(&go, None).map_err(|e| format!("go env GOVERSION: {e}"))?;
+        super::cache::remove_dead_partials(&cache_dir.join("cluster"));
         Ok(ClusterBuilder {
             go,
             cache_dir: cache_dir.join("cluster"),
@@ -78,9 +79,9 @@ impl ClusterBuilder {
     /// etcd and the Kubernetes components, built once per source change.
     pub fn control_plane(&self) -> Result<ControlPlane, String> {
         let kubernetes_version =
-            crate::go::required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
+            super::go::required_version(&self.sources.join("kubernetes"), "k8s.io/kubernetes")?;
         let etcd_version =
-            crate::go::required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
+            super::go::required_version(&self.sources.join("etcd"), "go.etcd.io/etcd/server/v3")?;
         let kube = self.build_wrapper("kubernetes", "kube", &kube_ldflags(&kubernetes_version)?)?;
         let etcd = self.build_wrapper("etcd", "etcd", "-s -w")?;
         Ok(ControlPlane {
@@ -105,7 +106,7 @@ impl ClusterBuilder {
         h.update(ldflags.as_bytes());
         let key = &hex::encode(h.finalize())[..12];
         // The build's start when this call built it (for the progress line), `None` when cached.
-        let (target, built) = crate::build_cache::get_or_build(
+        let (target, built) = super::cache::get_or_build(
             &self.cache_dir,
             name,
             key,
@@ -150,7 +151,7 @@ impl ClusterBuilder {
     pub fn controller(&self, tag: &ArgoTag) -> Result<ControllerBuild, String> {
         let key = &hex::encode(Sha256::digest(self.local_go.as_bytes()))[..12];
         // Builds of the tag under another Go's key stay (the probes' and wrappers' do not).
-        crate::build_cache::get_or_build(
+        super::cache::get_or_build(
             &self.cache_dir,
             &format!("workflow-controller-{}", tag.tag),
             key,
@@ -182,18 +183,18 @@ impl ClusterBuilder {
         dir: &Path,
         started: std::time::Instant,
     ) -> Result<ControllerBuild, String> {
-        let module = crate::go::argo_at(tag);
-        // As for the probes: a version the checksum database does not know is trusted on first use.
-        let (download, _) =
-            crate::go::download_trusting_first_use(|nosumdb| self.download(tmp, &module, nosumdb))?;
-        if let Some(e) = download["Error"].as_str() {
-            return Err(format!("go mod download {module}: {e}"));
-        }
-        let module_dir = PathBuf::from(download["Dir"].as_str().unwrap_or_default());
-        let commit = download["Origin"]["Hash"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let module = argo_at(tag);
+        // The module the tag's probes use too, downloaded once (a version the checksum database
+        // does not know is trusted on first use); Go's temporary files stay in this partial build.
+        let _ = std::fs::create_dir_all(tmp.join(GO_TMP));
+        let argo = super::module::argo(&self.go, tag, tmp).map_err(|e| match e {
+            ModuleError::Go(e) | ModuleError::NoAnswer(e) => {
+                format!("go mod download {module}: {e}")
+            }
+            ModuleError::Spawn(e) => format!("go mod download: {e}"),
+        })?;
+        let module_dir = argo.dir();
+        let commit = argo.commit().to_string();
         let src = tmp.join("src");
         copy_tree(&module_dir, &src)?;
         restore_symlinks(&src)?;
@@ -238,25 +239,6 @@ impl ClusterBuilder {
             commit,
             go_version: self.local_go.clone(),
             build_seconds: started.elapsed().as_secs_f64(),
-        })
-    }
-
-    fn download(
-        &self,
-        dir: &Path,
-        module: &str,
-        nosumdb: bool,
-    ) -> Result<serde_json::Value, String> {
-        let out = self
-            .go_cmd(dir, "-mod=mod", nosumdb)
-            .args(["mod", "download", "-json", module])
-            .killable_output()
-            .map_err(|e| format!("go mod download: {e}"))?;
-        serde_json::from_slice(&out.stdout).map_err(|_| {
-            format!(
-                "go mod download {module}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
         })
     }
 

@@ -1,9 +1,9 @@
 //! The probes a run needs, built (or found cached) once per (tag, component). Building needs only
 //! Go: `authmatrix prepare` builds them before Python, `ip` or a sandbox exist.
 
-use super::parallel_build;
+use super::parallel;
 use super::probes::{self, ProbeBuild, ProbeBuilder, ProbeKind};
-use crate::backend::{BuildEvent, TagInfos};
+use super::{BuildEvent, TagInfos};
 use crate::scenario::{Component, Scenario};
 use crate::shared::ArgoTag;
 use crate::shared::TagInfo;
@@ -98,7 +98,7 @@ impl ProbeSet {
                 kind,
             )
         });
-        let results = parallel_build::build_all(&builder, &jobs, &|i, result| {
+        let results = parallel::build_all(&builder, &jobs, &|i, result| {
             let (tag, kind) = jobs[i];
             let unknown = matches!(result, Err(probes::BuildError::UnknownTag { .. }));
             if !unknown {
@@ -177,7 +177,7 @@ impl ProbeSet {
     }
 }
 
-impl crate::backend::Builds for ProbeSet {
+impl super::Builds for ProbeSet {
     fn build(
         &self,
         scenarios: &[Scenario],

@@ -2,8 +2,8 @@
 //! are: Kubernetes and etcd first (what starting a cluster waits for), then each tag's
 //! workflow-controller and argoexec, whose cells run as soon as it is built.
 
-use super::build::{ClusterBuilder, ControlPlane, ControllerBuild};
-use crate::backend::{BuildEvent, Builds, TagInfos};
+use super::cluster::{ClusterBuilder, ControlPlane, ControllerBuild};
+use super::{BuildEvent, Builds, TagInfos};
 use crate::scenario::{Component, Scenario};
 use crate::shared::{ArgoTag, TagInfo};
 use std::collections::HashMap;

@@ -1,19 +1,12 @@
 //! The `go` command as the build caches run it (probes, and the cluster tier's Kubernetes, etcd and
-//! Argo binaries): the environment both builders give it, the Go version that goes into their cache
-//! keys, and fetching Argo's module with trust on first use.
+//! Argo binaries): the environment both builders give it and the Go version that goes into their
+//! cache keys. Argo's module itself is `module.rs`'s.
 //!
-//! A low module, like `build_cache`: it knows nothing of the backends. Run the commands it makes with
+//! Like the rest of the build layer, it knows nothing of the backends. Run the commands it makes with
 //! `crate::cleanup::KillableOutput` (or `spawn_killable`) so that an interrupt kills them whole.
 
-use crate::shared::ArgoTag;
 use std::path::Path;
 use std::process::Command;
-
-/// Argo Workflows' Go module at a tag: its path follows the major version (`…/v4` from v4.0.2;
-/// v4.0.0 and v4.0.1 still declared `/v3` and cannot be used as modules, PR 15622 / 15626).
-pub fn argo_module(tag: &ArgoTag) -> String {
-    format!("github.com/argoproj/argo-workflows/v{}", tag.version.major)
-}
 
 /// GONOSUMDB when Argo's module is trusted on first use.
 const ARGO_NOSUMDB: &str = "github.com/argoproj/argo-workflows";
@@ -82,34 +75,6 @@ pub fn version(go: &Path, toolchain: Option<&str>) -> std::io::Result<String> {
     }
     let out = cmd.args(["env", "GOVERSION"]).killable_output()?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// `<Argo's module>@<tag>`.
-pub fn argo_at(tag: &ArgoTag) -> String {
-    format!("{}@{}", argo_module(tag), tag.tag)
-}
-
-/// Whether `go mod download -json` failed only because the checksum database does not know the
-/// version.
-pub fn sumdb_does_not_know(download: &serde_json::Value) -> bool {
-    download["Error"]
-        .as_str()
-        .is_some_and(|e| e.contains("verifying") && e.contains("sumdb"))
-}
-
-/// Runs `download(nosumdb)` (a `go mod download -json` of Argo's module) with the checksum
-/// database, and again without it if the database does not know the version: such a version is
-/// trusted on first use. Returns what the last download said and whether it was trusted on first
-/// use; a download error other than that one is left in the JSON for the caller.
-pub fn download_trusting_first_use<E>(
-    mut download: impl FnMut(bool) -> Result<serde_json::Value, E>,
-) -> Result<(serde_json::Value, bool), E> {
-    let first = download(false)?;
-    if sumdb_does_not_know(&first) {
-        Ok((download(true)?, true))
-    } else {
-        Ok((first, false))
-    }
 }
 
 /// The version the wrapper module in `dir` requires of `module` (`require m v` or a line of a
@@ -207,40 +172,6 @@ mod tests {
                 var("GOTOOLCHAIN", "local"),
             ]
         );
-    }
-
-    #[test]
-    fn only_a_version_unknown_to_the_checksum_database_is_trusted_on_first_use() {
-        let unknown =
-            serde_json::json!({"Error": "verifying module: checksum database (sumdb): not found"});
-        let ok = serde_json::json!({"GoMod": "/x.mod"});
-        let missing = serde_json::json!({"Error": "unknown revision v9.9.9"});
-
-        let mut asked = vec![];
-        let got = download_trusting_first_use(|nosumdb| {
-            asked.push(nosumdb);
-            Ok::<_, ()>(if nosumdb { ok.clone() } else { unknown.clone() })
-        });
-        assert_eq!(got, Ok((ok.clone(), true)));
-        assert_eq!(asked, [false, true]);
-
-        let mut asked = vec![];
-        let got = download_trusting_first_use(|nosumdb| {
-            asked.push(nosumdb);
-            Ok::<_, ()>(missing.clone())
-        });
-        assert_eq!(
-            got,
-            Ok((missing.clone(), false)),
-            "another error is left to the caller"
-        );
-        assert_eq!(asked, [false]);
-
-        assert_eq!(
-            download_trusting_first_use(|_| Err::<serde_json::Value, _>("spawn")),
-            Err("spawn")
-        );
-        assert!(!sumdb_does_not_know(&serde_json::json!("not an object")));
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! from `probes/<probe>/sums/<tag>.sum` when the project carries them, else from the checksum
 //! database; a version the database does not know is trusted on first use, and the report says so.
 
-use crate::build_cache::OtherKeys;
+use super::cache::OtherKeys;
+use super::go::{GO_TMP, GoEnv, GoTmp};
+use super::module::{ArgoModule, ModuleError, argo_at, argo_module};
 use crate::cleanup::KillableOutput;
-use crate::go::{GO_TMP, GoEnv, GoTmp, argo_module};
 use crate::scenario::{Arch, Component};
 use crate::shared::KEY_MODULES;
 use crate::shared::tags::{ArgoTag, HOW_TO_FIND_TAGS};
@@ -26,23 +27,20 @@ const GOFLAGS: &str = "-mod=mod -buildvcs=false";
 const BUILD_FLAGS: &[&str] = &["-trimpath", "-ldflags=-s -w"];
 
 /// The entry point all probes share (probes/common/main.go).
-const COMMON_MAIN: (&str, &str) = (
-    "probe_main.go",
-    include_str!("../../../probes/common/main.go"),
-);
+const COMMON_MAIN: (&str, &str) = ("probe_main.go", include_str!("../../probes/common/main.go"));
 
 /// A probe's Go sources. Argo's APIs used here are identical from v3.5.11 to v3.7.x; 4.0 moved the
 /// module to `…/v4`, gave `Load` a ctx and requires a logger in every ctx (probes/<probe>/v4/).
 fn sources(component: Component, tag: &ArgoTag) -> Vec<(&'static str, &'static str)> {
     let v4 = tag.version.major >= 4;
     let main = match (component, v4) {
-        (Component::ExecutorS3, false) => include_str!("../../../probes/s3/main.go"),
-        (Component::ExecutorS3, true) => include_str!("../../../probes/s3/v4/main.go"),
+        (Component::ExecutorS3, false) => include_str!("../../probes/s3/main.go"),
+        (Component::ExecutorS3, true) => include_str!("../../probes/s3/v4/main.go"),
         (Component::ControllerEntrypoint, false) => {
-            include_str!("../../../probes/entrypoint/main.go")
+            include_str!("../../probes/entrypoint/main.go")
         }
         (Component::ControllerEntrypoint, true) => {
-            include_str!("../../../probes/entrypoint/v4/main.go")
+            include_str!("../../probes/entrypoint/v4/main.go")
         }
         // No probe: a node's behaviour needs a node (LocalBackend::not_applicable).
         (Component::Node, _) => return vec![],
@@ -181,15 +179,6 @@ impl From<String> for BuildError {
     }
 }
 
-/// The error of a `go mod download -json` of Argo's module that did not fetch it.
-fn unknown_tag(download: &serde_json::Value, tag: &ArgoTag) -> Option<BuildError> {
-    let e = download.get("Error")?.as_str()?;
-    Some(BuildError::UnknownTag {
-        tag: tag.tag.clone(),
-        detail: e.lines().last().unwrap_or(e).trim().to_string(),
-    })
-}
-
 pub struct ProbeBuilder {
     pub go: PathBuf,
     pub cache_dir: PathBuf,
@@ -216,7 +205,7 @@ impl ProbeBuilder {
             compiling: Default::default(),
         };
         builder.local_go = builder.go_version("local")?;
-        crate::build_cache::remove_dead_partials(&builder.cache_dir);
+        super::cache::remove_dead_partials(&builder.cache_dir);
         Ok(builder)
     }
 
@@ -251,7 +240,7 @@ impl ProbeBuilder {
         let key = &self.key(kind, tag);
         // `<cache>/<probe>[-<arch>]-<tag>-<key>`; a new build removes the builds of its probe and
         // tag under other keys (other sources or another Go), ~80 MB each.
-        crate::build_cache::get_or_build(
+        super::cache::get_or_build(
             &self.cache_dir,
             &Self::family(kind, tag),
             key,
@@ -289,20 +278,18 @@ impl ProbeBuilder {
             step: step.into(),
             output,
         };
-        // 1. Resolve the tag and read Argo's own go.mod.
-        let (download, nosumdb) = self.download_argo(dir, tag)?;
+        // 1. Resolve the tag (its module is downloaded once for all its builds) and read Argo's own
+        //    go.mod.
+        let argo = self.argo(dir, tag)?;
+        let nosumdb = argo.trusted_on_first_use;
         let mut checksums = if nosumdb {
             "trust-on-first-use"
         } else {
             "sumdb"
         };
-        if let Some(e) = unknown_tag(&download, tag) {
-            return Err(e);
-        }
-        let argo_gomod = download
-            .get("GoMod")
-            .and_then(|p| p.as_str())
-            .ok_or_else(|| step_err("go mod download", download.to_string()))?;
+        let argo_gomod = argo
+            .go_mod()
+            .ok_or_else(|| step_err("go mod download", argo.download.to_string()))?;
         let edit = self.go_json(dir, "local", nosumdb, &["mod", "edit", "-json", argo_gomod])?;
         let go_directive = edit
             .get("Go")
@@ -332,11 +319,7 @@ impl ProbeBuilder {
         for (name, text) in files {
             write(dir.join(name), text)?;
         }
-        let argo_dir = download
-            .get("Dir")
-            .and_then(|d| d.as_str())
-            .map(PathBuf::from)
-            .unwrap_or_default();
+        let argo_dir = argo.dir();
         for (name, text) in generated(component, &argo_dir).map_err(|e| step_err("generate", e))? {
             write(dir.join(name), &text)?;
         }
@@ -490,21 +473,22 @@ impl ProbeBuilder {
         .command(&self.go, dir)
     }
 
-    /// `go mod download -json` of Argo's module at `tag` (see `go::download_trusting_first_use`):
-    /// what it said, and whether the version is trusted on first use.
-    fn download_argo(
-        &self,
-        dir: &Path,
-        tag: &ArgoTag,
-    ) -> Result<(serde_json::Value, bool), BuildError> {
-        let module = crate::go::argo_at(tag);
-        crate::go::download_trusting_first_use(|nosumdb| {
-            self.go_json(
-                dir,
-                "local",
-                nosumdb,
-                &["mod", "download", "-json", &module],
-            )
+    /// Argo's module at `tag` (`module::argo`: downloaded in `dir` unless a build of the tag
+    /// already has it); any error Go answers means the proxy does not serve the tag.
+    fn argo(&self, dir: &Path, tag: &ArgoTag) -> Result<std::sync::Arc<ArgoModule>, BuildError> {
+        let download = || format!("go mod download -json {}", argo_at(tag));
+        super::module::argo(&self.go, tag, dir).map_err(|e| match e {
+            ModuleError::Go(e) => BuildError::UnknownTag {
+                tag: tag.tag.clone(),
+                detail: e.lines().last().unwrap_or(&e).trim().to_string(),
+            },
+            ModuleError::Spawn(e) => BuildError::Io(format!("{}: {e}", download())),
+            ModuleError::NoAnswer(stderr) => BuildError::Step {
+                probe: "-".into(),
+                tag: "-".into(),
+                step: download(),
+                output: stderr,
+            },
         })
     }
 
@@ -529,7 +513,7 @@ impl ProbeBuilder {
     }
 
     fn go_version(&self, toolchain: &str) -> Result<String, BuildError> {
-        crate::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
+        super::go::version(&self.go, Some(toolchain)).map_err(|e| BuildError::Io(e.to_string()))
     }
 }
 
@@ -543,8 +527,7 @@ impl ProbeBuilder {
     /// after it finds the module cached): `UnknownTag`, as a build would report it, when it does
     /// not serve it.
     pub fn check_tag(&self, tag: &ArgoTag) -> Result<(), BuildError> {
-        let (download, _) = self.download_argo(&std::env::temp_dir(), tag)?;
-        unknown_tag(&download, tag).map_or(Ok(()), Err)
+        self.argo(&std::env::temp_dir(), tag).map(drop)
     }
 
     /// Module → version of every module on the import path of `packages` (default: the probe itself),

@@ -10,7 +10,10 @@ use crate::fakes::registry::storage::digest_of;
 use std::path::Path;
 
 pub const PAUSE: &str = "authmatrix.test/pause:1.0";
-pub use crate::backend::objects::TEST_IMAGE;
+
+/// The image executor-s3 workflows run as their main container (busybox): `backend::objects`
+/// names it in the workflow, and a cluster node imports it from here.
+pub const TEST_IMAGE: &str = "authmatrix.test/busybox:1.0";
 
 pub fn argoexec(tag: &str) -> String {
     format!("authmatrix.test/argoexec:{tag}")
