@@ -293,3 +293,31 @@ fn with_columns(report: &mut serde_json::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_written_before_cells_named_their_column_reads_with_its_scenarios_components() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = serde_json::json!({
+            "schema": SCHEMA, "backend": "local", "argo": ["v3.6.0"], "versions": {},
+            "scenarios": [{"id": "ecr-irsa-entrypoint", "title": "t",
+                           "component": "controller-entrypoint", "references": []}],
+            "cells": [{"scenario": "ecr-irsa-entrypoint", "argo": "v3.6.0",
+                       "observed": {"outcome": "fail", "message": "401"},
+                       "expected": {"outcome": "fail"}, "verdict": "as-expected",
+                       "evidence": {"probe": "p", "elapsedMs": 1, "env": {}, "fakeEvents": []}}],
+            "summary": {"cells": 1, "verdicts": {}, "ok": true}, "elapsedSeconds": 1.0,
+        });
+        std::fs::write(dir.path().join("report.json"), old.to_string()).unwrap();
+        let report = Report::read(dir.path()).unwrap();
+        let id = &report.cells[0].id;
+        assert_eq!(id.column, Component::ControllerEntrypoint);
+        assert_eq!(id.to_string(), "ecr-irsa-entrypoint::v3.6.0");
+        let again = serde_json::to_value(&report).unwrap();
+        assert_eq!(again["cells"][0]["column"], "controller-entrypoint");
+        assert_eq!(again["cells"][0]["argo"], "v3.6.0");
+    }
+}

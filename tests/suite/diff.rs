@@ -9,8 +9,12 @@ fn cell(
     verdict: &str,
     message: &str,
 ) -> serde_json::Value {
+    let column = match scenario.starts_with("s3-") {
+        true => "executor-s3",
+        false => "controller-entrypoint",
+    };
     serde_json::json!({
-        "scenario": scenario, "argo": argo,
+        "scenario": scenario, "argo": argo, "column": column,
         "observed": {"outcome": outcome, "message": message},
         "expected": {"outcome": "pass"},
         "verdict": verdict,
