@@ -24,7 +24,8 @@ pub fn start_alone(
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<TagInfos> {
-    let infos = backend.builds().build(scenarios, tags, &|_| {})?;
+    let every = crate::build::every_cell;
+    let infos = backend.builds().build(scenarios, tags, &every, &|_| {})?;
     backend.start(scenarios)?;
     Ok(infos)
 }

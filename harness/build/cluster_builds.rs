@@ -66,6 +66,7 @@ impl Builds for ClusterBuilds {
         &self,
         scenarios: &[Scenario],
         tags: &[ArgoTag],
+        wanted: super::Wanted,
         event: &(dyn Fn(BuildEvent) + Sync),
     ) -> anyhow::Result<TagInfos> {
         let builder = ClusterBuilder::new(&self.cache_dir, &self.project_root);
@@ -80,6 +81,10 @@ impl Builds for ClusterBuilds {
         );
         let mut infos = TagInfos::new();
         for (t, tag) in tags.iter().enumerate() {
+            // Without scenarios (`authmatrix prepare`) every tag's controller is wanted.
+            if !scenarios.is_empty() && !scenarios.iter().any(|s| wanted(s, tag)) {
+                continue;
+            }
             let built = builder.controller(tag);
             infos
                 .entry(tag.tag.clone())

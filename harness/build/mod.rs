@@ -57,13 +57,23 @@ pub enum BuildEvent {
 
 /// Per-tag builds shared by every backend of a pool, announced as each finishes.
 pub trait Builds: Send + Sync {
-    /// Builds (or finds cached) what the cells of `scenarios` × `tags` need, telling `event` as
-    /// cells become ready. Returns what each version was built from (for the report), or an error
-    /// (e.g. naming every unknown tag), once every build has ended.
+    /// Builds (or finds cached) what the `wanted` cells of `scenarios` × `tags` need, and nothing
+    /// else, telling `event` as cells become ready. Returns what each version was built from (for
+    /// the report), or an error (e.g. naming every unknown tag), once every build has ended.
     fn build(
         &self,
         scenarios: &[Scenario],
         tags: &[ArgoTag],
+        wanted: Wanted,
         event: &(dyn Fn(BuildEvent) + Sync),
     ) -> anyhow::Result<TagInfos>;
+}
+
+/// Which cells of a run's scenarios × tags are wanted (a test filter may leave some out: their
+/// builds are not made).
+pub type Wanted<'a> = &'a (dyn Fn(&Scenario, &ArgoTag) -> bool + Sync);
+
+/// Every cell.
+pub fn every_cell(_: &Scenario, _: &ArgoTag) -> bool {
+    true
 }

@@ -44,7 +44,7 @@ impl ProbeSet {
         tags: &[ArgoTag],
         kinds: &[ProbeKind],
     ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
-        self.build_streaming(tags, kinds, &|_, _, _| {})
+        self.build_streaming(tags, kinds, &|_, _| true, &|_, _, _| {})
     }
 
     /// `build`, telling `finished` of each (tag, kind) as soon as its build is done and can be
@@ -58,6 +58,7 @@ impl ProbeSet {
         &self,
         tags: &[ArgoTag],
         kinds: &[ProbeKind],
+        needed: &dyn Fn(&ArgoTag, ProbeKind) -> bool,
         finished: &(dyn Fn(&ArgoTag, ProbeKind, bool) + Sync),
     ) -> anyhow::Result<BTreeMap<String, BTreeMap<Component, TagInfo>>> {
         let builder = ProbeBuilder::new(self.cache_dir.clone(), self.probes_dir.clone())?;
@@ -70,6 +71,7 @@ impl ProbeSet {
                     .filter(|k| k.component.has_probe())
                     .map(move |&k| (t, k))
             })
+            .filter(|&(t, k)| needed(t, k))
             .collect();
         let held: HashMap<usize, Result<ProbeBuild, String>> = {
             let builds = self.builds();
@@ -182,8 +184,15 @@ impl super::Builds for ProbeSet {
         &self,
         scenarios: &[Scenario],
         tags: &[ArgoTag],
+        wanted: super::Wanted,
         event: &(dyn Fn(BuildEvent) + Sync),
     ) -> anyhow::Result<TagInfos> {
+        // A probe a tag needs only if a wanted cell of the tag runs it.
+        let needed = |tag: &ArgoTag, kind: ProbeKind| {
+            scenarios
+                .iter()
+                .any(|s| ProbeKind::of(s) == kind && wanted(s, tag))
+        };
         let cells_of = |kind: ProbeKind| -> Vec<usize> {
             (0..scenarios.len())
                 .filter(|&i| ProbeKind::of(&scenarios[i]) == kind)
@@ -200,7 +209,7 @@ impl super::Builds for ProbeSet {
             (0..tags.len()).for_each(|t| announce(t, cells_of(*kind)));
         }
         let announced = Mutex::new(std::collections::HashSet::new());
-        let infos = self.build_streaming(tags, &kinds, &|tag, kind, unknown| {
+        let infos = self.build_streaming(tags, &kinds, &needed, &|tag, kind, unknown| {
             if unknown {
                 return event(BuildEvent::Doomed);
             }

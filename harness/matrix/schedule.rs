@@ -267,7 +267,7 @@ pub fn run(
         };
         let (queue, wake) = (&queue, &wake);
         let builder = scope.spawn(move || {
-            let result = builds.build(scenarios, tags, &event);
+            let result = builds.build(scenarios, tags, &|s, t| wanted.wants(s, t), &event);
             let mut q = lock(queue);
             q.building = false;
             q.stopped |= result.is_err();
@@ -375,6 +375,7 @@ mod tests {
             &self,
             scenarios: &[Scenario],
             tags: &[ArgoTag],
+            _: crate::build::Wanted,
             event: &(dyn Fn(BuildEvent) + Sync),
         ) -> anyhow::Result<TagInfos> {
             let all: Vec<usize> = (0..scenarios.len()).collect();

@@ -460,7 +460,7 @@ impl ClusterBackend {
 /// controller that did not build.
 pub fn prepare_tier(opts: &ClusterOptions, tags: &[ArgoTag]) -> anyhow::Result<Vec<String>> {
     let builds = ClusterBuilds::new(opts.cache_dir.clone(), opts.project_root.clone());
-    builds.build(&[], tags, &|_| {})?;
+    builds.build(&[], tags, &crate::build::every_cell, &|_| {})?;
     let plane = builds.control_plane().map_err(anyhow::Error::msg)?;
     let controllers = tags
         .iter()
