@@ -333,15 +333,18 @@ fn probes() -> Result<(), String> {
         .filter(|(k, t)| !builder.is_cached(*k, t))
         .map(|(k, t)| format!("{}@{}", k.label(), t.tag))
         .collect();
-    match absent.len() {
-        0 => Ok(()),
-        n => Err(format!(
-            "{n} of {} probe builds not in {}: {}",
-            wanted.len(),
-            cache_dir().join("probes").display(),
-            absent.join(", ")
-        )),
-    }
+    // A few names say which; all of them would make the line a paragraph on a fresh clone.
+    let named = match absent.len() {
+        0 => return Ok(()),
+        1..=3 => absent.join(", "),
+        n => format!("{}, … ({} more)", absent[..3].join(", "), n - 3),
+    };
+    Err(format!(
+        "{} of {} probe builds not in {}: {named}",
+        absent.len(),
+        wanted.len(),
+        cache_dir().join("probes").display(),
+    ))
 }
 
 /// What `make cluster` builds into `<cache>/cluster`, and what a node needs beside it. Kubernetes'
