@@ -44,6 +44,7 @@ fn field<'a>(report: &'a str, key: &str) -> &'a str {
 #[test]
 fn a_privileged_container_from_testcontainers_runs_with_the_machines_capabilities_in_the_sandbox() {
     require!(Venv, Sandbox, Engine);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let engine = ServedEngine::start(tmp.path());
     engine.import_busybox();
@@ -110,6 +111,7 @@ fn a_privileged_container_from_testcontainers_runs_with_the_machines_capabilitie
 #[case::sigkill(libc::SIGKILL)]
 fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] signal: libc::c_int) {
     require!(Venv, Sandbox, Engine);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut engine = ServedEngine::start(tmp.path());
     engine.import_busybox();

@@ -42,6 +42,7 @@ fn kind_run(tmp: &Path, scenarios: &[&str]) -> Command {
 #[test]
 fn kind_runs_an_executor_a_controller_and_a_node_cell_on_two_tags() {
     require!(Venv, Sandbox, Engine, Kind, Cluster);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let scenarios = [
         "ecr-irsa-entrypoint",
@@ -93,6 +94,7 @@ fn an_interrupted_kind_run_leaves_no_node_daemon_mount_cgroup_or_module_dir(
     #[case] signal: libc::c_int,
 ) {
     require!(Venv, Sandbox, Engine, Kind, Cluster);
+    let _alone = super::one_at_a_time();
     let had_modules = Path::new("/lib/modules").exists();
     let tmp = tempfile::tempdir().unwrap();
     let mut child = kind_run(tmp.path(), &["ecr-irsa-entrypoint"])

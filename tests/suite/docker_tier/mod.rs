@@ -15,6 +15,14 @@ use std::process::{Child, Command, Stdio};
 
 pub const BUSYBOX: &str = "authmatrix/busybox:local";
 
+/// Holds the Docker tier's tests to one at a time, also in a plain `cargo test` that runs the
+/// others side by side: testcontainers reads DOCKER_HOST from the process's environment, which a
+/// test sets, and the kind tests judge what an interrupted run left by every kubelet on the machine.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// `authmatrix engine` as a child in its own process group, its TMPDIR `tmp`; serving until its
 /// stdin closes (on drop).
 pub struct ServedEngine {
