@@ -7,6 +7,13 @@
 //! only the tags and scenarios still selected are built. The cells run on the matrix's one
 //! scheduler (`matrix::run_cells`, as `authmatrix run` runs them): each trial waits for its cell.
 //! The report of the cells that ran is written to `target/authmatrix/`.
+//!
+//! A backend whose tier is absent (no venv, no probes, no cluster build: see `tests/common/tiers.rs`)
+//! has its trials ignored and the tier named once on stderr, unless `AUTHMATRIX_TIERS=required`
+//! (`make test`), where they run and fail.
+
+#[path = "common/tiers.rs"]
+mod tiers;
 
 use authmatrix::backend::Choice;
 use authmatrix::matrix::{self, Cells, plan};
@@ -66,9 +73,12 @@ fn main() -> ExitCode {
             .flat_map(|s| tags.iter().map(move |t| (s, CellId::new(s, t))))
             .filter(|(_, c)| !args.is_filtered_out(&Trial::test(trial_name(choice, c), || Ok(()))))
             .collect();
-        if args.list || cells.is_empty() {
+        let tier_absent = !cells.is_empty() && !tiers::runs(tier_of(choice));
+        if args.list || cells.is_empty() || tier_absent {
             trials.extend(cells.iter().map(|(_, c)| {
-                Trial::test(trial_name(choice, c), || Ok(())).with_kind(choice.name())
+                Trial::test(trial_name(choice, c), || Ok(()))
+                    .with_kind(choice.name())
+                    .with_ignored_flag(tier_absent)
             }));
             continue;
         }
@@ -93,6 +103,16 @@ fn main() -> ExitCode {
     match built {
         true => conclusion.exit_code(),
         false => ExitCode::FAILURE,
+    }
+}
+
+/// What running a backend's cells needs.
+fn tier_of(choice: Choice) -> &'static [tiers::Tier] {
+    use authmatrix::backend::cluster::provider::ProviderKind;
+    match choice {
+        Choice::Local => tiers::LOCAL_RUN,
+        Choice::Cluster(ProviderKind::LocalUp) => tiers::CLUSTER_RUN,
+        Choice::Cluster(ProviderKind::Kind) => tiers::KIND_RUN,
     }
 }
 

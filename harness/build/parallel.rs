@@ -172,47 +172,78 @@ fn report(kind: ProbeKind, tag: &ArgoTag, result: &Result<ProbeBuild, BuildError
 #[cfg(test)]
 mod tests {
     use super::LeadBuild;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
+    /// How long a turn may take to be given here: each is a lock and a wake-up, so this only
+    /// fails a build order that never lets a turn go (which would otherwise hang the test run).
+    const BOUND: Duration = Duration::from_secs(10);
+
+    /// `body` on a thread of its own; a panic naming `what` when it is not done within BOUND.
+    fn within<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)));
+        });
+        match rx.recv_timeout(BOUND) {
+            Ok(Ok(value)) => value,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("{what}: not within {} s", BOUND.as_secs()),
+        }
+    }
+
     #[test]
     fn builds_after_the_lead_wait_for_it_and_builds_before_it_do_not() {
-        let lead = LeadBuild::new(Some(1));
-        let lead_over = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            let turn = lead.turn(1);
-            // A cached build before the lead goes at once.
-            drop(lead.turn(0));
-            let after = s.spawn(|| {
+        let lead = Arc::new(LeadBuild::new(Some(1)));
+        let lead_over = Arc::new(AtomicBool::new(false));
+        let turn = lead.turn(1);
+        // A cached build before the lead goes at once.
+        let before = Arc::clone(&lead);
+        within("a build before the lead goes at once", move || {
+            drop(before.turn(0))
+        });
+        let after = {
+            let (lead, lead_over) = (Arc::clone(&lead), Arc::clone(&lead_over));
+            std::thread::spawn(move || {
                 let _turn = lead.turn(2);
                 lead_over.load(Ordering::SeqCst)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !after.is_finished(),
+            "a build after the lead started beside it"
+        );
+        lead_over.store(true, Ordering::SeqCst);
+        drop(turn);
+        let started_after_the_lead =
+            within("the build after the lead goes once it is done", || {
+                after.join().unwrap()
             });
-            std::thread::sleep(Duration::from_millis(100));
-            assert!(
-                !after.is_finished(),
-                "a build after the lead started beside it"
-            );
-            lead_over.store(true, Ordering::SeqCst);
-            drop(turn);
-            assert!(
-                after.join().unwrap(),
-                "it started only once the lead was done"
-            );
-        });
+        assert!(
+            started_after_the_lead,
+            "it started only once the lead was done"
+        );
     }
 
     #[test]
     fn a_lead_that_panics_still_lets_the_others_go() {
-        let lead = LeadBuild::new(Some(0));
-        std::thread::scope(|s| {
-            let _ = s
-                .spawn(|| {
-                    let _turn = lead.turn(0);
-                    panic!("the lead's build panicked");
-                })
-                .join();
+        let lead = Arc::new(LeadBuild::new(Some(0)));
+        let panicking = Arc::clone(&lead);
+        let result = std::thread::spawn(move || {
+            let _turn = panicking.turn(0);
+            panic!("the lead's build panicked");
+        })
+        .join();
+        assert!(result.is_err(), "the lead's build panicked");
+        // A build after the lead waits until the lead's turn ends: after its panic, it must not
+        // wait forever.
+        within("a build after a lead that panicked goes", move || {
+            drop(lead.turn(3))
         });
-        drop(lead.turn(3));
-        drop(LeadBuild::new(None).turn(5));
+        within("a build without a lead goes at once", || {
+            drop(LeadBuild::new(None).turn(5))
+        });
     }
 }

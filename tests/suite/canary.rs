@@ -91,6 +91,7 @@ expect:
 
 #[test]
 fn a_canary_secret_appears_in_no_report_log_or_junit_text() {
+    require_local_run!();
     let (canary, dir, catalogue) = canary_catalogue(usize::MAX);
     let out = dir.path().join("out");
     let (report, logs) = run(&catalogue, "v3.5.11,v3.6.5", &out);
@@ -169,6 +170,7 @@ fn assert_no_canary(canary: &str, out: &std::path::Path, mut places: Vec<(String
 /// the fix version; no report, JUnit text, log or stdout holds the value itself.
 #[test]
 fn regression_pr_14706_argo_v4_0_2_prints_s3_keys_and_the_report_names_them_never_their_value() {
+    require_local_run!();
     let (canary, dir, catalogue) = canary_catalogue(1);
     let out = dir.path().join("out");
     let (report, logs) = run(&catalogue, "v3.7.18,v4.0.2", &out);

@@ -17,6 +17,7 @@ fn a_failing_fake_makes_infra_errors_never_passes(
     #[case] touched: &[&str],
     #[case] cause: &str,
 ) {
+    require_local_run!();
     let out = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authmatrix"));
     cmd.args(["run", "--argo", "v3.6.5", "--out"])
@@ -30,7 +31,7 @@ fn a_failing_fake_makes_infra_errors_never_passes(
     ] {
         cmd.args(["--scenario", s]);
     }
-    let run = cmd.output().unwrap();
+    let run = crate::util::output_within(&mut cmd);
     assert_eq!(
         run.status.code(),
         Some(1),

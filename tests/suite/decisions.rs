@@ -6,6 +6,7 @@ use crate::util::authmatrix;
 /// See: https://github.com/argoproj/argo-workflows/issues/13947
 #[test]
 fn argo_13947_upgrading_from_3_5_11_to_3_6_0_is_no_go_for_ecr_with_irsa() {
+    require_local_run!();
     let (code, out, err) = authmatrix(&[
         "verdict",
         "--from",
@@ -35,6 +36,7 @@ fn argo_13947_upgrading_from_3_5_11_to_3_6_0_is_no_go_for_ecr_with_irsa() {
 
 #[test]
 fn argo_13947_explain_names_the_sdk_modules_that_meet_on_the_credential_path() {
+    require_local_run!();
     let (code, out, err) = authmatrix(&[
         "explain",
         "ecr-irsa-entrypoint",
@@ -56,6 +58,7 @@ fn argo_13947_explain_names_the_sdk_modules_that_meet_on_the_credential_path() {
 
 #[test]
 fn argo_13947_bisect_finds_the_fix_in_3_6_5() {
+    require_local_run!();
     let (code, out, err) = authmatrix(&[
         "explain",
         "ecr-irsa-entrypoint",

@@ -85,6 +85,7 @@ fn assert_agent_refuses(
 
 #[test]
 fn pod_identity_agent_serves_credentials_the_s3_server_accepts() {
+    require!(Venv);
     let cloud = Cloud::start();
     let token = cloud.token_file("token", &token(&cloud, POD_IDENTITY_AUDIENCE, -60, 3600));
     let url = cloud.agent(false);
@@ -107,6 +108,7 @@ fn pod_identity_agent_serves_credentials_the_s3_server_accepts() {
 
 #[test]
 fn pod_identity_agent_refuses_a_token_that_is_not_a_jwt() {
+    require!(Venv);
     assert_agent_refuses(
         false,
         |_| "not-a-jwt".into(),
@@ -117,6 +119,7 @@ fn pod_identity_agent_refuses_a_token_that_is_not_a_jwt() {
 
 #[test]
 fn pod_identity_agent_refuses_an_expired_token() {
+    require!(Venv);
     let expired = |c: &Cloud| token(c, POD_IDENTITY_AUDIENCE, -7200, -3600);
     assert_agent_refuses(
         false,
@@ -128,6 +131,7 @@ fn pod_identity_agent_refuses_an_expired_token() {
 
 #[test]
 fn pod_identity_agent_refuses_a_token_for_another_audience() {
+    require!(Venv);
     assert_agent_refuses(
         false,
         |c| token(c, IRSA_AUDIENCE, -60, 3600),
@@ -138,6 +142,7 @@ fn pod_identity_agent_refuses_a_token_for_another_audience() {
 
 #[test]
 fn pod_identity_agent_refuses_calls_through_another_address() {
+    require!(Venv);
     assert_agent_refuses(
         true,
         |c| token(c, POD_IDENTITY_AUDIENCE, -60, 3600),
@@ -148,6 +153,7 @@ fn pod_identity_agent_refuses_calls_through_another_address() {
 
 #[test]
 fn clients_reject_a_token_file_ending_in_a_newline_before_calling_the_agent() {
+    require!(Venv);
     let cloud = Cloud::start();
     let token = cloud.token_file(
         "token",
@@ -166,6 +172,7 @@ fn clients_reject_a_token_file_ending_in_a_newline_before_calling_the_agent() {
 
 #[test]
 fn sts_exchanges_a_valid_irsa_token_for_credentials_the_s3_server_accepts() {
+    require!(Venv);
     let cloud = Cloud::start();
     let token = cloud.token_file("token", &token(&cloud, IRSA_AUDIENCE, -60, 3600));
     let sts = cloud.sts();
@@ -185,6 +192,7 @@ fn sts_exchanges_a_valid_irsa_token_for_credentials_the_s3_server_accepts() {
 
 #[test]
 fn sts_refuses_an_expired_irsa_token() {
+    require!(Venv);
     let cloud = Cloud::start();
     assert_sts_refuses(
         &cloud,
@@ -195,6 +203,7 @@ fn sts_refuses_an_expired_irsa_token() {
 
 #[test]
 fn sts_refuses_a_token_for_another_audience() {
+    require!(Venv);
     let cloud = Cloud::start();
     let wrong_audience = token(&cloud, POD_IDENTITY_AUDIENCE, -60, 3600);
     assert_sts_refuses(&cloud, &wrong_audience, &["Incorrect token audience"]);
@@ -202,6 +211,7 @@ fn sts_refuses_a_token_for_another_audience() {
 
 #[test]
 fn sts_refuses_a_token_signed_by_another_cluster() {
+    require!(Venv);
     let cloud = Cloud::start();
     let now = oidc::now();
     let stranger = oidc::OidcKeys::generate().unwrap();
@@ -217,6 +227,7 @@ fn sts_refuses_a_token_signed_by_another_cluster() {
 
 #[test]
 fn sts_refuses_a_service_account_the_role_does_not_trust() {
+    require!(Venv);
     let cloud = Cloud::start();
     let now = oidc::now();
     let other = cloud.fakes.oidc.mint(
@@ -231,6 +242,7 @@ fn sts_refuses_a_service_account_the_role_does_not_trust() {
 
 #[test]
 fn s3_server_rejects_a_wrong_secret_and_an_unknown_key() {
+    require!(Venv);
     let cloud = Cloud::start();
     let key = cloud.fakes.moto.keys.static_key.clone();
     for (name, client) in CLIENTS {
@@ -281,6 +293,7 @@ fn signed_env(
 
 #[test]
 fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
+    require!(Venv);
     let cloud = Cloud::start();
     let url = cloud.ecr_api();
     let tokens = cloud.fakes.ecr_tokens();
@@ -323,6 +336,7 @@ fn ecr_api_issues_registry_tokens_to_signed_callers_only() {
 
 #[test]
 fn ecr_public_api_checks_the_signature_and_issues_tokens_its_registry_accepts() {
+    require!(Venv);
     let cloud = Cloud::start();
     let url = cloud.ecr_public_api();
     let tokens = cloud.fakes.ecr_public_tokens();

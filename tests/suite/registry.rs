@@ -72,12 +72,12 @@ pub fn basic() -> Personality {
 fn skopeo(r: &Running, args: &[&str]) -> (bool, String) {
     let auth = r.dir.path().join("auth.json");
     std::fs::write(&auth, "{}").unwrap();
-    let out = Command::new("skopeo")
-        .args(args)
-        .env("REGISTRY_AUTH_FILE", &auth)
-        .env("HOME", r.dir.path())
-        .output()
-        .expect("skopeo is installed by `make setup`");
+    let out = crate::util::output_within(
+        Command::new("skopeo")
+            .args(args)
+            .env("REGISTRY_AUTH_FILE", &auth)
+            .env("HOME", r.dir.path()),
+    );
     (
         out.status.success(),
         format!(
@@ -101,6 +101,7 @@ fn inspect_config(r: &Running, creds: Option<&str>) -> (bool, String) {
 
 #[test]
 fn basic_registry_serves_the_image_config_to_the_right_user_only() {
+    require!(Skopeo);
     let r = start(basic());
     let (ok, out) = inspect_config(&r, Some("alice:s3cret-pass"));
     assert!(ok, "{out}");
@@ -125,6 +126,7 @@ fn basic_registry_serves_the_image_config_to_the_right_user_only() {
 /// child is there, an arm64 one is not (regression 16258's registry side).
 #[test]
 fn an_image_index_serves_exactly_its_platforms() {
+    require!(Skopeo);
     let r = start(basic());
     let image = format!("docker://{}/team/amd64-only:1.0", r.addr);
     let base = ["--tls-verify=false", "--creds", "alice:s3cret-pass"];
@@ -158,6 +160,7 @@ fn an_image_index_serves_exactly_its_platforms() {
 
 #[test]
 fn basic_registry_accepts_a_push_and_serves_it_back() {
+    require!(Skopeo);
     let r = start(basic());
     let (src, dst) = (
         format!("docker://{}/team/app:1.0", r.addr),
@@ -210,6 +213,7 @@ fn basic_registry_accepts_a_push_and_serves_it_back() {
 
 #[test]
 fn ecr_registry_takes_only_tokens_from_the_ecr_api_and_refuses_expired_ones() {
+    require!(Skopeo);
     let tokens = EcrTokens::default();
     let now = authmatrix::fakes::oidc::now();
     tokens.insert("fresh-token-0123456789".into(), now + 43_200);
@@ -265,6 +269,7 @@ fn start_with(make: impl FnOnce(&str) -> Personality) -> Running {
 
 #[test]
 fn token_registry_grants_by_token_and_refuses_anonymous_and_wrong_users() {
+    require!(Skopeo);
     let r = start_with(token_registry);
     let (ok, out) = inspect_config(&r, Some("bob:bob-pass-123"));
     assert!(ok, "{out}");
@@ -338,6 +343,7 @@ fn ecr_public(realm_host: &str, stale_status: axum::http::StatusCode) -> Persona
 
 #[test]
 fn ecr_public_serves_anonymous_pulls_and_denies_stale_credentials() {
+    require!(Skopeo);
     for (status, message) in [
         (
             axum::http::StatusCode::BAD_REQUEST,
@@ -445,6 +451,7 @@ fn http_with(addr: &str, request_line: &str, extra_header: &str) -> String {
 /// the basic personality, for pull and push.
 #[test]
 fn oci_conformance_suite_passes_for_pull_and_push() {
+    require!(Go);
     let tools = crate::util::root().join("target/tools");
     let status = Command::new(authmatrix::tools::go().unwrap())
         .args(["install", CONFORMANCE])

@@ -32,6 +32,7 @@ fn processes_in(netns: &Path) -> Vec<u32> {
 
 #[test]
 fn the_sandbox_has_its_own_network_and_names_and_leaves_nothing_behind() {
+    require!(Venv, Sandbox);
     let cache = tempfile::tempdir().unwrap();
     let mut b = backend(cache.path());
     authmatrix::backend::start_alone(&mut b, &[], &[]).unwrap();
@@ -108,6 +109,7 @@ fn cmdline(pid: u32) -> String {
 /// Importing moto costs 1.5 CPU-seconds: the sandboxes' motos are forks of one server that has.
 #[test]
 fn the_sandboxes_of_a_run_fork_their_moto_from_one_server() {
+    require!(Venv, Sandbox);
     let caches = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let mut backends: Vec<LocalBackend> = caches.iter().map(|c| backend(c.path())).collect();
     let mut parents = Vec::new();
@@ -130,6 +132,7 @@ fn the_sandboxes_of_a_run_fork_their_moto_from_one_server() {
 
 #[test]
 fn ctrl_c_during_a_run_removes_the_sandbox_and_the_temporary_files() {
+    require_local_run!();
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args([
@@ -177,7 +180,9 @@ fn ctrl_c_during_a_run_removes_the_sandbox_and_the_temporary_files() {
     // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
     // SAFETY: plain kill(2).
     unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
-    let status = child.wait().unwrap();
+    // A run that ignores Ctrl-C would hang the suite: bounded, it fails instead.
+    let status =
+        crate::util::wait_within(&mut child, Duration::from_secs(60), "the interrupted run");
     assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !pids_with_env("TMPDIR", tmp.path()).is_empty() && Instant::now() < deadline {
@@ -216,6 +221,7 @@ fn pids_with_env(key: &str, value: &Path) -> Vec<u32> {
 /// The rootless path: an unprivileged user gets the same namespaces through a user namespace.
 #[test]
 fn an_unprivileged_user_gets_the_same_sandbox_network_through_a_user_namespace() {
+    require!(Sandbox, UserNamespaces);
     // SAFETY: getuid cannot fail.
     let root = unsafe { libc::getuid() } == 0;
     // Run a copy the unprivileged user can reach, whatever the checkout's permissions.
@@ -232,11 +238,8 @@ fn an_unprivileged_user_gets_the_same_sandbox_network_through_a_user_namespace()
     } else {
         Command::new(&exe)
     };
-    let out = cmd
-        .arg("namespace-check")
-        .env("TMPDIR", "/tmp")
-        .output()
-        .expect("setpriv (util-linux) runs the check as nobody");
+    // setpriv (util-linux) runs the check as nobody.
+    let out = crate::util::output_within(cmd.arg("namespace-check").env("TMPDIR", "/tmp"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

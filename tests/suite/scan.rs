@@ -239,6 +239,7 @@ fn a_bad_document_is_a_coverage_gap_with_file_and_line_and_nothing_readable_is_e
 /// The README's walkthrough, on the local backend: scan, then verdict with the recorded --from.
 #[test]
 fn irsa_ecr_verdict_from_the_scanned_catalogue_is_no_go_on_3_6_0() {
+    require_local_run!();
     let out = tempfile::tempdir().unwrap();
     let dir = fixture("irsa-ecr");
     let o = out.path().to_str().unwrap();

@@ -196,9 +196,37 @@ fn parse_result(stdout: &[u8], stderr: &[u8]) -> ClientResult {
     }
 }
 
+/// How long a command the suite runs to the end may take: far beyond any run here (a cold probe
+/// build is minutes), only so that a hung run fails its test instead of hanging `cargo test`.
+pub const RUN_BOUND: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// `cmd`'s output once it exits, within [`RUN_BOUND`]; killed and failing the test after it.
+pub fn output_within(cmd: &mut std::process::Command) -> std::process::Output {
+    // As `Command::output` has it: no stdin, stdout and stderr captured.
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    /// Kills the child when its wait fails the test (a timeout), so that it does not outlive it.
+    struct KillOnPanic(u32);
+    impl Drop for KillOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                // SAFETY: plain kill(2) of the child this test started.
+                unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+            }
+        }
+    }
+    let _guard = KillOnPanic(child.id());
+    let what = format!("{cmd:?}");
+    within(RUN_BOUND, &what, move || child.wait_with_output()).expect("waiting for the command")
+}
+
 /// Runs `cmd` to the end: its exit code (-1 for a signal) and its stdout then stderr as text.
 pub fn run_text(cmd: &mut std::process::Command) -> (i32, String) {
-    let out = cmd.output().expect("the command starts");
+    let out = output_within(cmd);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -209,13 +237,60 @@ pub fn run_text(cmd: &mut std::process::Command) -> (i32, String) {
 
 /// The `authmatrix` command this test build made: exit code, stdout, stderr.
 pub fn authmatrix(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out =
+        output_within(std::process::Command::new(env!("CARGO_BIN_EXE_authmatrix")).args(args));
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `body`'s result, or a panic naming `what` when it is not done within `limit`: for a test
+/// that waits on other threads or processes, which would otherwise hang the whole run instead of
+/// failing. The body runs on a thread of its own, left behind on a timeout (the run ends anyway).
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    what: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        // The body's own failure, as if it had run here.
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: not done within {} s", limit.as_secs_f64()),
+    }
+}
+
+/// The exit status of `child`, which leads its own process group; when it has not exited within
+/// `limit`, the group is killed and the test fails naming `what`.
+pub fn wait_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            // SAFETY: plain kill(2) of the child's own group, and of the child if it leads none.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+                libc::kill(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            panic!(
+                "{what}: pid {} still running after {} s (its group was killed)",
+                child.id(),
+                limit.as_secs_f64()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

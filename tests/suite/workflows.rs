@@ -20,6 +20,7 @@ fn make(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
 
 #[test]
 fn actionlint_passes_both_workflows_and_fails_a_broken_one() {
+    require!(Actionlint);
     let (code, out) = make(&["lint-workflows"], &[]);
     assert_eq!(code, 0, "actionlint on .github/workflows:\n{out}");
     let dir = tempfile::tempdir().unwrap();
@@ -143,6 +144,7 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn the_nightly_steps_run_report_summarize_and_catch_a_regression_against_the_previous_night() {
+    require_local_run!();
     let wf = workflow("nightly.yml");
     let dir = tempfile::tempdir().unwrap();
     let (out, previous, summary) = (
@@ -210,6 +212,7 @@ fn the_nightly_steps_run_report_summarize_and_catch_a_regression_against_the_pre
 
 #[test]
 fn the_upgrade_gate_step_decides_by_exit_code_and_reports_the_decision() {
+    require_local_run!();
     let wf = workflow("upgrade-gate.yml");
     let gate = step(&wf, "upgrade-gate");
     let dir = tempfile::tempdir().unwrap();

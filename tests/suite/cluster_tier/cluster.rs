@@ -48,6 +48,7 @@ async fn may_get_secrets(c: &kube::Client, user: &str, namespace: &str) -> Resul
 
 #[test]
 fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac() {
+    require!(Venv, Sandbox, Cluster);
     let cache = authmatrix::build::cache_dir();
     let mut backend = ClusterBackend::new(ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
@@ -122,6 +123,7 @@ fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac
 #[case::ctrl_c(libc::SIGINT)]
 #[case::sigkill(libc::SIGKILL)]
 fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signal: libc::c_int) {
+    require!(Venv, Sandbox, Cluster);
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
         .args(["run", "--backend", "cluster", "--jobs", "1", "--argo", TAG])
@@ -182,7 +184,11 @@ fn an_interrupted_cluster_run_leaves_no_process_mount_or_namespace(#[case] signa
     );
 
     interrupt(child.id(), signal);
-    let status = child.wait().unwrap();
+    let status = crate::util::wait_within(
+        &mut child,
+        Duration::from_secs(120),
+        "the interrupted cluster run",
+    );
     let left = wait_until_gone(tmp.path(), Duration::from_secs(15));
     assert_eq!(
         left,

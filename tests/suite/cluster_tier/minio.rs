@@ -82,6 +82,7 @@ type Client = fn(&[(String, String)]) -> ClientResult;
 
 #[test]
 fn minio_serves_its_root_user_and_refuses_a_wrong_secret_and_an_unknown_key() {
+    require!(Venv, Minio);
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let at = |key, secret| env(dir.path(), &server.endpoint, key, secret);
@@ -101,6 +102,7 @@ fn minio_serves_its_root_user_and_refuses_a_wrong_secret_and_an_unknown_key() {
 
 #[test]
 fn minios_own_sdk_reads_the_seeded_object_and_names_the_wrong_secret() {
+    require!(Minio);
     use ::minio::s3::error::{Error, S3ServerError};
     use ::minio::s3::types::S3Api;
     let dir = tempfile::tempdir().unwrap();

@@ -117,6 +117,7 @@ fn viewer(access: &ClusterAccess, dir: &Path) -> ClusterAccess {
 
 #[test]
 fn live_scans_match_manifest_scans_and_a_view_only_user_is_told_what_it_missed() {
+    require!(Venv, Sandbox, Cluster);
     let opts = ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
         project_root: crate::util::root().to_path_buf(),

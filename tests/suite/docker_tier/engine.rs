@@ -43,6 +43,8 @@ fn field<'a>(report: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn a_privileged_container_from_testcontainers_runs_with_the_machines_capabilities_in_the_sandbox() {
+    require!(Venv, Sandbox, Engine);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let engine = ServedEngine::start(tmp.path());
     engine.import_busybox();
@@ -108,6 +110,8 @@ fn a_privileged_container_from_testcontainers_runs_with_the_machines_capabilitie
 #[case::ctrl_c(libc::SIGINT)]
 #[case::sigkill(libc::SIGKILL)]
 fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] signal: libc::c_int) {
+    require!(Venv, Sandbox, Engine);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut engine = ServedEngine::start(tmp.path());
     engine.import_busybox();
@@ -131,7 +135,11 @@ fn an_interrupted_engine_leaves_no_daemon_container_mount_or_cgroup(#[case] sign
     assert_eq!(container().len(), 1, "the container runs");
 
     interrupt(engine.child.id(), signal);
-    let status = engine.child.wait().unwrap();
+    let status = crate::util::wait_within(
+        &mut engine.child,
+        Duration::from_secs(120),
+        "the interrupted engine",
+    );
     let left = wait_until_gone(tmp.path(), Duration::from_secs(30));
     assert_eq!(
         left,

@@ -41,13 +41,15 @@ fn kind_run(tmp: &Path, scenarios: &[&str]) -> Command {
 /// with IRSA through the fake STS; the kubelet pulls from the fake registry with a pull secret.
 #[test]
 fn kind_runs_an_executor_a_controller_and_a_node_cell_on_two_tags() {
+    require!(Venv, Sandbox, Engine, Kind, Cluster);
+    let _alone = super::one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let scenarios = [
         "ecr-irsa-entrypoint",
         "s3-irsa-sdk-creds",
         "kubelet-pull-sa-secret",
     ];
-    let out = kind_run(tmp.path(), &scenarios).output().unwrap();
+    let out = crate::util::output_within(&mut kind_run(tmp.path(), &scenarios));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -91,6 +93,8 @@ fn kind_runs_an_executor_a_controller_and_a_node_cell_on_two_tags() {
 fn an_interrupted_kind_run_leaves_no_node_daemon_mount_cgroup_or_module_dir(
     #[case] signal: libc::c_int,
 ) {
+    require!(Venv, Sandbox, Engine, Kind, Cluster);
+    let _alone = super::one_at_a_time();
     let had_modules = Path::new("/lib/modules").exists();
     let tmp = tempfile::tempdir().unwrap();
     let mut child = kind_run(tmp.path(), &["ecr-irsa-entrypoint"])
@@ -121,7 +125,11 @@ fn an_interrupted_kind_run_leaves_no_node_daemon_mount_cgroup_or_module_dir(
         "the engine runs: {seen:?}"
     );
     interrupt(child.id(), signal);
-    let status = child.wait().unwrap();
+    let status = crate::util::wait_within(
+        &mut child,
+        Duration::from_secs(120),
+        "the interrupted kind run",
+    );
     assert_eq!(
         wait_until_gone(tmp.path(), Duration::from_secs(30)),
         Vec::<(u32, String)>::new(),

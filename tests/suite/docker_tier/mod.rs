@@ -2,7 +2,8 @@
 //! the engine the kind provider runs its nodes on, served by `authmatrix engine` in a sandbox of its
 //! own, driven by clients nobody here wrote (the docker CLI, testcontainers-rs). `make test-cluster`
 //! runs them (`cargo test -- docker_tier:: --test-threads=1`: testcontainers reads DOCKER_HOST from
-//! the environment, which a test sets).
+//! the environment, which a test sets). A plain `cargo test` skips them while the builds are absent
+//! (tiers `engine`, `kind`).
 
 mod engine;
 mod kind;
@@ -13,6 +14,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 pub const BUSYBOX: &str = "authmatrix/busybox:local";
+
+/// Holds the Docker tier's tests to one at a time, also in a plain `cargo test` that runs the
+/// others side by side: testcontainers reads DOCKER_HOST from the process's environment, which a
+/// test sets, and the kind tests judge what an interrupted run left by every kubelet on the machine.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// `authmatrix engine` as a child in its own process group, its TMPDIR `tmp`; serving until its
 /// stdin closes (on drop).
@@ -31,10 +40,23 @@ impl ServedEngine {
             .process_group(0)
             .spawn()
             .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        // The engine prints DOCKER_HOST once ready; one that never does would hang the tier.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut first);
+            let _ = tx.send(first);
+        });
+        let first = match rx.recv_timeout(std::time::Duration::from_secs(180)) {
+            Ok(first) => first,
+            Err(_) => {
+                // SAFETY: plain kill(2) of the engine's own group.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                panic!("`authmatrix engine` printed no DOCKER_HOST within 180 s");
+            }
+        };
         let docker_host = first
             .trim()
             .strip_prefix("DOCKER_HOST=")
