@@ -4,10 +4,8 @@
 //! a local run needs (root or user namespaces, Go, the venv).
 
 use authmatrix::exit;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BAD_INPUT: i32 = exit::BAD_INPUT as i32;
 
@@ -233,52 +231,14 @@ fn prepare_needs_only_go_so_setup_builds_probes_before_the_venv_exists() {
 #[test]
 fn an_interrupted_verdict_exits_130_not_a_decision() {
     // Needs what a local run needs. Ctrl-C once its sandbox runs, as a terminal sends it.
+    require_local_run!();
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args([
-            "verdict",
-            "--from",
-            "v3.5.11",
-            "--to",
-            "v3.6.0",
-            "--uses",
-            "s3-static-keys",
-        ])
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    // The probe builds come first and may take a while cold.
-    let (mut seen, deadline) = (Vec::new(), Instant::now() + Duration::from_secs(600));
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no sandbox in time:\n{}",
-            seen.join("\n")
-        );
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(line) if line.contains("sandbox ready") => break,
-            Ok(line) => seen.push(line),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => panic!(
-                "the verdict ended before its sandbox was ready:\n{}",
-                seen.join("\n")
-            ),
-        }
-    }
+    let (mut child, _) = crate::util::spawn_until_sandbox_ready(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args(["verdict", "--from", "v3.5.11", "--to", "v3.6.0"])
+            .args(["--uses", "s3-static-keys"])
+            .env("TMPDIR", tmp.path()),
+    );
     crate::leftovers::interrupt(child.id(), libc::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(exit::INTERRUPTED as i32), "{status:?}");

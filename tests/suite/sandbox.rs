@@ -2,9 +2,8 @@
 //! also after Ctrl-C. Needs root or user namespaces, and the project's venv.
 
 use authmatrix::backend::local::{LocalBackend, LocalOptions};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn backend(cache: &Path) -> LocalBackend {
@@ -134,47 +133,19 @@ fn the_sandboxes_of_a_run_fork_their_moto_from_one_server() {
 fn ctrl_c_during_a_run_removes_the_sandbox_and_the_temporary_files() {
     require_local_run!();
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authmatrix"))
-        .args([
-            "run",
-            "--argo",
-            "v3.6.0",
-            "--scenario",
-            "s3-pod-identity-agent-down",
-            "--out",
-        ])
-        .arg(tmp.path().join("out"))
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    // Wait until the sandbox is up (the probe build comes first and may take a while cold).
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(line) if line.contains("sandbox ready") => break,
-            Ok(line) => seen.push(line),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => panic!(
-                "authmatrix ended before its sandbox was ready:\n{}",
-                seen.join("\n")
-            ),
-        }
-    }
+    let (mut child, _) = crate::util::spawn_until_sandbox_ready(
+        Command::new(env!("CARGO_BIN_EXE_authmatrix"))
+            .args([
+                "run",
+                "--argo",
+                "v3.6.0",
+                "--scenario",
+                "s3-pod-identity-agent-down",
+            ])
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .env("TMPDIR", tmp.path()),
+    );
     let sandbox_pids = pids_with_env("TMPDIR", tmp.path());
     assert!(!sandbox_pids.is_empty(), "the sandbox runs with our TMPDIR");
     // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.

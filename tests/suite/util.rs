@@ -294,3 +294,47 @@ pub fn wait_within(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Spawns `cmd` (an `authmatrix` run) in a process group of its own, as a terminal's foreground
+/// job, and waits until it says its sandbox is ready (the probe builds come first and may take a
+/// while cold): the child, and what it printed before.
+pub fn spawn_until_sandbox_ready(cmd: &mut Command) -> (std::process::Child, Vec<String>) {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut seen, deadline) = (Vec::new(), Instant::now() + Duration::from_secs(600));
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no sandbox in time:\n{}",
+            seen.join("\n")
+        );
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) if line.contains("sandbox ready") => return (child, seen),
+            Ok(line) => seen.push(line),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => panic!(
+                "authmatrix ended before its sandbox was ready:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+}
