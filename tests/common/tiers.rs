@@ -301,7 +301,7 @@ fn make_variable(name: &str) -> Result<String, String> {
 
 /// Every probe `make probes` builds, in the cache under the key this machine's Go gives it (what
 /// `authmatrix prepare` would find rather than build): the default tags' probes of the catalogue's
-/// scenarios, and the S3 probe of v4.0.2.
+/// scenarios (another CPU's on the Makefile's EMULATED_TAGS), and the S3 probe of v4.0.2.
 fn probes() -> Result<(), String> {
     use authmatrix::build::probes::{ProbeBuilder, ProbeKind};
     use authmatrix::scenario::Component;
@@ -320,9 +320,13 @@ fn probes() -> Result<(), String> {
         .collect();
     kinds.sort();
     kinds.dedup();
+    // Another CPU's probes on the Makefile's EMULATED_TAGS only, as `make probes` builds them.
+    let emulated = make_variable("EMULATED_TAGS")?;
+    let emulated: Vec<&str> = emulated.split(',').collect();
     let mut wanted: Vec<(ProbeKind, ArgoTag)> = ArgoTag::defaults()
         .into_iter()
         .flat_map(|t| kinds.iter().map(move |k| (*k, t.clone())))
+        .filter(|(k, t)| k.arch.is_none() || emulated.contains(&t.tag.as_str()))
         .collect();
     wanted.push((
         ProbeKind::native(Component::ExecutorS3),
