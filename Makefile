@@ -54,7 +54,7 @@ PREVIOUS ?= previous
 # The version a tool's wrapper module (tools/<tool>/go.mod) requires of a module: $(call module_version,<module>,<go.mod>).
 module_version = $(shell awk '$$1 == "$(1)" {print $$2}' $(2))
 # Every Go build here: the compiler emits no DWARF (a tenth of the compile time on two cores; the
-# binaries are linked with -s -w, which drops it anyway), as the harness' own builds (harness/build/go.rs NO_DWARF).
+# binaries are linked with -s -w, which drops it anyway), as the harness' own builds (harness/builds/go.rs NO_DWARF).
 GO_NO_DWARF := -gcflags=all=-dwarf=false
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)

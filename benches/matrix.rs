@@ -53,7 +53,7 @@ fn main() {
         authmatrix::shared::tags::DEFAULT_TAGS.len(),
     );
     if parts == "warm" {
-        let cache = authmatrix::build::cache_dir();
+        let cache = authmatrix::builds::cache_dir();
         println!("  cache: {} (as it is)", cache.display());
         warm(&cache, "warm");
         return;
@@ -62,7 +62,7 @@ fn main() {
     println!("  {}", go_caches());
     // MinIO (`make minio`) is a tool, not a probe: borrowed from the user's cache when built there,
     // so that its cells run rather than being not applicable.
-    let tools = authmatrix::build::cache_dir().join("tools");
+    let tools = authmatrix::builds::cache_dir().join("tools");
     match tools.is_dir() {
         true => {
             std::os::unix::fs::symlink(&tools, cache.path().join("tools")).unwrap();

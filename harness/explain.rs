@@ -3,7 +3,7 @@
 //! own module graphs (`go list -deps`), not a blog post.
 
 use crate::backend::Backend;
-use crate::build::probes::{BuildError, ProbeBuilder, ProbeKind, credential_path};
+use crate::builds::probes::{BuildError, ProbeBuilder, ProbeKind, credential_path};
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, ObservedOutcome};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@
 //! the types every room shares (`shared`).
 
 pub mod backend;
-pub mod build;
+pub mod builds;
 pub mod cgroups;
 pub mod ci;
 pub mod cleanup;

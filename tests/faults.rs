@@ -125,7 +125,7 @@ fn snapshot(campaign: &Path, tmp: &Path, cache: &Path) -> Snapshot {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    s.partial_builds = authmatrix::build::cache::all_partials(&cache.join("probes"))
+    s.partial_builds = authmatrix::builds::cache::all_partials(&cache.join("probes"))
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -267,7 +267,7 @@ fn main() {
         .unwrap();
     let (tmp, cache) = (campaign.path().join("tmp"), campaign.path().join("cache"));
     std::fs::create_dir_all(&tmp).unwrap();
-    let real_cache = authmatrix::build::cache_dir();
+    let real_cache = authmatrix::builds::cache_dir();
 
     // A private probe cache holding this tag's probes, so rebuilds cannot touch the real cache.
     let prepared = Command::new(env!("CARGO_BIN_EXE_authmatrix"))

@@ -13,7 +13,7 @@ pub mod objects;
 pub mod sandbox;
 
 // The builds are the build layer's; a backend names the ones it shares (`Backend::builds`).
-pub use crate::build::{BuildEvent, Builds, TagInfos};
+pub use crate::builds::{BuildEvent, Builds, TagInfos};
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, Observation};
 
@@ -24,7 +24,7 @@ pub fn start_alone(
     scenarios: &[Scenario],
     tags: &[ArgoTag],
 ) -> anyhow::Result<TagInfos> {
-    let every = crate::build::every_cell;
+    let every = crate::builds::every_cell;
     let infos = backend.builds().build(scenarios, tags, &every, &|_| {})?;
     backend.start(scenarios)?;
     Ok(infos)
@@ -108,7 +108,7 @@ pub fn pool(
 ) -> anyhow::Result<Vec<Box<dyn Backend + Send>>> {
     crate::cleanup::install();
     let project_root = crate::project_root();
-    let cache_dir = crate::build::cache_dir();
+    let cache_dir = crate::builds::cache_dir();
     match choice {
         Choice::Local => local::pool(
             &local::LocalOptions {

@@ -5,7 +5,7 @@
 //! hands these objects to its probes (a fake clientset inside Argo's own lookup); the cluster backend
 //! creates the very same objects through a real API server.
 
-use crate::build::images::TEST_IMAGE;
+use crate::builds::images::TEST_IMAGE;
 use crate::fakes::issuer::AccessKey;
 use crate::fakes::moto::SeedObject;
 use crate::fakes::world::{SEEDED_CMD, SEEDED_ENTRYPOINT};

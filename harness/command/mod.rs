@@ -8,7 +8,7 @@ pub mod flags;
 mod tags;
 
 use crate::backend::{self, Choice, cluster};
-use crate::build::cache_dir;
+use crate::builds::cache_dir;
 use crate::exit::{self, Classify, Error};
 use crate::matrix::{self, plan};
 use crate::report::{Report, diff};
@@ -321,7 +321,7 @@ impl ExplainConfig {
     fn execute(self) -> Result<u8, Error> {
         let s = &self.scope[0];
         let (from, to) = (&self.from, &self.to);
-        let builder = crate::build::probes::ProbeBuilder::new(
+        let builder = crate::builds::probes::ProbeBuilder::new(
             cache_dir().join("probes"),
             root().join("probes"),
         )
@@ -344,7 +344,7 @@ impl PrepareConfig {
     fn execute(self) -> Result<u8, Error> {
         let lines = match self.choice {
             Choice::Cluster(provider) => prepare_cluster(provider, &self.tags)?,
-            Choice::Local => crate::build::probe_set::prepare_probes(
+            Choice::Local => crate::builds::probe_set::prepare_probes(
                 &root(),
                 &cache_dir(),
                 &self.scenarios,

@@ -7,7 +7,7 @@
 //! is the one the build then finds cached). A tag the proxy served once is remembered in the cache
 //! directory, so a warm run asks nothing.
 
-use crate::build::probes::{BuildError, ProbeBuilder};
+use crate::builds::probes::{BuildError, ProbeBuilder};
 use crate::exit::{Classify, Error};
 use crate::shared::ArgoTag;
 use std::path::Path;

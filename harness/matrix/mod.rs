@@ -34,7 +34,7 @@ pub fn expected(scenario: &Scenario, tag: &ArgoTag) -> Expected {
 
 /// Where a backend keeps its cell times: the cache directory every backend uses.
 fn timings_of(backend: &str) -> timings::Timings {
-    timings::Timings::load(&crate::build::cache_dir(), backend)
+    timings::Timings::load(&crate::builds::cache_dir(), backend)
 }
 
 /// Backends side by side for these cells when the user did not say: local sandboxes as many as

@@ -375,7 +375,7 @@ mod tests {
             &self,
             scenarios: &[Scenario],
             tags: &[ArgoTag],
-            _: crate::build::Wanted,
+            _: crate::builds::Wanted,
             event: &(dyn Fn(BuildEvent) + Sync),
         ) -> anyhow::Result<TagInfos> {
             let all: Vec<usize> = (0..scenarios.len()).collect();

@@ -144,7 +144,7 @@ impl Tier {
                 executable(&cache_dir().join(format!("tools/actionlint-{version}")))
             }
             Tier::Cluster => cluster(),
-            Tier::Minio => authmatrix::build::cached_tools::minio(root(), &cache_dir()).map(drop),
+            Tier::Minio => authmatrix::builds::cached_tools::minio(root(), &cache_dir()).map(drop),
             Tier::Engine => {
                 root_needed()?;
                 // The tests drive the engine with the docker CLI, which no make target installs.
@@ -211,7 +211,7 @@ fn root() -> &'static Path {
 
 /// Where `make` and the harness cache builds (`AUTHMATRIX_CACHE`, `XDG_CACHE_HOME`, `HOME`).
 fn cache_dir() -> PathBuf {
-    authmatrix::build::cache_dir()
+    authmatrix::builds::cache_dir()
 }
 
 fn is_root() -> bool {
@@ -303,7 +303,7 @@ fn make_variable(name: &str) -> Result<String, String> {
 /// `authmatrix prepare` would find rather than build): the default tags' probes of the catalogue's
 /// scenarios (another CPU's on the Makefile's EMULATED_TAGS), and the S3 probe of v4.0.2.
 fn probes() -> Result<(), String> {
-    use authmatrix::build::probes::{ProbeBuilder, ProbeKind};
+    use authmatrix::builds::probes::{ProbeBuilder, ProbeKind};
     use authmatrix::scenario::Component;
     use authmatrix::shared::ArgoTag;
     let builder = ProbeBuilder::new(cache_dir().join("probes"), root().join("probes"))
@@ -374,7 +374,8 @@ fn cluster() -> Result<(), String> {
         }
     }
     let go = authmatrix::tools::go().map_err(|e| e.to_string())?;
-    let local_go = authmatrix::build::go::version(&go, None).map_err(|e| format!("go env: {e}"))?;
+    let local_go =
+        authmatrix::builds::go::version(&go, None).map_err(|e| format!("go env: {e}"))?;
     use sha2::Digest;
     let key = &hex::encode(sha2::Sha256::digest(local_go.as_bytes()))[..12];
     for tag in make_variable("CLUSTER_TAGS")?.split(',') {

@@ -22,7 +22,7 @@ OUT=$CACHE/kind
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm # systemd 252: still fine with cgroup v1 (trixie's 257 deprecates it)
 
-# As the harness builds cluster/ (harness/build/go.rs): the same flags, so that its compiled packages are reused.
+# As the harness builds cluster/ (harness/builds/go.rs): the same flags, so that its compiled packages are reused.
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false -gcflags=all=-dwarf=false"
 
 # The version $2/go.mod requires of module $1 (as the Makefile's module_version).
@@ -98,7 +98,7 @@ fi
 log "Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION, runc $RUNC_VERSION, kind $KIND_VERSION"
 # kube: one multi-call binary (kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kube-proxy; cluster/kubernetes/main.go), with the version ldflags local-up's build
-# sets (harness/build/cluster.rs kube_ldflags); etcd; coredns; pause.
+# sets (harness/builds/cluster.rs kube_ldflags); etcd; coredns; pause.
 build_go "$ROOT/cluster/kubernetes" . kube "$KUBE_LDFLAGS"
 build_go "$ROOT/cluster/etcd" . etcd "-s -w"
 build_go "$HERE/coredns" github.com/coredns/coredns coredns "-s -w"

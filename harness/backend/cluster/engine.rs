@@ -12,7 +12,7 @@
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::log_tail;
 use crate::backend::sandbox::protocol::SpawnRequest;
-use crate::build::cached_tools::BuiltTool;
+use crate::builds::cached_tools::BuiltTool;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

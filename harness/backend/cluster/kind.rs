@@ -45,8 +45,9 @@ pub struct KindBuild {
 
 impl KindBuild {
     pub fn find(project_root: &Path, cache_dir: &Path) -> Result<Self, String> {
-        let version =
-            |dir: &str, module| crate::build::go::required_version(&project_root.join(dir), module);
+        let version = |dir: &str, module| {
+            crate::builds::go::required_version(&project_root.join(dir), module)
+        };
         let kind = version("tools/kind-node/kind", "sigs.k8s.io/kind")?;
         let kubernetes = version("cluster/kubernetes", "k8s.io/kubernetes")?;
         let dir = cache_dir.join("kind");
@@ -254,9 +255,9 @@ impl Kind {
 
     /// The image workflow pods run (busybox), as an archive for `kind load`.
     fn test_image(&self) -> Result<PathBuf, String> {
-        let image = crate::build::images::test_image()?;
+        let image = crate::builds::images::test_image()?;
         let path = self.dir.join("test-image.tar");
-        crate::build::images::write_archive(&image, &path)?;
+        crate::builds::images::write_archive(&image, &path)?;
         Ok(path)
     }
 

@@ -15,7 +15,7 @@ use super::provider::ClusterProvider;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::network;
 use crate::backend::sandbox::protocol::SpawnRequest;
-use crate::build::cluster::ControlPlane;
+use crate::builds::cluster::ControlPlane;
 use crate::fakes::oidc::ISSUER;
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use std::collections::BTreeMap;
@@ -258,11 +258,11 @@ impl LocalUp {
         crate::cleanup::create_dir_all(&images).map_err(|e| e.to_string())?;
         let mut archives = Vec::new();
         for image in [
-            crate::build::images::pause()?,
-            crate::build::images::test_image()?,
+            crate::builds::images::pause()?,
+            crate::builds::images::test_image()?,
         ] {
             let path = images.join(format!("{}.tar", image.name.replace(['/', ':'], "_")));
-            crate::build::images::write_archive(&image, &path)?;
+            crate::builds::images::write_archive(&image, &path)?;
             archives.push(path);
         }
         self.node = Some(dirs);

@@ -23,9 +23,9 @@ use super::cell;
 use super::objects;
 use super::sandbox::cloud::SandboxedCloud;
 use super::{Backend, Builds, identity};
-use crate::build::cluster::{ControlPlane, ControllerBuild};
-use crate::build::cluster_builds::ClusterBuilds;
-use crate::build::images;
+use crate::builds::cluster::{ControlPlane, ControllerBuild};
+use crate::builds::cluster_builds::ClusterBuilds;
+use crate::builds::images;
 use crate::fakes::eks_webhook::Injection;
 use crate::fakes::oidc::{IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE};
 use crate::fakes::world;
@@ -460,7 +460,7 @@ impl ClusterBackend {
 /// controller that did not build.
 pub fn prepare_tier(opts: &ClusterOptions, tags: &[ArgoTag]) -> anyhow::Result<Vec<String>> {
     let builds = ClusterBuilds::new(opts.cache_dir.clone(), opts.project_root.clone());
-    builds.build(&[], tags, &crate::build::every_cell, &|_| {})?;
+    builds.build(&[], tags, &crate::builds::every_cell, &|_| {})?;
     let plane = builds.control_plane().map_err(anyhow::Error::msg)?;
     let controllers = tags
         .iter()

@@ -9,7 +9,7 @@
 use super::kube::ClusterAccess;
 use crate::backend::sandbox::cloud::SandboxedCloud;
 use crate::backend::sandbox::protocol::SpawnRequest;
-use crate::build::cluster::ControllerBuild;
+use crate::builds::cluster::ControllerBuild;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,7 +64,7 @@ impl SandboxedController {
                 format!("--managed-namespace={}", launch.managed_namespace),
                 format!(
                     "--executor-image={}",
-                    crate::build::images::argoexec(launch.tag)
+                    crate::builds::images::argoexec(launch.tag)
                 ),
                 "--loglevel=debug".into(),
             ],

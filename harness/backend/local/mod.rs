@@ -3,8 +3,8 @@
 
 mod probe_cell;
 
-use crate::build::probe_set::ProbeSet;
-use crate::build::probes::{ProbeBuild, ProbeKind};
+use crate::builds::probe_set::ProbeSet;
+use crate::builds::probes::{ProbeBuild, ProbeKind};
 
 use super::{Backend, Builds};
 use crate::backend::sandbox::cloud::SandboxedCloud;
@@ -25,7 +25,7 @@ pub struct LocalOptions {
     pub sandbox_exe: PathBuf,
     /// The project checkout: `probes/` (committed checksums) and `.venv`.
     pub project_root: PathBuf,
-    /// Where builds are cached across runs: `build::cache_dir()`, or a check's own.
+    /// Where builds are cached across runs: `builds::cache_dir()`, or a check's own.
     pub cache_dir: PathBuf,
     pub probe_timeout: Duration,
 }

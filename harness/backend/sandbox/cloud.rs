@@ -79,7 +79,7 @@ impl SandboxedCloud {
             redactor,
             tls_cert,
             registry_password,
-            minio_binary: crate::build::cached_tools::minio(project_root, cache_dir),
+            minio_binary: crate::builds::cached_tools::minio(project_root, cache_dir),
             minio_root,
             sandbox: Err("the sandbox has not been started".into()),
             moto_zygote: None,

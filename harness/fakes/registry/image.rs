@@ -28,7 +28,7 @@ pub enum Entry {
 }
 
 /// A layer as an uncompressed tar, reproducible (mtime 0): registry images gzip it, node images
-/// (build::images) import it as it is.
+/// (builds::images) import it as it is.
 pub fn layer(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     for entry in entries {

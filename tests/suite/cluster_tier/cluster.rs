@@ -49,7 +49,7 @@ async fn may_get_secrets(c: &kube::Client, user: &str, namespace: &str) -> Resul
 #[test]
 fn the_api_server_issues_tokens_the_fake_cloud_trusts_and_applies_argos_own_rbac() {
     require!(Venv, Sandbox, Cluster);
-    let cache = authmatrix::build::cache_dir();
+    let cache = authmatrix::builds::cache_dir();
     let mut backend = ClusterBackend::new(ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
         project_root: crate::util::root().to_path_buf(),

@@ -12,7 +12,7 @@ const ODD_KEY: &str = "dir/a b+c=d@e.txt";
 
 /// MinIO on a free loopback port, seeded (by the harness) with the suite's object.
 fn start(dir: &std::path::Path) -> Minio {
-    let binary = authmatrix::build::cached_tools::minio(root(), &authmatrix::build::cache_dir())
+    let binary = authmatrix::builds::cached_tools::minio(root(), &authmatrix::builds::cache_dir())
         .unwrap_or_else(|e| panic!("{e}"));
     let launch = MinioLaunch {
         binary,

@@ -121,7 +121,7 @@ fn live_scans_match_manifest_scans_and_a_view_only_user_is_told_what_it_missed()
     let opts = ClusterOptions {
         sandbox_exe: env!("CARGO_BIN_EXE_authmatrix").into(),
         project_root: crate::util::root().to_path_buf(),
-        cache_dir: authmatrix::build::cache_dir(),
+        cache_dir: authmatrix::builds::cache_dir(),
         provider: ProviderKind::LocalUp,
         cell_timeout: Duration::from_secs(30),
     };
