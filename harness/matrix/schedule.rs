@@ -5,7 +5,7 @@
 //! waiting when the queue is empty but builds still run.
 
 use super::{run_and_keep, timings};
-use crate::backend::{Backend, BuildEvent, Builds};
+use crate::backend::{Backend, BuildEvent, Builds, TagInfos};
 use crate::report::{Cell, Report};
 use crate::scenario::Scenario;
 use crate::shared::{ArgoTag, CellId};
@@ -187,6 +187,176 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One run's shared state: the queue of ready cells, the cells done, why a backend could not start.
+struct Run<'a> {
+    wanted: &'a Cells<'a>,
+    timings: &'a timings::Timings,
+    on_cell: &'a (dyn Fn(&Cell) + Sync),
+    /// Per scenario: it needs a server of its own (`Backend::needs_own_server`), it is not
+    /// applicable on these backends (judged at once).
+    own_server: Vec<bool>,
+    instant: Vec<bool>,
+    total: usize,
+    queue: Mutex<Queue<'a>>,
+    wake: Condvar,
+    cells: Mutex<Vec<Cell>>,
+    failed_start: Mutex<Option<anyhow::Error>>,
+    /// Sandboxes start a core's worth at a time: starting one is CPU-bound (a Python and a MinIO
+    /// server, the fakes' keys), so all at once they would all be ready late (8 at once on 2 busy
+    /// cores: 11–12 s each, one alone 2.1 s, measured 2026-12-02); one by one, the first runs
+    /// cells (mostly waiting ones, longest first) while the others start.
+    starting: Semaphore,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        backends: &[Box<dyn Backend + Send>],
+        wanted: &'a Cells<'a>,
+        timings: &'a timings::Timings,
+        on_cell: &'a (dyn Fn(&Cell) + Sync),
+    ) -> Self {
+        let (own_server, instant) = wanted
+            .scenarios
+            .iter()
+            .map(|s| match backends.first() {
+                Some(b) => (b.needs_own_server(s), b.not_applicable(s).is_some()),
+                None => (false, false),
+            })
+            .unzip();
+        let total = wanted.ids().len();
+        Run {
+            wanted,
+            timings,
+            on_cell,
+            own_server,
+            instant,
+            total,
+            queue: Mutex::new(Queue {
+                ready: Vec::new(),
+                building: true,
+                stopped: false,
+                idle: 0,
+                idle_hosts: 0,
+            }),
+            wake: Condvar::new(),
+            cells: Mutex::new(Vec::with_capacity(total)),
+            failed_start: Mutex::new(None),
+            starting: Semaphore::new(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            ),
+        }
+    }
+
+    /// What the builds say: wanted cells become ready (longest first), or the run is doomed.
+    fn heard(&self, event: BuildEvent) {
+        let (scenarios, tags) = (self.wanted.scenarios, self.wanted.tags);
+        let mut q = lock(&self.queue);
+        match event {
+            BuildEvent::Ready {
+                tag,
+                scenarios: ready,
+            } => {
+                for s in ready {
+                    let (scenario, argo) = (&scenarios[s], &tags[tag]);
+                    if !self.wanted.wants(scenario, argo) {
+                        continue;
+                    }
+                    q.ready.push(ReadyCell {
+                        time: self.timings.previous(&CellId::new(scenario, argo)),
+                        order: std::cmp::Reverse(s * tags.len() + tag),
+                        scenario,
+                        tag: argo,
+                        own_server: self.own_server[s],
+                        instant: self.instant[s],
+                    });
+                }
+                q.ready.sort_by_key(|c| (c.time, c.order));
+            }
+            BuildEvent::Doomed => q.stopped = true,
+        }
+        self.wake.notify_all();
+    }
+
+    /// Builds everything the wanted cells need, announcing cells as their builds end.
+    fn build(&self, builds: &dyn Builds) -> anyhow::Result<TagInfos> {
+        let (scenarios, tags) = (self.wanted.scenarios, self.wanted.tags);
+        let wanted = |s: &Scenario, t: &ArgoTag| self.wanted.wants(s, t);
+        let result = builds.build(scenarios, tags, &wanted, &|e| self.heard(e));
+        let mut q = lock(&self.queue);
+        q.building = false;
+        q.stopped |= result.is_err();
+        self.wake.notify_all();
+        result
+    }
+
+    /// One backend's life: it starts (the first at once, to be ready when the first build is; the
+    /// others when ready cells find no started backend free), then runs cells until none is left.
+    /// A `host` also runs the scenarios with a server of their own; it was started with `serves`.
+    fn work(&self, first: bool, backend: &mut dyn Backend, host: bool, serves: &[Scenario]) {
+        if !first {
+            let mut q = lock(&self.queue);
+            while !q.stopped && q.has_work_for(host) && !q.wants_another(host) {
+                q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        let started = self.starting.run(|| {
+            // No sandbox for a run whose cells are all taken by the time its turn comes.
+            let q = lock(&self.queue);
+            if q.stopped || !q.has_work_for(host) {
+                return None;
+            }
+            drop(q);
+            Some(backend.start(serves))
+        });
+        match started {
+            None => return,
+            Some(Err(e)) => {
+                lock(&self.failed_start).get_or_insert(e);
+                lock(&self.queue).stopped = true;
+                self.wake.notify_all();
+                return;
+            }
+            Some(Ok(())) => {}
+        }
+        while let Some((scenario, tag)) = self.next(host) {
+            let cell = run_and_keep(
+                backend,
+                scenario,
+                tag,
+                self.timings,
+                &self.cells,
+                self.total,
+            );
+            (self.on_cell)(&cell);
+        }
+    }
+
+    /// The next cell for a started backend, waiting while builds run; `None` when there is none.
+    fn next(&self, host: bool) -> Option<(&'a Scenario, &'a ArgoTag)> {
+        let mut q = lock(&self.queue);
+        loop {
+            if q.stopped {
+                return None;
+            }
+            if let Some(cell) = q.take(host) {
+                // Those not started yet see one cell less waiting.
+                self.wake.notify_all();
+                return Some(cell);
+            }
+            if !q.building {
+                return None;
+            }
+            q.idle += 1;
+            q.idle_hosts += usize::from(host);
+            q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            q.idle -= 1;
+            q.idle_hosts -= usize::from(host);
+        }
+    }
+}
+
 /// Runs `wanted` on `backends`, each cell as soon as its build (shared by all of them) is done,
 /// the longest (by `timings`) first among the ready ones; `on_cell` hears of each cell as it ends.
 pub fn run(
@@ -197,139 +367,22 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     let builds = shared_builds(backends)?;
-    let (scenarios, tags) = (wanted.scenarios, wanted.tags);
-    let total = wanted.ids().len();
-    let (own_server, instant): (Vec<bool>, Vec<bool>) = scenarios
-        .iter()
-        .map(|s| match backends.first() {
-            Some(b) => (b.needs_own_server(s), b.not_applicable(s).is_some()),
-            None => (false, false),
-        })
-        .unzip();
-    let hosts = own_server_hosts(&own_server, tags.len(), backends.len());
+    let run = Run::new(backends, wanted, timings, on_cell);
+    let hosts = own_server_hosts(&run.own_server, wanted.tags.len(), backends.len());
     // The last backends to start host them: the first ones take the longest cells.
     let first_host = backends.len() - hosts;
-    let lean: Vec<Scenario> = scenarios
-        .iter()
-        .zip(&own_server)
+    let lean: Vec<Scenario> = (wanted.scenarios.iter().zip(&run.own_server))
         .filter(|(_, own)| !**own)
         .map(|(s, _)| s.clone())
         .collect();
-    let queue = Mutex::new(Queue {
-        ready: Vec::new(),
-        building: true,
-        stopped: false,
-        idle: 0,
-        idle_hosts: 0,
-    });
-    let wake = Condvar::new();
-    let cells = Mutex::new(Vec::with_capacity(total));
-    let failed_start = Mutex::new(None);
-    // Sandboxes start a core's worth at a time: starting one is CPU-bound (a Python and a MinIO
-    // server, the fakes' keys), so all at once they would all be ready late (8 at once on 2 busy
-    // cores: 11–12 s each, one alone 2.1 s, measured 2026-12-02); one by one, the first runs cells
-    // (mostly waiting ones, longest first) while the others start.
-    let starting = Semaphore::new(
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    );
-    crate::progress::start_cells(total);
+    crate::progress::start_cells(run.total);
     let built = std::thread::scope(|scope| {
-        let event = |e: BuildEvent| {
-            let mut q = lock(&queue);
-            match e {
-                BuildEvent::Ready {
-                    tag,
-                    scenarios: ready,
-                } => {
-                    for s in ready {
-                        let (scenario, argo) = (&scenarios[s], &tags[tag]);
-                        if !wanted.wants(scenario, argo) {
-                            continue;
-                        }
-                        let time = timings.previous(&CellId::new(scenario, argo));
-                        let order = std::cmp::Reverse(s * tags.len() + tag);
-                        q.ready.push(ReadyCell {
-                            time,
-                            order,
-                            scenario,
-                            tag: argo,
-                            own_server: own_server[s],
-                            instant: instant[s],
-                        });
-                    }
-                    q.ready.sort_by_key(|c| (c.time, c.order));
-                }
-                BuildEvent::Doomed => q.stopped = true,
-            }
-            wake.notify_all();
-        };
-        let (queue, wake) = (&queue, &wake);
-        let builder = scope.spawn(move || {
-            let result = builds.build(scenarios, tags, &|s, t| wanted.wants(s, t), &event);
-            let mut q = lock(queue);
-            q.building = false;
-            q.stopped |= result.is_err();
-            wake.notify_all();
-            result
-        });
+        let run = &run;
+        let builder = scope.spawn(move || run.build(builds.as_ref()));
         for (i, backend) in backends.iter_mut().enumerate() {
-            let (cells, failed_start, starting) = (&cells, &failed_start, &starting);
             let host = i >= first_host;
-            let serves = if host { scenarios } else { &lean[..] };
-            scope.spawn(move || {
-                // The first starts at once, to be ready when the first build is; the others when
-                // there are cells for them.
-                if i > 0 {
-                    let mut q = lock(queue);
-                    while !q.stopped && q.has_work_for(host) && !q.wants_another(host) {
-                        q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
-                    }
-                }
-                let started = starting.run(|| {
-                    // No sandbox for a run whose cells are all taken by the time its turn comes.
-                    let q = lock(queue);
-                    if q.stopped || !q.has_work_for(host) {
-                        return None;
-                    }
-                    drop(q);
-                    Some(backend.start(serves))
-                });
-                let Some(started) = started else { return };
-                if let Err(e) = started {
-                    lock(failed_start).get_or_insert(e);
-                    lock(queue).stopped = true;
-                    wake.notify_all();
-                    return;
-                }
-                loop {
-                    let next = {
-                        let mut q = lock(queue);
-                        loop {
-                            if q.stopped {
-                                break None;
-                            }
-                            if let Some(cell) = q.take(host) {
-                                // Those not started yet see one cell less waiting.
-                                wake.notify_all();
-                                break Some(cell);
-                            }
-                            if !q.building {
-                                break None;
-                            }
-                            q.idle += 1;
-                            q.idle_hosts += usize::from(host);
-                            q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
-                            q.idle -= 1;
-                            q.idle_hosts -= usize::from(host);
-                        }
-                    };
-                    let Some((scenario, tag)) = next else { break };
-                    let cell = run_and_keep(backend.as_mut(), scenario, tag, timings, cells, total);
-                    on_cell(&cell);
-                }
-            });
+            let serves = if host { wanted.scenarios } else { &lean[..] };
+            scope.spawn(move || run.work(i == 0, backend.as_mut(), host, serves));
         }
         builder
             .join()
@@ -337,17 +390,21 @@ pub fn run(
     });
     crate::progress::finish_cells();
     let tag_info = built?;
-    if let Some(e) = failed_start.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    if let Some(e) = run
+        .failed_start
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
         return Err(e);
     }
-    let cells = cells.into_inner().unwrap_or_else(|p| p.into_inner());
+    let cells = run.cells.into_inner().unwrap_or_else(|p| p.into_inner());
     let first = backends.first();
     let name = first.map(|b| b.name()).unwrap_or_default();
     let provider = first.and_then(|b| b.provider());
     Ok(Report::new(
         (name, provider),
-        scenarios,
-        tags,
+        wanted.scenarios,
+        wanted.tags,
         tag_info,
         cells,
         started.elapsed(),
