@@ -53,6 +53,14 @@ impl ClusterBuilds {
         lock(&self.controllers).get(&tag.tag).cloned()
     }
 
+    /// Every tag whose controller and argoexec are built so far.
+    pub fn built(&self) -> Vec<(String, ControllerBuild)> {
+        lock(&self.controllers)
+            .iter()
+            .filter_map(|(tag, b)| Some((tag.clone(), b.as_ref().ok()?.clone())))
+            .collect()
+    }
+
     fn plane_ended(&self, built: Result<ControlPlane, String>) {
         *lock(&self.plane) = Some(built);
         self.plane_built.notify_all();

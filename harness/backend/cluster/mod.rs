@@ -152,25 +152,31 @@ impl ClusterBackend {
     }
 
     /// The tag's argoexec as an image on the node (the controller names it `--executor-image`),
-    /// before the tag's first cell: tags are built one after another while cells run.
-    fn load_executor(&mut self, tag: &str, build: &ControllerBuild) -> Result<(), String> {
-        let Some(provider) = self.provider.as_mut() else {
-            return Ok(());
-        };
-        if self.executors.contains(tag) {
-            return Ok(()); // The node has it from an earlier cell of the tag.
+    /// before the tag's first cell: tags are built one after another while cells run. Every tag
+    /// built by then goes in the same load (one load per archive batch, not per tag: on a warm
+    /// cache that is every tag at once, as when the cluster was prepared before any cell).
+    fn load_executor(&mut self, tag: &str) -> Result<(), String> {
+        if self.provider.is_none() || self.executors.contains(tag) {
+            return Ok(()); // No cluster, or the node has it from an earlier cell.
         }
         let ca = std::fs::read_to_string(&self.cloud.ca_file).map_err(|e| e.to_string())?;
         let dir = self.cloud.run_dir().join("images");
         crate::cleanup::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let image =
-            images::argoexec_image(tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
-        let path = dir.join(format!("argoexec-{tag}.tar"));
-        images::write_archive(&image, &path)?;
-        let result = provider.load_images(&mut self.cloud, std::slice::from_ref(&path));
-        let _ = std::fs::remove_file(&path);
+        let mut archives = Vec::new();
+        let new = self.builds.built().into_iter();
+        for (tag, build) in new.filter(|(t, _)| !self.executors.contains(t)) {
+            let image =
+                images::argoexec_image(&tag, &build.argoexec, build.known_hosts.as_deref(), &ca)?;
+            let path = dir.join(format!("argoexec-{tag}.tar"));
+            images::write_archive(&image, &path)?;
+            archives.push((tag, path));
+        }
+        let paths: Vec<_> = archives.iter().map(|(_, p)| p.clone()).collect();
+        let provider = self.provider.as_mut().expect("checked above");
+        let result = provider.load_images(&mut self.cloud, &paths);
+        paths.iter().for_each(|p| drop(std::fs::remove_file(p)));
         result?;
-        self.executors.insert(tag.to_string());
+        self.executors.extend(archives.into_iter().map(|(t, _)| t));
         Ok(())
     }
 
@@ -214,7 +220,7 @@ impl ClusterBackend {
     fn set_up(&mut self, scenario: &Scenario, tag: &ArgoTag) -> Result<ClusterCell, String> {
         let build = self.builds.controller(tag);
         let build = cell::prepared(build.as_ref(), tag, "workflow-controller")?;
-        self.load_executor(&tag.tag, &build)?;
+        self.load_executor(&tag.tag)?;
         self.install(&tag.tag, &build)?;
         let namespace = world::NAMESPACE.to_string();
         let mut start = cell::begin(&mut self.cloud, scenario, tag, &namespace)?;
